@@ -1,0 +1,175 @@
+"""``create_app``: the Starlette application, with everything built in its lifespan."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import secrets
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import timedelta
+from importlib.metadata import PackageNotFoundError, version
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from gateway.admin import AdminHandlers
+from gateway.auth import Authenticator, TokenSigner
+from gateway.broker import Broker, create_broker
+from gateway.bus import CommandBus
+from gateway.endpoint import SocketEndpoint
+from gateway.handlers import build_bus
+from gateway.idempotency import Idempotency
+from gateway.metrics import Metrics
+from gateway.middleware import RequestContextMiddleware
+from gateway.openapi import docs_page, openapi_document
+from gateway.publisher import Publisher
+from gateway.registry import Registry
+from gateway.responses import http_exception_handler, json_response
+from gateway.routes import rest_routes
+from gateway.settings import Settings
+from gateway.stores import open_store
+from storage.base import Store
+from storage.models import now
+
+__all__ = ["Gateway", "create_app"]
+
+log = logging.getLogger(__name__)
+
+PURGE_EVERY = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Gateway:
+    """Everything a route or a socket needs, built once per app in the lifespan."""
+
+    settings: Settings
+    store: Store
+    broker: Broker
+    registry: Registry
+    bus: CommandBus
+    authenticator: Authenticator
+    idempotency: Idempotency
+    metrics: Metrics
+
+
+def chatgate_version() -> str:
+    try:
+        return version("chatgate")
+    except PackageNotFoundError:
+        return "0.0.0"
+
+
+def create_app(
+    settings: Settings | None = None, *, broker: Broker | None = None, store: Store | None = None
+) -> Starlette:
+    """Build the gateway app.
+
+    Args:
+        settings: defaults to ``Settings.from_env()``.
+        broker: a broker the caller owns (started and closed by the app all the same);
+            default: the one ``settings`` asks for.
+        store: a store the caller started and will close; default: opened from
+            ``settings.database_url`` and closed with the app.
+    """
+    settings = settings or Settings.from_env()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
+        async with contextlib.AsyncExitStack() as stack:
+            the_store = store
+            if the_store is None:
+                the_store = open_store(settings)
+                await the_store.start()
+                stack.push_async_callback(the_store.aclose)
+            the_broker = broker or create_broker(settings)
+            secret = settings.secret_key or await the_store.get_or_create_setting(
+                "token_secret", secrets.token_urlsafe(48)
+            )
+            metrics = Metrics()
+            signer = TokenSigner(secret)
+            registry = Registry(
+                the_broker, the_store, gap_timeout=settings.gap_timeout, metrics=metrics
+            )
+            admin = AdminHandlers(the_store, signer, settings)
+            bus, conversations = build_bus(the_store, Publisher(the_broker), admin, metrics)
+            await the_broker.start(registry.deliver)
+            stack.push_async_callback(the_broker.aclose)
+            stack.push_async_callback(registry.aclose)
+            stack.push_async_callback(conversations.drain)
+            gateway = Gateway(
+                settings=settings,
+                store=the_store,
+                broker=the_broker,
+                registry=registry,
+                bus=bus,
+                authenticator=Authenticator(the_store, signer),
+                idempotency=Idempotency(the_store, timedelta(seconds=settings.idempotency_ttl)),
+                metrics=metrics,
+            )
+            purger = asyncio.create_task(_purge_idempotency_keys(gateway))
+            stack.callback(purger.cancel)
+            yield {"gateway": gateway}
+
+    document = openapi_document(chatgate_version())
+    docs = docs_page(document)
+
+    async def openapi(request: Request) -> Response:
+        return json_response(document)
+
+    async def docs_html(request: Request) -> Response:
+        return HTMLResponse(docs)
+
+    routes = [
+        *rest_routes(),
+        WebSocketRoute("/ws", SocketEndpoint()),
+        Route("/healthz", _healthz),
+        Route("/readyz", _readyz),
+        Route("/metrics", _metrics),
+        Route("/openapi.json", openapi),
+        Route("/docs", docs_html),
+    ]
+    return Starlette(
+        routes=routes,
+        middleware=[Middleware(RequestContextMiddleware)],
+        exception_handlers={HTTPException: http_exception_handler},
+        lifespan=lifespan,
+        max_body_size=settings.max_body_bytes,
+    )
+
+
+async def _healthz(request: Request) -> Response:
+    return json_response({"status": "ok"})
+
+
+async def _readyz(request: Request) -> Response:
+    gateway: Gateway = request.state.gateway
+    checks = {"store": "ok", "broker": "ok" if gateway.broker.healthy else "unavailable"}
+    try:
+        await gateway.store.ping()
+    except Exception:
+        checks["store"] = "unavailable"
+    ready = all(value == "ok" for value in checks.values())
+    return json_response(
+        {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
+    )
+
+
+async def _metrics(request: Request) -> Response:
+    gateway: Gateway = request.state.gateway
+    return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4")
+
+
+async def _purge_idempotency_keys(gateway: Gateway) -> None:
+    ttl = timedelta(seconds=gateway.settings.idempotency_ttl)
+    while True:
+        try:
+            await gateway.store.purge_idempotency_keys(now() - ttl)
+        except Exception:
+            log.exception("purging expired idempotency keys failed")
+        await asyncio.sleep(PURGE_EVERY)

@@ -1,0 +1,170 @@
+"""Who is calling: API keys, signed socket tokens, and the principal they resolve to.
+
+- API keys (``cgk_...``) are shown once; only their SHA-256 is stored (they are 256-bit
+  random secrets, so a fast hash is the right one: nothing to brute-force).
+- Socket tokens are short-lived HS256 JWTs (PyJWT) signed with the gateway's secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+import jwt
+
+from protocol.codes import ErrorCode
+from protocol.errors import GatewayError
+from storage.base import Store
+
+__all__ = [
+    "Authenticator",
+    "NewApiKey",
+    "Principal",
+    "PrincipalKind",
+    "TokenSigner",
+    "hash_api_key",
+    "new_api_key",
+    "origin_allowed",
+]
+
+API_KEY_PREFIX = "cgk_"
+PrincipalKind = Literal["api_key", "agent", "bot", "visitor"]
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """An authenticated caller.
+
+    ``subject`` is the API key id, the agent id, ``"bot"`` or the visitor's contact id.
+    """
+
+    kind: PrincipalKind
+    org_id: str
+    subject: str
+    widget_id: str | None = None
+
+    @property
+    def is_visitor(self) -> bool:
+        return self.kind == "visitor"
+
+    @property
+    def agent_id(self) -> str | None:
+        return self.subject if self.kind == "agent" else None
+
+    @property
+    def contact_id(self) -> str | None:
+        return self.subject if self.kind == "visitor" else None
+
+    @property
+    def identity(self) -> str:
+        """A stable name for this caller, e.g. for idempotency scopes and read cursors."""
+        return f"{self.kind}:{self.subject}"
+
+
+@dataclass(frozen=True, slots=True)
+class NewApiKey:
+    secret: str
+    prefix: str
+    hash: str
+
+
+def new_api_key() -> NewApiKey:
+    secret = API_KEY_PREFIX + secrets.token_urlsafe(32)
+    return NewApiKey(secret=secret, prefix=secret[:12], hash=hash_api_key(secret))
+
+
+def hash_api_key(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+class TokenSigner:
+    """Issues and verifies socket tokens."""
+
+    def __init__(self, secret: str) -> None:
+        self._secret = secret
+
+    def issue(self, principal: Principal, ttl: timedelta, at: datetime) -> tuple[str, datetime]:
+        expires = at + ttl
+        claims = {
+            "iss": "chatgate",
+            "sub": principal.subject,
+            "org": principal.org_id,
+            "knd": principal.kind,
+            "iat": int(at.timestamp()),
+            "exp": int(expires.timestamp()),
+        }
+        if principal.widget_id is not None:
+            claims["wid"] = principal.widget_id
+        return jwt.encode(claims, self._secret, algorithm="HS256"), expires
+
+    def verify(self, token: str) -> Principal:
+        """The token's principal.
+
+        Raises:
+            GatewayError: ``unauthorized`` for a malformed, forged or expired token.
+        """
+        try:
+            claims = jwt.decode(
+                token,
+                self._secret,
+                algorithms=["HS256"],
+                issuer="chatgate",
+                options={"require": ["exp", "iat", "sub", "iss"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise GatewayError(ErrorCode.UNAUTHORIZED, "token expired") from None
+        except jwt.InvalidTokenError:
+            raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid token") from None
+        kind, org, sub = claims.get("knd"), claims.get("org"), claims.get("sub")
+        if kind not in ("agent", "bot", "visitor") or not isinstance(org, str):
+            raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid token")
+        if not isinstance(sub, str):
+            raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid token")
+        widget = claims.get("wid")
+        if kind == "visitor" and not isinstance(widget, str):
+            raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid token")
+        return Principal(kind=kind, org_id=org, subject=sub, widget_id=widget)
+
+
+class Authenticator:
+    """Resolves a bearer credential (API key or token) to a principal."""
+
+    def __init__(self, store: Store, signer: TokenSigner) -> None:
+        self._store = store
+        self.signer = signer
+
+    async def authenticate(self, credential: str | None) -> Principal:
+        """Raises ``GatewayError(unauthorized)`` for a missing or invalid credential."""
+        if not credential:
+            raise GatewayError(ErrorCode.UNAUTHORIZED, "missing credentials")
+        if credential.startswith(API_KEY_PREFIX):
+            key = await self._store.find_api_key(hash_api_key(credential))
+            if key is None:
+                raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid API key")
+            return Principal(kind="api_key", org_id=key.org_id, subject=key.id)
+        return self.signer.verify(credential)
+
+
+def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:
+    """Whether a browser ``Origin`` may use a widget.
+
+    ``*`` allows any origin (and requests without one); ``https://*.example.com`` allows
+    subdomains; anything else must match exactly. Without an ``Origin`` header only ``*``
+    matches.
+    """
+    if "*" in allowed:
+        return True
+    if origin is None:
+        return False
+    origin = origin.rstrip("/").lower()
+    for pattern in allowed:
+        pattern = pattern.rstrip("/").lower()
+        if pattern == origin:
+            return True
+        scheme, sep, host = pattern.partition("://*.")
+        if sep and origin.startswith(scheme + "://") and origin.endswith("." + host):
+            return True
+    return False

@@ -1,0 +1,42 @@
+"""Publish stored events: encode each once, send it to its rooms.
+
+``conv:{id}`` gets every event of the conversation; ``inbox:{org}`` gets
+``conversation.created`` and ``conversation.updated``. A broker failure after the write is
+logged, not raised: the change is stored (acknowledged), and subscribers that miss the
+doorbell backfill the gap from storage at the next event or resync.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+
+from gateway.broker import Broker
+from gateway.push import Push
+from gateway.registry import conversation_channel, inbox_channel
+from protocol.events import Event, EventName
+
+__all__ = ["Publisher"]
+
+log = logging.getLogger(__name__)
+
+INBOX_EVENTS = frozenset({EventName.CONVERSATION_CREATED, EventName.CONVERSATION_UPDATED})
+
+
+class Publisher:
+    def __init__(self, broker: Broker) -> None:
+        self._broker = broker
+
+    async def publish(self, org_id: str, events: Iterable[Event]) -> None:
+        for event in events:
+            payload = Push.from_event(event).payload
+            try:
+                await self._broker.publish(conversation_channel(event.conversation_id), payload)
+                if event.name in INBOX_EVENTS:
+                    await self._broker.publish(inbox_channel(org_id), payload)
+            except Exception:
+                log.exception(
+                    "publish of %s seq %s failed; subscribers will backfill",
+                    event.conversation_id,
+                    event.seq,
+                )

@@ -1,0 +1,225 @@
+"""The native REST API (``/v1``): each route builds a command, dispatches it, encodes the result.
+
+Routes are declared once in ``OPERATIONS``; the same table generates the OpenAPI document.
+Request bodies are JSON objects (whatever the Content-Type); path parameters override body
+fields; GET query parameters are converted to the command's types.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import TYPE_CHECKING, Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.auth import Principal
+from gateway.bus import Context
+from gateway.responses import error_response, json_response, request_id_of
+from gateway.results import (
+    ConversationPage,
+    CreatedApiKey,
+    IssuedToken,
+    MessagePage,
+    ReadPosition,
+    WidgetSession,
+    render,
+)
+from protocol import commands as cmd
+from protocol.codes import ErrorCode
+from protocol.errors import GatewayError, ProtocolError
+from protocol.validation import parse
+from storage.models import Agent, ApiKey, Conversation, Message, Widget
+
+if TYPE_CHECKING:
+    from gateway.app import Gateway
+
+__all__ = ["OPERATIONS", "Operation", "bearer_token", "rest_routes"]
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One REST operation: method + path -> command -> rendered result."""
+
+    method: str
+    path: str
+    command: type[Any]
+    summary: str
+    result: Any
+    status: int = 200
+    #: Credentials optional (the widget session endpoint).
+    anonymous: bool = False
+    tag: str = "conversations"
+
+
+def _listing(of: type[Any]) -> Any:
+    return dict[str, list[of]]  # type: ignore[valid-type]
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "POST",
+        "/v1/conversations",
+        cmd.StartConversation,
+        "Start a conversation",
+        Conversation,
+        201,
+    ),
+    Operation(
+        "GET",
+        "/v1/conversations",
+        cmd.ListConversations,
+        "List conversations, newest first",
+        ConversationPage,
+    ),
+    Operation(
+        "GET",
+        "/v1/conversations/{conversation_id}",
+        cmd.GetConversation,
+        "Get a conversation",
+        Conversation,
+    ),
+    Operation(
+        "PATCH",
+        "/v1/conversations/{conversation_id}",
+        cmd.UpdateConversation,
+        "Change status or assignee",
+        Conversation,
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{conversation_id}/messages",
+        cmd.SendMessage,
+        "Send a message",
+        Message,
+        201,
+    ),
+    Operation(
+        "GET",
+        "/v1/conversations/{conversation_id}/messages",
+        cmd.ListMessages,
+        "Message history in seq order",
+        MessagePage,
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{conversation_id}/read",
+        cmd.MarkRead,
+        "Mark the conversation read up to a seq",
+        ReadPosition,
+    ),
+    Operation(
+        "POST",
+        "/v1/widgets/{widget_id}/sessions",
+        cmd.OpenWidgetSession,
+        "Open a visitor session (checked against the widget's allowed origins)",
+        WidgetSession,
+        201,
+        anonymous=True,
+        tag="sessions",
+    ),
+    Operation(
+        "POST",
+        "/v1/tokens",
+        cmd.IssueToken,
+        "Issue a short-lived socket token for an agent or the bot",
+        IssuedToken,
+        201,
+        tag="sessions",
+    ),
+    Operation("POST", "/v1/widgets", cmd.CreateWidget, "Create a widget", Widget, 201, tag="admin"),
+    Operation("GET", "/v1/widgets", cmd.ListWidgets, "List widgets", _listing(Widget), tag="admin"),
+    Operation("GET", "/v1/widgets/{widget_id}", cmd.GetWidget, "Get a widget", Widget, tag="admin"),
+    Operation(
+        "PATCH", "/v1/widgets/{widget_id}", cmd.UpdateWidget, "Update a widget", Widget, tag="admin"
+    ),
+    Operation("POST", "/v1/agents", cmd.CreateAgent, "Create an agent", Agent, 201, tag="admin"),
+    Operation("GET", "/v1/agents", cmd.ListAgents, "List agents", _listing(Agent), tag="admin"),
+    Operation(
+        "POST",
+        "/v1/api-keys",
+        cmd.CreateApiKey,
+        "Create an API key (its secret is shown once)",
+        CreatedApiKey,
+        201,
+        tag="admin",
+    ),
+    Operation(
+        "GET", "/v1/api-keys", cmd.ListApiKeys, "List API keys", _listing(ApiKey), tag="admin"
+    ),
+    Operation(
+        "DELETE",
+        "/v1/api-keys/{api_key_id}",
+        cmd.RevokeApiKey,
+        "Revoke an API key",
+        ApiKey,
+        tag="admin",
+    ),
+)
+
+
+def rest_routes() -> list[Route]:
+    return [
+        Route(op.path, partial(_endpoint, op), methods=[op.method], name=op.command.__name__)
+        for op in OPERATIONS
+    ]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise GatewayError(ErrorCode.UNAUTHORIZED, "use 'Authorization: Bearer <credential>'")
+    return credential.strip()
+
+
+async def _endpoint(op: Operation, request: Request) -> Response:
+    gateway: Gateway = request.state.gateway
+    request_id = request_id_of(request)
+    try:
+        credential = bearer_token(request)
+        principal: Principal | None = None
+        if credential is not None or not op.anonymous:
+            principal = await gateway.authenticator.authenticate(credential)
+        ctx = Context(principal, "http", request_id, origin=request.headers.get("origin"))
+        body = await request.body() if op.method in ("POST", "PATCH") else b""
+
+        async def run() -> Response:
+            try:
+                command = _command(op, request, body)
+                result = await gateway.bus.dispatch(ctx, command)
+            except GatewayError as exc:
+                return error_response(exc, request_id)
+            return json_response(render(result), op.status)
+
+        key = request.headers.get("idempotency-key")
+        if op.method == "POST" and key is not None:
+            caller = principal.identity if principal is not None else f"anonymous:{ctx.origin}"
+            scope = f"{caller} POST {request.url.path}"
+            return await gateway.idempotency.run(scope, key, body, run)
+        return await run()
+    except GatewayError as exc:
+        return error_response(exc, request_id)
+
+
+def _command(op: Operation, request: Request, body: bytes) -> Any:
+    payload: dict[str, Any]
+    if op.method == "GET":
+        payload = dict(request.query_params)
+    elif body.strip():
+        try:
+            payload = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed JSON body: {exc.msg}") from None
+        if not isinstance(payload, dict):
+            raise ProtocolError(ErrorCode.VALIDATION_ERROR, "the body must be a JSON object")
+    else:
+        payload = {}
+    payload.update(request.path_params)
+    # Query strings are text: there "limit=10" may stand for the int 10.
+    return parse(op.command, payload, strict=op.method != "GET")

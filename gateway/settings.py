@@ -1,0 +1,78 @@
+"""Configuration: defaults, overridden by ``CHATGATE_*`` environment variables, then flags.
+
+Every field can be set as ``CHATGATE_<FIELD>`` (upper case), e.g. ``CHATGATE_PORT=9000``.
+See docs/operations.md for the table.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any, Literal, Self
+
+import msgspec
+from msgspec import Meta
+
+__all__ = ["Settings"]
+
+PREFIX = "CHATGATE_"
+Positive = Annotated[float, Meta(gt=0)]
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Gateway settings. Construct with keywords, or ``Settings.from_env()``."""
+
+    host: str = "127.0.0.1"
+    port: Annotated[int, Meta(ge=0, le=65535)] = 8000
+    #: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``
+    database_url: str = "sqlite:///./data/chatgate.db"
+    #: Key that signs socket tokens. Empty: generated once and kept in the database.
+    secret_key: str = ""
+    #: Create a default org (and print its credentials) when ``serve`` finds none.
+    bootstrap: bool = True
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
+
+    agent_token_ttl: Annotated[int, Meta(ge=60)] = 3600
+    visitor_token_ttl: Annotated[int, Meta(ge=60)] = 86400
+    idempotency_ttl: Annotated[int, Meta(ge=60)] = 86400
+    max_body_bytes: Annotated[int, Meta(ge=1024)] = 1024 * 1024
+
+    #: Seconds a new socket has to send ``hello``.
+    hello_timeout: Positive = 5.0
+    #: Largest inbound WebSocket frame; bigger frames close the socket with 1009.
+    max_frame_bytes: Annotated[int, Meta(ge=1024)] = 64 * 1024
+    #: Frames waiting for one socket before it is closed as a slow consumer (4008).
+    send_queue_size: Annotated[int, Meta(ge=8)] = 1024
+    #: Most frames packed into one array frame when a socket's queue is not empty.
+    max_batch: Annotated[int, Meta(ge=1)] = 64
+    #: Seconds a room waits for a missing seq before backfilling it from storage.
+    gap_timeout: Positive = 0.25
+    #: Seconds between WebSocket pings (uvicorn keepalive); 0 disables them.
+    ws_ping_interval: Annotated[float, Meta(ge=0)] = 20.0
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
+        """Defaults, then ``CHATGATE_*`` variables, then ``overrides`` (flags).
+
+        Raises:
+            ValueError: a variable has the wrong type or is out of range.
+        """
+        environ = os.environ if environ is None else environ
+        names = {f.name for f in dataclasses.fields(cls)}
+        values: dict[str, Any] = {
+            name: environ[PREFIX + name.upper()]
+            for name in names
+            if PREFIX + name.upper() in environ
+        }
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        try:
+            return msgspec.convert(values, cls, strict=False)
+        except msgspec.ValidationError as exc:
+            raise ValueError(f"invalid setting: {exc}") from None
+
+    def replace(self, **changes: Any) -> Self:
+        return dataclasses.replace(self, **changes)

@@ -1,0 +1,280 @@
+"""Commands: what a client asks the gateway to do, whatever the transport.
+
+A REST request, a socket frame and a vendor-dialect request all become one of these frozen
+dataclasses and go through the same command bus. Each class is also the validation schema for
+its input: ``validation.parse(SendMessage, payload)`` checks types strictly (no coercion, a
+bool is not an int) and the OpenAPI document is generated from the same classes.
+
+Ids are UUIDs; ``UNSET`` marks a field the client did not send (distinct from ``null``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Annotated, Any, Literal
+from uuid import UUID
+
+from msgspec import UNSET, Meta, UnsetType
+
+from protocol.states import Role, Status
+
+__all__ = [
+    "Attachment",
+    "Command",
+    "ContactInput",
+    "CreateAgent",
+    "CreateApiKey",
+    "CreateWidget",
+    "GetConversation",
+    "GetWidget",
+    "IssueToken",
+    "ListAgents",
+    "ListApiKeys",
+    "ListConversations",
+    "ListMessages",
+    "ListWidgets",
+    "MarkRead",
+    "OpenWidgetSession",
+    "ReadEvents",
+    "RevokeApiKey",
+    "SendMessage",
+    "SetTyping",
+    "StartConversation",
+    "UpdateConversation",
+    "UpdateWidget",
+    "WatchConversation",
+    "WatchInbox",
+]
+
+MAX_CONTENT_CHARS = 20_000
+MAX_ATTACHMENTS = 10
+MAX_SEQ = 2**53 - 1
+
+Content = Annotated[str, Meta(max_length=MAX_CONTENT_CHARS)]
+Name = Annotated[str, Meta(min_length=1, max_length=200)]
+ShortText = Annotated[str, Meta(max_length=200)]
+ClientMessageId = Annotated[str, Meta(min_length=1, max_length=128)]
+Metadata = Annotated[dict[str, Any], Meta(max_length=50)]
+Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
+PageSize = Annotated[int, Meta(ge=1, le=200)]
+Url = Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+$")]
+Origin = Annotated[str, Meta(min_length=1, max_length=300)]
+Cursor = Annotated[str, Meta(max_length=200)]
+
+
+@dataclass(frozen=True, slots=True)
+class Attachment:
+    """A file attached to a message, by URL."""
+
+    url: Url
+    mime: Annotated[str, Meta(max_length=200)] | None = None
+    size: Annotated[int, Meta(ge=0)] | None = None
+    sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")] | None = None
+    name: ShortText | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ContactInput:
+    """Who the visitor is, as far as an integration knows."""
+
+    external_id: ShortText | None = None
+    name: ShortText | None = None
+    email: ShortText | None = None
+    metadata: Metadata = field(default_factory=dict)
+
+
+# -- conversations ------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StartConversation:
+    """Start a conversation. A visitor token implies the widget and the contact."""
+
+    widget_id: UUID | UnsetType = UNSET
+    contact_id: UUID | UnsetType = UNSET
+    contact: ContactInput | UnsetType = UNSET
+    metadata: Metadata = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class GetConversation:
+    conversation_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ListConversations:
+    status: Status | UnsetType = UNSET
+    limit: PageSize = 50
+    cursor: Cursor | UnsetType = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateConversation:
+    """Change status and/or assignee, under the lifecycle rules."""
+
+    conversation_id: UUID
+    status: Status | UnsetType = UNSET
+    assignee_id: UUID | None | UnsetType = UNSET
+    epoch: Annotated[int, Meta(ge=0)] | UnsetType = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class SendMessage:
+    """Post a message. ``role``/``agent_id``/``epoch`` matter only for API keys and bots."""
+
+    conversation_id: UUID
+    content: Content = ""
+    attachments: Annotated[tuple[Attachment, ...], Meta(max_length=MAX_ATTACHMENTS)] = ()
+    client_message_id: ClientMessageId | UnsetType = UNSET
+    role: Role | UnsetType = UNSET
+    agent_id: UUID | UnsetType = UNSET
+    epoch: Annotated[int, Meta(ge=0)] | UnsetType = UNSET
+    metadata: Metadata = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if not self.content.strip() and not self.attachments:
+            raise ValueError("a message needs content or attachments")
+
+
+@dataclass(frozen=True, slots=True)
+class ListMessages:
+    conversation_id: UUID
+    after_seq: Seq = 0
+    limit: PageSize = 50
+
+
+@dataclass(frozen=True, slots=True)
+class ReadEvents:
+    """Read a conversation's event log after ``after_seq`` (subscribe catch-up, resume)."""
+
+    conversation_id: UUID
+    after_seq: Seq = 0
+    limit: PageSize = 200
+
+
+@dataclass(frozen=True, slots=True)
+class WatchConversation:
+    """Check that the caller may follow a conversation; returns it."""
+
+    conversation_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class WatchInbox:
+    """Check that the caller may follow the org-wide inbox."""
+
+
+@dataclass(frozen=True, slots=True)
+class SetTyping:
+    conversation_id: UUID
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class MarkRead:
+    conversation_id: UUID
+    seq: Seq
+
+
+# -- sessions and tokens ------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class OpenWidgetSession:
+    """A visitor opens the widget: a contact (new, or the token's own) and a visitor token."""
+
+    widget_id: UUID
+    external_id: ShortText | None = None
+    name: ShortText | None = None
+    email: ShortText | None = None
+    metadata: Metadata = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class IssueToken:
+    """A short-lived socket token for an agent (``agent_id``) or for the org's bot."""
+
+    kind: Literal["agent", "bot"] = "agent"
+    agent_id: UUID | UnsetType = UNSET
+
+
+# -- org administration -------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateWidget:
+    name: Name
+    allowed_origins: Annotated[tuple[Origin, ...], Meta(max_length=50)] = ("*",)
+    messages_per_minute: Annotated[int, Meta(ge=1)] | None = None
+    live_agent_endpoint_url: Url | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateWidget:
+    widget_id: UUID
+    name: Name | UnsetType = UNSET
+    allowed_origins: Annotated[tuple[Origin, ...], Meta(max_length=50)] | UnsetType = UNSET
+    messages_per_minute: Annotated[int, Meta(ge=1)] | None | UnsetType = UNSET
+    live_agent_endpoint_url: Url | None | UnsetType = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class GetWidget:
+    widget_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class ListWidgets:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CreateAgent:
+    name: Name
+    email: ShortText | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ListAgents:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class CreateApiKey:
+    name: ShortText = ""
+
+
+@dataclass(frozen=True, slots=True)
+class ListApiKeys:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class RevokeApiKey:
+    api_key_id: UUID
+
+
+Command = (
+    StartConversation
+    | GetConversation
+    | ListConversations
+    | UpdateConversation
+    | SendMessage
+    | ListMessages
+    | ReadEvents
+    | WatchConversation
+    | WatchInbox
+    | SetTyping
+    | MarkRead
+    | OpenWidgetSession
+    | IssueToken
+    | CreateWidget
+    | UpdateWidget
+    | GetWidget
+    | ListWidgets
+    | CreateAgent
+    | ListAgents
+    | CreateApiKey
+    | ListApiKeys
+    | RevokeApiKey
+)

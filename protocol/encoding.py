@@ -1,0 +1,130 @@
+"""Codecs: JSON (orjson, text frames) and msgpack (binary frames).
+
+A codec turns decoded-JSON objects into frame payloads and back. ``decode`` raises only
+``ProtocolError`` (code ``bad_request``), whatever bytes it is given. ``join`` packs several
+already-encoded objects into one array frame, so a batch costs no re-encoding.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Final, Protocol
+
+import msgpack
+import orjson
+
+from protocol.codes import ErrorCode
+from protocol.errors import ProtocolError
+
+__all__ = [
+    "JSON",
+    "MSGPACK",
+    "SUBPROTOCOLS",
+    "Codec",
+    "JsonCodec",
+    "MsgpackCodec",
+    "negotiate",
+    "pack",
+    "unpack",
+]
+
+#: Decoded JSON: what ``orjson.loads`` or ``msgpack.unpackb`` returns.
+JSONValue = Any
+
+
+class Codec(Protocol):
+    """Encodes frames for one WebSocket subprotocol."""
+
+    @property
+    def subprotocol(self) -> str: ...
+
+    @property
+    def binary(self) -> bool:
+        """True when frames go out as binary WebSocket messages."""
+        ...
+
+    def encode(self, obj: JSONValue) -> str | bytes:
+        """Encode one object as this codec's frame payload."""
+        ...
+
+    def decode(self, data: str | bytes) -> JSONValue:
+        """Decode a frame payload.
+
+        Raises:
+            ProtocolError: ``bad_request`` if the payload is not valid for this codec.
+        """
+        ...
+
+    def join(self, encoded: Sequence[Any]) -> str | bytes:
+        """Pack objects already encoded by this codec into one array frame."""
+        ...
+
+
+class JsonCodec:
+    """``chatgate.json``: UTF-8 JSON in text frames."""
+
+    subprotocol: Final = "chatgate.json"
+    binary: Final = False
+
+    def encode(self, obj: JSONValue) -> str:
+        return orjson.dumps(obj).decode()
+
+    def decode(self, data: str | bytes) -> JSONValue:
+        try:
+            return orjson.loads(data)
+        except orjson.JSONDecodeError as exc:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed JSON: {exc.msg}") from None
+
+    def join(self, encoded: Sequence[str]) -> str:
+        return "[" + ",".join(encoded) + "]"
+
+
+class MsgpackCodec:
+    """``chatgate.msgpack``: msgpack in binary frames."""
+
+    subprotocol: Final = "chatgate.msgpack"
+    binary: Final = True
+
+    def encode(self, obj: JSONValue) -> bytes:
+        return pack(obj)
+
+    def decode(self, data: str | bytes) -> JSONValue:
+        if isinstance(data, str):
+            raise ProtocolError(ErrorCode.BAD_REQUEST, "chatgate.msgpack expects binary frames")
+        return unpack(data)
+
+    def join(self, encoded: Sequence[bytes]) -> bytes:
+        packer = msgpack.Packer()
+        return bytes(packer.pack_array_header(len(encoded))) + b"".join(encoded)
+
+
+def pack(obj: JSONValue) -> bytes:
+    """msgpack-encode decoded JSON (the broker envelope uses this too)."""
+    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+
+
+def unpack(data: bytes) -> JSONValue:
+    """Decode msgpack, mapping every failure of the decoder to ``bad_request``."""
+    try:
+        return msgpack.unpackb(data, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises ValueError, TypeError, StackError, ExtraData...
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed msgpack: {exc}") from None
+
+
+JSON: Final = JsonCodec()
+MSGPACK: Final = MsgpackCodec()
+SUBPROTOCOLS: Final[dict[str, Codec]] = {JSON.subprotocol: JSON, MSGPACK.subprotocol: MSGPACK}
+
+
+def negotiate(offered: Sequence[str]) -> Codec | None:
+    """Pick the codec for the client's offered subprotocols, in the client's order.
+
+    Returns ``JSON`` when nothing was offered and ``None`` when nothing offered is ours.
+    """
+    if not offered:
+        return JSON
+    for name in offered:
+        codec = SUBPROTOCOLS.get(name)
+        if codec is not None:
+            return codec
+    return None

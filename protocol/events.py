@@ -1,0 +1,122 @@
+"""Events: what happened to a conversation, named in the past tense.
+
+Each event becomes one server frame::
+
+    {"op": "event", "event": "new_message", "conversation_id": "...", "seq": 7, "data": {...}}
+
+``seq`` numbers the conversation's event log: every stored change (a message, a status
+change) takes the next one, starting at 1, with no gaps. ``conversation.created`` carries
+seq 0. Volatile events (``typing``, ``read``) are never stored and carry ``seq: null``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, ClassVar
+
+__all__ = [
+    "ConversationCreated",
+    "ConversationUpdated",
+    "Event",
+    "EventName",
+    "MessageCreated",
+    "ReadMarked",
+    "TypingChanged",
+    "to_frame",
+]
+
+JSONObject = dict[str, Any]
+
+
+class EventName(StrEnum):
+    NEW_MESSAGE = "new_message"
+    CONVERSATION_CREATED = "conversation.created"
+    CONVERSATION_UPDATED = "conversation.updated"
+    TYPING = "typing"
+    READ = "read"
+
+
+@dataclass(frozen=True, slots=True)
+class MessageCreated:
+    """A message was stored; ``message`` is its wire form."""
+
+    name: ClassVar[EventName] = EventName.NEW_MESSAGE
+    conversation_id: str
+    seq: int
+    message: JSONObject
+
+    @property
+    def data(self) -> JSONObject:
+        return self.message
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationUpdated:
+    """Fields of a conversation changed; ``changes`` maps each field to ``[from, to]``."""
+
+    name: ClassVar[EventName] = EventName.CONVERSATION_UPDATED
+    conversation_id: str
+    seq: int
+    conversation: JSONObject
+    changes: JSONObject
+
+    @property
+    def data(self) -> JSONObject:
+        return {"conversation": self.conversation, "changes": self.changes}
+
+
+@dataclass(frozen=True, slots=True)
+class ConversationCreated:
+    name: ClassVar[EventName] = EventName.CONVERSATION_CREATED
+    conversation_id: str
+    conversation: JSONObject
+    seq: ClassVar[int] = 0
+
+    @property
+    def data(self) -> JSONObject:
+        return {"conversation": self.conversation}
+
+
+@dataclass(frozen=True, slots=True)
+class TypingChanged:
+    name: ClassVar[EventName] = EventName.TYPING
+    conversation_id: str
+    on: bool
+    role: str
+    sender_id: str | None
+    seq: ClassVar[None] = None
+
+    @property
+    def data(self) -> JSONObject:
+        return {"on": self.on, "role": self.role, "sender_id": self.sender_id}
+
+
+@dataclass(frozen=True, slots=True)
+class ReadMarked:
+    """A participant has read up to ``read_seq``."""
+
+    name: ClassVar[EventName] = EventName.READ
+    conversation_id: str
+    read_seq: int
+    role: str
+    reader_id: str | None
+    seq: ClassVar[None] = None
+
+    @property
+    def data(self) -> JSONObject:
+        return {"seq": self.read_seq, "role": self.role, "reader_id": self.reader_id}
+
+
+Event = MessageCreated | ConversationUpdated | ConversationCreated | TypingChanged | ReadMarked
+
+
+def to_frame(event: Event) -> JSONObject:
+    """The server frame of an event."""
+    return {
+        "op": "event",
+        "event": event.name.value,
+        "conversation_id": event.conversation_id,
+        "seq": event.seq,
+        "data": event.data,
+    }

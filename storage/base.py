@@ -1,0 +1,211 @@
+"""The ``Store`` interface: everything chatgate persists, behind one contract.
+
+Implementations: ``storage.sqlite.SQLiteStore`` (embedded default) and
+``storage.postgres.PostgresStore``. Both pass ``tests/contracts/store.py``.
+
+Contract, for every implementation:
+
+- **Tenancy.** Every lookup that takes an ``org_id`` returns ``None`` (or raises
+  ``not_found``) for a row of another org, exactly as for a row that does not exist.
+- **Sequence.** ``apply`` runs ``decide`` and writes its plan in one transaction, holding the
+  conversation so that no other writer (in this process or another) interleaves. Each step
+  takes ``last_seq + 1``: per conversation, seqs are 1, 2, 3... with no gap and no duplicate,
+  across messages and status changes alike.
+- **Durability.** When a write coroutine returns, the change is committed.
+- **Failure.** Backend failures raise ``StorageError``; domain refusals raised by ``decide``
+  (``GatewayError``) propagate unchanged and nothing is written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from protocol.events import ConversationUpdated, MessageCreated
+from storage.models import (
+    Agent,
+    ApiKey,
+    Applied,
+    Contact,
+    Conversation,
+    IdempotencyRecord,
+    Message,
+    Org,
+    Plan,
+    Widget,
+)
+
+__all__ = ["Decide", "Store", "StoredEvent"]
+
+#: Decides what a command does to a conversation; may raise ``GatewayError`` to refuse.
+#: It runs inside the store's transaction (possibly on a worker thread): keep it pure.
+Decide = Callable[[Conversation], Plan]
+
+StoredEvent = MessageCreated | ConversationUpdated
+
+
+class Store(Protocol):
+    """The system of record. Use as ``async with store:`` or call ``start``/``aclose``."""
+
+    async def start(self) -> None:
+        """Connect and migrate the schema to the latest version.
+
+        Raises:
+            MigrationError: the schema could not be migrated.
+            StorageError: the database could not be reached.
+        """
+        ...
+
+    async def aclose(self) -> None:
+        """Close connections. Idempotent."""
+        ...
+
+    async def ping(self) -> None:
+        """Round-trip to the database; raises ``StorageError`` when it is not usable."""
+        ...
+
+    # -- settings -------------------------------------------------------------------------
+
+    async def get_or_create_setting(self, name: str, value: str) -> str:
+        """Return the stored value of ``name``, storing ``value`` first if there is none.
+
+        Concurrent callers all get the same value.
+        """
+        ...
+
+    # -- tenancy --------------------------------------------------------------------------
+
+    async def count_orgs(self) -> int: ...
+
+    async def create_org(self, org: Org) -> None: ...
+
+    async def create_api_key(self, key: ApiKey, key_hash: str) -> None: ...
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        """The unrevoked key with this hash, or None."""
+        ...
+
+    async def list_api_keys(self, org_id: str) -> list[ApiKey]: ...
+
+    async def revoke_api_key(self, org_id: str, key_id: str, at: datetime) -> ApiKey | None:
+        """Revoke (idempotently); None if no such key in this org."""
+        ...
+
+    async def create_widget(self, widget: Widget) -> None: ...
+
+    async def get_widget(self, org_id: str | None, widget_id: str) -> Widget | None:
+        """A widget; ``org_id=None`` looks it up in any org (anonymous widget sessions)."""
+        ...
+
+    async def update_widget(
+        self, org_id: str, widget_id: str, updates: Mapping[str, Any]
+    ) -> Widget | None: ...
+
+    async def list_widgets(self, org_id: str) -> list[Widget]: ...
+
+    async def create_agent(self, agent: Agent) -> None: ...
+
+    async def get_agent(self, org_id: str, agent_id: str) -> Agent | None: ...
+
+    async def list_agents(self, org_id: str) -> list[Agent]: ...
+
+    async def get_or_create_contact(self, contact: Contact) -> Contact:
+        """Store ``contact``; if it has an ``external_id`` already known in its org, return
+        the existing contact instead."""
+        ...
+
+    async def get_contact(self, org_id: str, contact_id: str) -> Contact | None: ...
+
+    # -- conversations --------------------------------------------------------------------
+
+    async def create_conversation(self, conversation: Conversation) -> None: ...
+
+    async def get_conversation(self, org_id: str, conversation_id: str) -> Conversation | None: ...
+
+    async def list_conversations(
+        self,
+        org_id: str,
+        *,
+        status: str | None = None,
+        contact_id: str | None = None,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[Conversation]:
+        """Newest first, by ``(created_at, id)``; ``before`` is the last row of a page."""
+        ...
+
+    async def apply(
+        self,
+        org_id: str,
+        conversation_id: str,
+        decide: Decide,
+        *,
+        client_message_id: str | None = None,
+    ) -> Applied:
+        """Change a conversation atomically.
+
+        In one transaction: lock the conversation; if ``client_message_id`` names a message
+        already stored in it, return that message as ``replayed`` and change nothing;
+        otherwise run ``decide`` on the current row and write its plan, each step taking
+        the next seq. The caller publishes ``Applied.events`` afterwards (persist, then
+        publish).
+
+        Raises:
+            GatewayError: ``not_found`` for an unknown conversation or one of another org,
+                or whatever ``decide`` raised (nothing is written then).
+            StorageError: the backend failed.
+        """
+        ...
+
+    async def read_events(
+        self, conversation_id: str, after_seq: int, limit: int
+    ) -> list[StoredEvent]:
+        """The conversation's stored events with ``seq > after_seq``, in seq order.
+
+        Not org-scoped: callers check access to the conversation first.
+        """
+        ...
+
+    async def list_messages(
+        self, conversation_id: str, after_seq: int, limit: int
+    ) -> list[Message]:
+        """Messages with ``seq > after_seq`` in seq order. Not org-scoped, as above."""
+        ...
+
+    async def last_seq(self, conversation_id: str) -> int | None:
+        """The conversation's latest seq, or None if it does not exist."""
+        ...
+
+    async def mark_read(self, conversation_id: str, reader: str, seq: int, at: datetime) -> int:
+        """Move ``reader``'s read position forward to ``seq``; returns the stored position
+        (never lower than before)."""
+        ...
+
+    # -- idempotency ----------------------------------------------------------------------
+
+    async def claim_idempotency_key(
+        self, scope: str, key: str, request_hash: str, at: datetime, ttl: timedelta
+    ) -> IdempotencyRecord | None:
+        """Claim ``(scope, key)`` for a new request, atomically.
+
+        Returns None when the caller now owns the key (it was free, or its record was older
+        than ``ttl``) and must later call ``finish_idempotency_key`` or
+        ``release_idempotency_key``. Otherwise returns the existing record: finished
+        (``status`` set) or still running (``status`` None).
+        """
+        ...
+
+    async def finish_idempotency_key(
+        self, scope: str, key: str, status: int, headers: Mapping[str, str], body: bytes
+    ) -> None: ...
+
+    async def get_idempotency_key(self, scope: str, key: str) -> IdempotencyRecord | None: ...
+
+    async def release_idempotency_key(self, scope: str, key: str) -> None:
+        """Forget a claimed key whose request failed, so that a retry runs again."""
+        ...
+
+    async def purge_idempotency_keys(self, before: datetime) -> int:
+        """Delete records created before ``before``; returns how many."""
+        ...

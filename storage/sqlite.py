@@ -1,0 +1,749 @@
+"""SQLite backend: the embedded default, one file, nothing to install.
+
+Threading model: SQLite allows one writer at a time, so all writes run on one dedicated
+thread with one connection, each as a whole ``BEGIN IMMEDIATE ... COMMIT`` unit of work
+(one thread hop per transaction, not per statement). Reads run on a small pool of reader
+threads with their own connections; WAL mode lets them proceed while a write commits.
+
+Durability follows ``synchronous`` (default ``FULL``: a returned write survives power loss).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+from collections.abc import Callable, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any, Self, TypeVar
+
+import orjson
+
+from protocol.codes import ErrorCode
+from protocol.errors import GatewayError
+from protocol.events import ConversationUpdated, MessageCreated
+from protocol.states import Handler, Role, Status
+from storage import migrations
+from storage.base import Decide, StoredEvent
+from storage.errors import MigrationError, StorageError
+from storage.execution import execute
+from storage.models import (
+    Agent,
+    ApiKey,
+    Applied,
+    Contact,
+    Conversation,
+    IdempotencyRecord,
+    Message,
+    Org,
+    Widget,
+    now,
+    to_wire,
+)
+
+__all__ = ["SQLiteStore"]
+
+T = TypeVar("T")
+Row = sqlite3.Row
+
+_SYNCHRONOUS = frozenset({"OFF", "NORMAL", "FULL", "EXTRA"})
+
+
+class SQLiteStore:
+    """The ``Store`` on a SQLite file (WAL mode).
+
+    Args:
+        path: the database file; its directory is created if missing.
+        synchronous: SQLite's ``synchronous`` pragma (``FULL`` by default).
+        readers: how many reader threads (and connections).
+    """
+
+    def __init__(self, path: str | Path, *, synchronous: str = "FULL", readers: int = 2) -> None:
+        if str(path) == ":memory:":
+            raise ValueError("SQLiteStore needs a file: readers and the writer share it")
+        if synchronous.upper() not in _SYNCHRONOUS:
+            raise ValueError(f"synchronous must be one of {sorted(_SYNCHRONOUS)}")
+        self.path = Path(path)
+        self._synchronous = synchronous.upper()
+        self._reader_count = readers
+        self._writer: ThreadPoolExecutor | None = None
+        self._readers: ThreadPoolExecutor | None = None
+        self._write_conn: sqlite3.Connection | None = None
+        self._read_conns: list[sqlite3.Connection] = []
+        self._local = threading.local()
+        self._conns_lock = threading.Lock()
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        conn.execute("PRAGMA busy_timeout=10000")
+        return conn
+
+    async def start(self) -> None:
+        if self._writer is not None:
+            raise RuntimeError("SQLiteStore.start() called twice")
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._readers = ThreadPoolExecutor(self._reader_count, thread_name_prefix="sqlite-reader")
+        self._write_conn = await self._run(self._writer, self._connect)
+        await self._run(self._writer, self._migrate)
+
+    async def aclose(self) -> None:
+        writer, readers = self._writer, self._readers
+        if writer is None or readers is None:
+            return
+        self._writer = self._readers = None
+        writer.shutdown(wait=True)
+        readers.shutdown(wait=True)
+        if self._write_conn is not None:
+            self._write_conn.close()
+        for conn in self._read_conns:
+            conn.close()
+        self._read_conns.clear()
+
+    async def _run(self, executor: ThreadPoolExecutor | None, fn: Callable[[], T]) -> T:
+        if executor is None:
+            raise RuntimeError("the store is not started (or already closed)")
+        try:
+            return await asyncio.get_running_loop().run_in_executor(executor, fn)
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite: {exc}") from exc
+
+    async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def transaction() -> T:
+            conn = self._write_conn
+            assert conn is not None
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                result = fn(conn)
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            conn.execute("COMMIT")
+            return result
+
+        return await self._run(self._writer, transaction)
+
+    async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        def snapshot() -> T:
+            conn: sqlite3.Connection | None = getattr(self._local, "conn", None)
+            if conn is None:
+                conn = self._local.conn = self._connect()
+                with self._conns_lock:
+                    self._read_conns.append(conn)
+            conn.execute("BEGIN")
+            try:
+                return fn(conn)
+            finally:
+                conn.execute("COMMIT")
+
+        return await self._run(self._readers, snapshot)
+
+    def _migrate(self) -> None:
+        conn = self._write_conn
+        assert conn is not None
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations"
+            " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"
+        )
+        for migration in migrations.load("sqlite"):
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                done = conn.execute(
+                    "SELECT 1 FROM schema_migrations WHERE version = ?", (migration.version,)
+                ).fetchone()
+                if done is None:
+                    for statement in migrations.split_statements(migration.sql):
+                        conn.execute(statement)
+                    conn.execute(
+                        "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                        (migration.version, migration.name, _ts(now())),
+                    )
+            except sqlite3.Error as exc:
+                conn.execute("ROLLBACK")
+                raise MigrationError(f"migration {migration.version}: {exc}") from exc
+            conn.execute("COMMIT")
+
+    async def ping(self) -> None:
+        await self._read(lambda c: c.execute("SELECT 1").fetchone())
+
+    # -- settings -------------------------------------------------------------------------
+
+    async def get_or_create_setting(self, name: str, value: str) -> str:
+        def txn(c: sqlite3.Connection) -> str:
+            c.execute("INSERT OR IGNORE INTO settings VALUES (?, ?)", (name, value))
+            row = c.execute("SELECT value FROM settings WHERE name = ?", (name,)).fetchone()
+            return str(row["value"])
+
+        return await self._write(txn)
+
+    # -- tenancy --------------------------------------------------------------------------
+
+    async def count_orgs(self) -> int:
+        row = await self._read(lambda c: c.execute("SELECT count(*) AS n FROM orgs").fetchone())
+        return int(row["n"])
+
+    async def create_org(self, org: Org) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO orgs VALUES (?, ?, ?, ?)",
+                (org.id, org.name, org.monthly_message_limit, _ts(org.created_at)),
+            )
+        )
+
+    async def create_api_key(self, key: ApiKey, key_hash: str) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO api_keys VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (
+                    key.id,
+                    key.org_id,
+                    key.name,
+                    key.prefix,
+                    key_hash,
+                    _ts(key.created_at),
+                    _ts_or_none(key.revoked_at),
+                ),
+            )
+        )
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
+            ).fetchone()
+        )
+        return None if row is None else _api_key(row)
+
+    async def list_api_keys(self, org_id: str) -> list[ApiKey]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at, id", (org_id,)
+            ).fetchall()
+        )
+        return [_api_key(r) for r in rows]
+
+    async def revoke_api_key(self, org_id: str, key_id: str, at: datetime) -> ApiKey | None:
+        def txn(c: sqlite3.Connection) -> Row | None:
+            c.execute(
+                "UPDATE api_keys SET revoked_at = ?"
+                " WHERE id = ? AND org_id = ? AND revoked_at IS NULL",
+                (_ts(at), key_id, org_id),
+            )
+            return c.execute(  # type: ignore[no-any-return]
+                "SELECT * FROM api_keys WHERE id = ? AND org_id = ?", (key_id, org_id)
+            ).fetchone()
+
+        row = await self._write(txn)
+        return None if row is None else _api_key(row)
+
+    async def create_widget(self, widget: Widget) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO widgets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    widget.id,
+                    widget.org_id,
+                    widget.name,
+                    _json(list(widget.allowed_origins)),
+                    widget.messages_per_minute,
+                    widget.live_agent_endpoint_url,
+                    _json(widget.bot_settings),
+                    _ts(widget.created_at),
+                ),
+            )
+        )
+
+    async def get_widget(self, org_id: str | None, widget_id: str) -> Widget | None:
+        def query(c: sqlite3.Connection) -> Row | None:
+            if org_id is None:
+                return c.execute(  # type: ignore[no-any-return]
+                    "SELECT * FROM widgets WHERE id = ?", (widget_id,)
+                ).fetchone()
+            return c.execute(  # type: ignore[no-any-return]
+                "SELECT * FROM widgets WHERE id = ? AND org_id = ?", (widget_id, org_id)
+            ).fetchone()
+
+        row = await self._read(query)
+        return None if row is None else _widget(row)
+
+    async def update_widget(
+        self, org_id: str, widget_id: str, updates: Mapping[str, Any]
+    ) -> Widget | None:
+        columns = {
+            "name": lambda v: v,
+            "allowed_origins": lambda v: _json(list(v)),
+            "messages_per_minute": lambda v: v,
+            "live_agent_endpoint_url": lambda v: v,
+            "bot_settings": _json,
+        }
+        unknown = set(updates) - set(columns)
+        if unknown:
+            raise RuntimeError(f"update_widget cannot change {sorted(unknown)}")
+
+        def txn(c: sqlite3.Connection) -> Row | None:
+            if updates:
+                assignments = ", ".join(f"{name} = ?" for name in updates)
+                values = [columns[name](value) for name, value in updates.items()]
+                c.execute(
+                    f"UPDATE widgets SET {assignments} WHERE id = ? AND org_id = ?",
+                    (*values, widget_id, org_id),
+                )
+            return c.execute(  # type: ignore[no-any-return]
+                "SELECT * FROM widgets WHERE id = ? AND org_id = ?", (widget_id, org_id)
+            ).fetchone()
+
+        row = await self._write(txn)
+        return None if row is None else _widget(row)
+
+    async def list_widgets(self, org_id: str) -> list[Widget]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM widgets WHERE org_id = ? ORDER BY created_at, id", (org_id,)
+            ).fetchall()
+        )
+        return [_widget(r) for r in rows]
+
+    async def create_agent(self, agent: Agent) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "INSERT INTO agents VALUES (?, ?, ?, ?, ?)",
+                (agent.id, agent.org_id, agent.name, agent.email, _ts(agent.created_at)),
+            )
+        )
+
+    async def get_agent(self, org_id: str, agent_id: str) -> Agent | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM agents WHERE id = ? AND org_id = ?", (agent_id, org_id)
+            ).fetchone()
+        )
+        return None if row is None else _agent(row)
+
+    async def list_agents(self, org_id: str) -> list[Agent]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM agents WHERE org_id = ? ORDER BY created_at, id", (org_id,)
+            ).fetchall()
+        )
+        return [_agent(r) for r in rows]
+
+    async def get_or_create_contact(self, contact: Contact) -> Contact:
+        def txn(c: sqlite3.Connection) -> Row:
+            if contact.external_id is not None:
+                row = c.execute(
+                    "SELECT * FROM contacts WHERE org_id = ? AND external_id = ?",
+                    (contact.org_id, contact.external_id),
+                ).fetchone()
+                if row is not None:
+                    return row  # type: ignore[no-any-return]
+            c.execute(
+                "INSERT INTO contacts VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    contact.id,
+                    contact.org_id,
+                    contact.widget_id,
+                    contact.external_id,
+                    contact.name,
+                    contact.email,
+                    _json(contact.metadata),
+                    _ts(contact.created_at),
+                ),
+            )
+            return c.execute(  # type: ignore[no-any-return]
+                "SELECT * FROM contacts WHERE id = ?", (contact.id,)
+            ).fetchone()
+
+        return _contact(await self._write(txn))
+
+    async def get_contact(self, org_id: str, contact_id: str) -> Contact | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM contacts WHERE id = ? AND org_id = ?", (contact_id, org_id)
+            ).fetchone()
+        )
+        return None if row is None else _contact(row)
+
+    # -- conversations --------------------------------------------------------------------
+
+    async def create_conversation(self, conversation: Conversation) -> None:
+        await self._write(lambda c: _insert_conversation(c, conversation))
+
+    async def get_conversation(self, org_id: str, conversation_id: str) -> Conversation | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM conversations WHERE id = ? AND org_id = ?",
+                (conversation_id, org_id),
+            ).fetchone()
+        )
+        return None if row is None else _conversation(row)
+
+    async def list_conversations(
+        self,
+        org_id: str,
+        *,
+        status: str | None = None,
+        contact_id: str | None = None,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[Conversation]:
+        where = ["org_id = ?"]
+        params: list[Any] = [org_id]
+        if status is not None:
+            where.append("status = ?")
+            params.append(status)
+        if contact_id is not None:
+            where.append("contact_id = ?")
+            params.append(contact_id)
+        if before is not None:
+            where.append("(created_at, id) < (?, ?)")
+            params.extend([_ts(before[0]), before[1]])
+        sql = (
+            f"SELECT * FROM conversations WHERE {' AND '.join(where)}"
+            " ORDER BY created_at DESC, id DESC LIMIT ?"
+        )
+        rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
+        return [_conversation(r) for r in rows]
+
+    async def apply(
+        self,
+        org_id: str,
+        conversation_id: str,
+        decide: Decide,
+        *,
+        client_message_id: str | None = None,
+    ) -> Applied:
+        at = now()
+
+        def txn(c: sqlite3.Connection) -> Applied:
+            row = c.execute(
+                "SELECT * FROM conversations WHERE id = ? AND org_id = ?",
+                (conversation_id, org_id),
+            ).fetchone()
+            if row is None:
+                raise GatewayError(ErrorCode.NOT_FOUND, "conversation not found")
+            conversation = _conversation(row)
+            if client_message_id is not None:
+                existing = c.execute(
+                    "SELECT * FROM messages WHERE conversation_id = ? AND client_message_id = ?",
+                    (conversation_id, client_message_id),
+                ).fetchone()
+                if existing is not None:
+                    return Applied(conversation, (), (), replayed=_message(existing))
+            done = execute(conversation, decide(conversation), at)
+            c.executemany(
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        m.id,
+                        m.conversation_id,
+                        m.seq,
+                        m.role.value,
+                        m.sender_id,
+                        m.content,
+                        _json(list(m.attachments)),
+                        _json(m.metadata),
+                        m.client_message_id,
+                        _ts(m.created_at),
+                    )
+                    for m in done.messages
+                ],
+            )
+            c.executemany(
+                "INSERT INTO conversation_changes VALUES (?, ?, ?, ?)",
+                [(conversation_id, seq, _json(data), _ts(at)) for seq, data in done.changes],
+            )
+            if done.events:
+                _update_conversation(c, done.conversation)
+            return Applied(done.conversation, done.events, done.messages)
+
+        return await self._write(txn)
+
+    async def read_events(
+        self, conversation_id: str, after_seq: int, limit: int
+    ) -> list[StoredEvent]:
+        def query(c: sqlite3.Connection) -> list[StoredEvent]:
+            messages = c.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (conversation_id, after_seq, limit),
+            ).fetchall()
+            changes = c.execute(
+                "SELECT seq, data FROM conversation_changes WHERE conversation_id = ? AND seq > ?"
+                " ORDER BY seq LIMIT ?",
+                (conversation_id, after_seq, limit),
+            ).fetchall()
+            events: list[StoredEvent] = [
+                MessageCreated(conversation_id, r["seq"], to_wire(_message(r))) for r in messages
+            ]
+            for r in changes:
+                data = orjson.loads(r["data"])
+                events.append(
+                    ConversationUpdated(
+                        conversation_id, r["seq"], data["conversation"], data["changes"]
+                    )
+                )
+            events.sort(key=lambda e: e.seq)
+            return events[:limit]
+
+        return await self._read(query)
+
+    async def list_messages(
+        self, conversation_id: str, after_seq: int, limit: int
+    ) -> list[Message]:
+        rows = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                (conversation_id, after_seq, limit),
+            ).fetchall()
+        )
+        return [_message(r) for r in rows]
+
+    async def last_seq(self, conversation_id: str) -> int | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT last_seq FROM conversations WHERE id = ?", (conversation_id,)
+            ).fetchone()
+        )
+        return None if row is None else int(row["last_seq"])
+
+    async def mark_read(self, conversation_id: str, reader: str, seq: int, at: datetime) -> int:
+        def txn(c: sqlite3.Connection) -> int:
+            c.execute(
+                "INSERT INTO read_cursors VALUES (?, ?, ?, ?)"
+                " ON CONFLICT (conversation_id, reader) DO UPDATE"
+                " SET seq = max(seq, excluded.seq), updated_at = excluded.updated_at",
+                (conversation_id, reader, seq, _ts(at)),
+            )
+            row = c.execute(
+                "SELECT seq FROM read_cursors WHERE conversation_id = ? AND reader = ?",
+                (conversation_id, reader),
+            ).fetchone()
+            return int(row["seq"])
+
+        return await self._write(txn)
+
+    # -- idempotency ----------------------------------------------------------------------
+
+    async def claim_idempotency_key(
+        self, scope: str, key: str, request_hash: str, at: datetime, ttl: timedelta
+    ) -> IdempotencyRecord | None:
+        def txn(c: sqlite3.Connection) -> IdempotencyRecord | None:
+            row = c.execute(
+                "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key)
+            ).fetchone()
+            if row is not None:
+                record = _idempotency(row)
+                if record.created_at > at - ttl:
+                    return record
+                c.execute("DELETE FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key))
+            c.execute(
+                "INSERT INTO idempotency_keys (scope, key, request_hash, created_at)"
+                " VALUES (?, ?, ?, ?)",
+                (scope, key, request_hash, _ts(at)),
+            )
+            return None
+
+        return await self._write(txn)
+
+    async def finish_idempotency_key(
+        self, scope: str, key: str, status: int, headers: Mapping[str, str], body: bytes
+    ) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "UPDATE idempotency_keys SET status = ?, headers = ?, body = ?"
+                " WHERE scope = ? AND key = ?",
+                (status, _json(dict(headers)), body, scope, key),
+            )
+        )
+
+    async def get_idempotency_key(self, scope: str, key: str) -> IdempotencyRecord | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key)
+            ).fetchone()
+        )
+        return None if row is None else _idempotency(row)
+
+    async def release_idempotency_key(self, scope: str, key: str) -> None:
+        await self._write(
+            lambda c: c.execute(
+                "DELETE FROM idempotency_keys WHERE scope = ? AND key = ? AND status IS NULL",
+                (scope, key),
+            )
+        )
+
+    async def purge_idempotency_keys(self, before: datetime) -> int:
+        cursor = await self._write(
+            lambda c: c.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (_ts(before),))
+        )
+        return int(cursor.rowcount)
+
+
+# -- rows ---------------------------------------------------------------------------------
+
+
+def _ts(value: datetime) -> str:
+    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+
+
+def _ts_or_none(value: datetime | None) -> str | None:
+    return None if value is None else _ts(value)
+
+
+def _dt(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value)
+
+
+def _dt_required(value: str) -> datetime:
+    return datetime.fromisoformat(value)
+
+
+def _json(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+def _api_key(r: Row) -> ApiKey:
+    return ApiKey(
+        id=r["id"],
+        org_id=r["org_id"],
+        name=r["name"],
+        prefix=r["prefix"],
+        created_at=_dt_required(r["created_at"]),
+        revoked_at=_dt(r["revoked_at"]),
+    )
+
+
+def _widget(r: Row) -> Widget:
+    return Widget(
+        id=r["id"],
+        org_id=r["org_id"],
+        name=r["name"],
+        allowed_origins=tuple(orjson.loads(r["allowed_origins"])),
+        messages_per_minute=r["messages_per_minute"],
+        live_agent_endpoint_url=r["live_agent_endpoint_url"],
+        bot_settings=orjson.loads(r["bot_settings"]),
+        created_at=_dt_required(r["created_at"]),
+    )
+
+
+def _agent(r: Row) -> Agent:
+    return Agent(
+        id=r["id"],
+        org_id=r["org_id"],
+        name=r["name"],
+        email=r["email"],
+        created_at=_dt_required(r["created_at"]),
+    )
+
+
+def _contact(r: Row) -> Contact:
+    return Contact(
+        id=r["id"],
+        org_id=r["org_id"],
+        widget_id=r["widget_id"],
+        external_id=r["external_id"],
+        name=r["name"],
+        email=r["email"],
+        metadata=orjson.loads(r["metadata"]),
+        created_at=_dt_required(r["created_at"]),
+    )
+
+
+def _conversation(r: Row) -> Conversation:
+    return Conversation(
+        id=r["id"],
+        org_id=r["org_id"],
+        widget_id=r["widget_id"],
+        contact_id=r["contact_id"],
+        status=Status(r["status"]),
+        handler=Handler(r["handler"]),
+        epoch=r["epoch"],
+        assignee_id=r["assignee_id"],
+        created_at=_dt_required(r["created_at"]),
+        updated_at=_dt_required(r["updated_at"]),
+        resolved_at=_dt(r["resolved_at"]),
+        ended_at=_dt(r["ended_at"]),
+        live_agent_handoff_at=_dt(r["live_agent_handoff_at"]),
+        first_response_at=_dt(r["first_response_at"]),
+        last_seq=r["last_seq"],
+        metadata=orjson.loads(r["metadata"]),
+    )
+
+
+def _conversation_values(v: Conversation) -> tuple[Any, ...]:
+    return (
+        v.org_id,
+        v.widget_id,
+        v.contact_id,
+        v.status.value,
+        v.handler.value,
+        v.epoch,
+        v.assignee_id,
+        _ts(v.created_at),
+        _ts(v.updated_at),
+        _ts_or_none(v.resolved_at),
+        _ts_or_none(v.ended_at),
+        _ts_or_none(v.live_agent_handoff_at),
+        _ts_or_none(v.first_response_at),
+        v.last_seq,
+        _json(v.metadata),
+    )
+
+
+def _insert_conversation(c: sqlite3.Connection, v: Conversation) -> None:
+    c.execute(
+        "INSERT INTO conversations (id, org_id, widget_id, contact_id, status, handler, epoch,"
+        " assignee_id, created_at, updated_at, resolved_at, ended_at, live_agent_handoff_at,"
+        " first_response_at, last_seq, metadata)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (v.id, *_conversation_values(v)),
+    )
+
+
+def _update_conversation(c: sqlite3.Connection, v: Conversation) -> None:
+    c.execute(
+        "UPDATE conversations SET org_id = ?, widget_id = ?, contact_id = ?, status = ?,"
+        " handler = ?, epoch = ?, assignee_id = ?, created_at = ?, updated_at = ?,"
+        " resolved_at = ?, ended_at = ?, live_agent_handoff_at = ?, first_response_at = ?,"
+        " last_seq = ?, metadata = ? WHERE id = ?",
+        (*_conversation_values(v), v.id),
+    )
+
+
+def _message(r: Row) -> Message:
+    return Message(
+        id=r["id"],
+        conversation_id=r["conversation_id"],
+        seq=r["seq"],
+        role=Role(r["role"]),
+        sender_id=r["sender_id"],
+        content=r["content"],
+        attachments=tuple(orjson.loads(r["attachments"])),
+        metadata=orjson.loads(r["metadata"]),
+        client_message_id=r["client_message_id"],
+        created_at=_dt_required(r["created_at"]),
+    )
+
+
+def _idempotency(r: Row) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        request_hash=r["request_hash"],
+        status=r["status"],
+        headers=orjson.loads(r["headers"]),
+        body=bytes(r["body"]),
+        created_at=_dt_required(r["created_at"]),
+    )
