@@ -139,7 +139,6 @@ def create_app(
         middleware=[Middleware(RequestContextMiddleware)],
         exception_handlers={HTTPException: http_exception_handler},
         lifespan=lifespan,
-        max_body_size=settings.max_body_bytes,
     )
 
 

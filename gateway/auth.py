@@ -18,6 +18,7 @@ import jwt
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from storage.base import Store
+from storage.errors import StorageError
 
 __all__ = [
     "Authenticator",
@@ -137,11 +138,17 @@ class Authenticator:
         self.signer = signer
 
     async def authenticate(self, credential: str | None) -> Principal:
-        """Raises ``GatewayError(unauthorized)`` for a missing or invalid credential."""
+        """Raises ``GatewayError``: ``unauthorized`` for a missing or invalid credential,
+        ``unavailable`` when the key cannot be looked up."""
         if not credential:
             raise GatewayError(ErrorCode.UNAUTHORIZED, "missing credentials")
         if credential.startswith(API_KEY_PREFIX):
-            key = await self._store.find_api_key(hash_api_key(credential))
+            try:
+                key = await self._store.find_api_key(hash_api_key(credential))
+            except StorageError:
+                raise GatewayError(
+                    ErrorCode.UNAVAILABLE, "storage is unavailable, retry later", temporary=True
+                ) from None
             if key is None:
                 raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid API key")
             return Principal(kind="api_key", org_id=key.org_id, subject=key.id)

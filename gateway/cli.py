@@ -30,6 +30,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             database_url=args.database_url,
             log_level=getattr(args, "log_level", None),
         )
+        open_store(settings)  # only checks the URL: nothing is opened yet
     except ValueError as exc:
         parser.error(str(exc))
     if args.command == "serve":

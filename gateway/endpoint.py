@@ -159,7 +159,11 @@ class _Connection:
         try:
             frame = read_frame(self.codec.decode(data))
         except ProtocolError as exc:
-            raise Disconnect(CloseCode.PROTOCOL_ERROR, exc.message) from None
+            # Undecodable, or not an op frame at all: a protocol error. An op frame that is
+            # not a valid hello (another op, no token): not authenticated.
+            if exc.code is ErrorCode.BAD_REQUEST:
+                raise Disconnect(CloseCode.PROTOCOL_ERROR, exc.message) from None
+            raise Disconnect(CloseCode.UNAUTHENTICATED, f"hello required: {exc.message}") from None
         if not isinstance(frame.body, Hello):
             raise Disconnect(CloseCode.UNAUTHENTICATED, "the first frame must be hello")
         hello: Hello = frame.body

@@ -37,7 +37,7 @@ from storage.models import Agent, ApiKey, Conversation, Message, Widget
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-__all__ = ["OPERATIONS", "Operation", "bearer_token", "rest_routes"]
+__all__ = ["OPERATIONS", "Operation", "bearer_token", "read_body", "rest_routes"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,7 +187,9 @@ async def _endpoint(op: Operation, request: Request) -> Response:
         if credential is not None or not op.anonymous:
             principal = await gateway.authenticator.authenticate(credential)
         ctx = Context(principal, "http", request_id, origin=request.headers.get("origin"))
-        body = await request.body() if op.method in ("POST", "PATCH") else b""
+        body = b""
+        if op.method in ("POST", "PATCH"):
+            body = await read_body(request, gateway.settings.max_body_bytes)
 
         async def run() -> Response:
             try:
@@ -205,6 +207,22 @@ async def _endpoint(op: Operation, request: Request) -> Response:
         return await run()
     except GatewayError as exc:
         return error_response(exc, request_id)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes (declared or streamed)."""
+    too_large = GatewayError(ErrorCode.PAYLOAD_TOO_LARGE, f"request body larger than {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
 
 
 def _command(op: Operation, request: Request, body: bytes) -> Any:

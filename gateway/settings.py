@@ -29,8 +29,9 @@ class Settings:
     port: Annotated[int, Meta(ge=0, le=65535)] = 8000
     #: ``sqlite:///relative/path.db``, ``sqlite:////absolute/path.db``
     database_url: str = "sqlite:///./data/chatgate.db"
-    #: Key that signs socket tokens. Empty: generated once and kept in the database.
-    secret_key: str = ""
+    #: Key that signs socket tokens (at least 32 characters). Empty: generated once and kept
+    #: in the database, shared by every process on that database.
+    secret_key: Annotated[str, Meta(pattern=r"^(|[\s\S]{32,})$")] = ""
     #: Create a default org (and print its credentials) when ``serve`` finds none.
     bootstrap: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"

@@ -57,7 +57,10 @@ ClientMessageId = Annotated[str, Meta(min_length=1, max_length=128)]
 Metadata = Annotated[dict[str, Any], Meta(max_length=50)]
 Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
 PageSize = Annotated[int, Meta(ge=1, le=200)]
-Url = Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+$")]
+# "(?![\s\S])" is the end of the string in Python and ECMA (JSON Schema) regexes alike;
+# "$" would also match before a final newline.
+END = r"(?![\s\S])"
+Url = Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+" + END)]
 Origin = Annotated[str, Meta(min_length=1, max_length=300)]
 Cursor = Annotated[str, Meta(max_length=200)]
 
@@ -68,8 +71,8 @@ class Attachment:
 
     url: Url
     mime: Annotated[str, Meta(max_length=200)] | None = None
-    size: Annotated[int, Meta(ge=0)] | None = None
-    sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}$")] | None = None
+    size: Annotated[int, Meta(ge=0, le=MAX_SEQ)] | None = None
+    sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}" + END)] | None = None
     name: ShortText | None = None
 
 
@@ -115,7 +118,7 @@ class UpdateConversation:
     conversation_id: UUID
     status: Status | UnsetType = UNSET
     assignee_id: UUID | None | UnsetType = UNSET
-    epoch: Annotated[int, Meta(ge=0)] | UnsetType = UNSET
+    epoch: Seq | UnsetType = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,7 +131,7 @@ class SendMessage:
     client_message_id: ClientMessageId | UnsetType = UNSET
     role: Role | UnsetType = UNSET
     agent_id: UUID | UnsetType = UNSET
-    epoch: Annotated[int, Meta(ge=0)] | UnsetType = UNSET
+    epoch: Seq | UnsetType = UNSET
     metadata: Metadata = field(default_factory=dict)
 
     def __post_init__(self) -> None:

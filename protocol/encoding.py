@@ -104,11 +104,56 @@ def pack(obj: JSONValue) -> bytes:
 
 
 def unpack(data: bytes) -> JSONValue:
-    """Decode msgpack, mapping every failure of the decoder to ``bad_request``."""
+    """Decode msgpack holding JSON values only.
+
+    Raises:
+        ProtocolError: ``bad_request`` for malformed msgpack, and for values JSON cannot
+            carry (bin, ext and timestamp types, non-string map keys).
+    """
     try:
-        return msgpack.unpackb(data, raw=False, strict_map_key=True)
+        return msgpack.unpackb(
+            data,
+            raw=False,
+            strict_map_key=True,
+            object_hook=_json_object,
+            list_hook=_json_array,
+            ext_hook=_no_extension,
+        )
+    except ProtocolError:
+        raise
     except Exception as exc:  # msgpack raises ValueError, TypeError, StackError, ExtraData...
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed msgpack: {exc}") from None
+
+
+_JSON_SCALARS = (str, int, float, bool, type(None), list, dict)
+
+
+def _not_json(value: Any) -> ProtocolError:
+    return ProtocolError(
+        ErrorCode.BAD_REQUEST, f"msgpack value of type {type(value).__name__} is not JSON"
+    )
+
+
+# msgpack builds containers bottom-up and calls these hooks on each, so checking the direct
+# children of every container checks the whole document.
+def _json_object(obj: dict[Any, Any]) -> dict[str, Any]:
+    for key, value in obj.items():
+        if not isinstance(key, str):
+            raise _not_json(key)
+        if not isinstance(value, _JSON_SCALARS):
+            raise _not_json(value)
+    return obj
+
+
+def _json_array(items: list[Any]) -> list[Any]:
+    for value in items:
+        if not isinstance(value, _JSON_SCALARS):
+            raise _not_json(value)
+    return items
+
+
+def _no_extension(code: int, data: bytes) -> Any:
+    raise ProtocolError(ErrorCode.BAD_REQUEST, f"msgpack extension type {code} is not JSON")
 
 
 JSON: Final = JsonCodec()

@@ -23,7 +23,7 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 
 from protocol.codes import ErrorCode
-from protocol.commands import MarkRead, SendMessage, SetTyping, UpdateConversation
+from protocol.commands import MarkRead, SendMessage, Seq, SetTyping, UpdateConversation
 from protocol.errors import GatewayError, ProtocolError
 from protocol.validation import parse
 
@@ -63,7 +63,7 @@ class Subscribe:
 
     conversation_id: UUID | UnsetType = UNSET
     inbox: bool = False
-    after_seq: Annotated[int, Meta(ge=0)] | UnsetType = UNSET
+    after_seq: Seq | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         if self.inbox == (self.conversation_id is not UNSET):

@@ -14,7 +14,8 @@ __all__ = ["parse"]
 
 T = TypeVar("T")
 
-_PATH = re.compile(r" - at `(?P<path>[^`]+)`$")
+# msgspec ends its messages with "- at `$.field`", or "- at `key` in `$.map`" for a bad key.
+_PATH = re.compile(r"`(?P<path>\$[^`]*)`$")
 
 
 def parse(cls: type[T], payload: Any, *, strict: bool = True) -> T:

@@ -15,7 +15,7 @@ import sqlite3
 import threading
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -547,7 +547,7 @@ class SQLiteStore:
             ).fetchone()
             if row is not None:
                 record = _idempotency(row)
-                if record.created_at > at - ttl:
+                if record.created_at >= at - ttl:
                     return record
                 c.execute("DELETE FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key))
             c.execute(
@@ -597,6 +597,10 @@ class SQLiteStore:
 
 
 def _ts(value: datetime) -> str:
+    """RFC 3339 UTC with milliseconds, which sorts as text; naive values are refused."""
+    if value.tzinfo is None:
+        raise ValueError("timestamps must be timezone-aware")
+    value = value.astimezone(UTC)
     return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
 
 
