@@ -8,13 +8,17 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
-from starlette.testclient import TestClient
 
-from gateway.admin import OrgCredentials
-from gateway.app import create_app
-from gateway.settings import Settings
-from storage.sqlite import SQLiteStore
-from tests.support import new_org
+# The contract suites live outside test modules; have pytest rewrite their asserts too.
+pytest.register_assert_rewrite("tests.contracts")
+
+from starlette.testclient import TestClient  # noqa: E402
+
+from gateway.admin import OrgCredentials  # noqa: E402
+from gateway.app import create_app  # noqa: E402
+from gateway.settings import Settings  # noqa: E402
+from storage.sqlite import SQLiteStore  # noqa: E402
+from tests.support import new_org  # noqa: E402
 
 
 @pytest.fixture
