@@ -21,7 +21,7 @@ from gateway.auth import Principal, origin_allowed
 from gateway.bus import Context
 from gateway.registry import conversation_channel
 from gateway.results import render
-from gateway.session import PAGE, ReadPage, Session
+from gateway.session import PAGE, Session
 from protocol import commands as cmd
 from protocol.codes import CloseCode, ErrorCode
 from protocol.encoding import Codec, negotiate
@@ -186,7 +186,7 @@ class _Connection:
         )
         for cid, (_, after_seq) in resumed.items():
             if after_seq is not None:
-                await self.session.follow(cid, after_seq, self._page_reader(cid))
+                await self._follow(cid, after_seq)
         return True
 
     async def _check_origin(self, principal: Principal) -> None:
@@ -224,13 +224,20 @@ class _Connection:
             raise
         return int(conversation.last_seq)
 
-    def _page_reader(self, conversation_id: str) -> ReadPage:
-        async def read(after_seq: int) -> list[StoredEvent]:
-            command = cmd.ReadEvents(uuid.UUID(conversation_id), after_seq, PAGE)
+    async def _follow(self, conversation_id: str, after_seq: int) -> None:
+        """Replay after ``after_seq``, then go live (after ``_watch`` and its reply)."""
+
+        async def read(after: int) -> list[StoredEvent]:
+            command = cmd.ReadEvents(uuid.UUID(conversation_id), after, PAGE)
             events: list[StoredEvent] = await self._dispatch(command)
             return events
 
-        return read
+        try:
+            await self.session.follow(conversation_id, after_seq, read)
+        except GatewayError:
+            # The subscription was already acknowledged and half replayed: rather than a
+            # second reply to one ref, end the session; the client resumes by seq.
+            raise Disconnect(CloseCode.INTERNAL_ERROR, "replay failed; resume later") from None
 
     async def _on_frame(self, data: str | bytes) -> None:
         ref = None
@@ -269,7 +276,7 @@ class _Connection:
         after = last_seq if body.after_seq is UNSET else min(body.after_seq, last_seq)
         cid = str(body.conversation_id)
         await self.session.send(reply_ok(frame.ref, {"conversation_id": cid, "last_seq": last_seq}))
-        await self.session.follow(cid, after, self._page_reader(cid))
+        await self._follow(cid, after)
 
     async def _unsubscribe(self, frame: ClientFrame, body: Unsubscribe) -> None:
         if body.inbox:

@@ -23,7 +23,7 @@ from msgspec import UNSET
 from gateway.admin import AdminHandlers
 from gateway.auth import Principal
 from gateway.bus import CommandBus, Context
-from gateway.lifecycle import plan_message, plan_update
+from gateway.lifecycle import new_conversation, plan_message, plan_update
 from gateway.metrics import Metrics
 from gateway.publisher import Publisher
 from gateway.results import ConversationPage, MessagePage, ReadPosition, Sent
@@ -128,24 +128,12 @@ class ConversationHandlers:
                     _new_contact(org_id, widget_id, c.contact)
                 )
                 contact_id = contact.id
-        at = now()
-        conversation = Conversation(
-            id=str(uuid.uuid4()),
+        conversation = new_conversation(
             org_id=org_id,
             widget_id=widget_id,
             contact_id=contact_id,
-            status=Status.BOT_ACTIVE,
-            handler=Handler.BOT,
-            epoch=0,
-            assignee_id=None,
-            created_at=at,
-            updated_at=at,
-            resolved_at=None,
-            ended_at=None,
-            live_agent_handoff_at=None,
-            first_response_at=None,
-            last_seq=0,
             metadata=c.metadata,
+            at=now(),
         )
 
         async def create_and_publish() -> None:

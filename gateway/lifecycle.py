@@ -17,6 +17,7 @@ no longer the bot, so after a takeover the bot can never speak again.
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime
 from typing import Any, Final
 
@@ -25,7 +26,7 @@ from protocol.errors import GatewayError
 from protocol.states import Handler, Role, Status
 from storage.models import Conversation, ConversationChange, NewMessage, Plan
 
-__all__ = ["TAKEOVER_MARKER", "plan_message", "plan_update"]
+__all__ = ["TAKEOVER_MARKER", "new_conversation", "plan_message", "plan_update"]
 
 TAKEOVER_MARKER: Final = "A team member has joined the conversation."
 
@@ -50,6 +51,35 @@ HUMAN_HANDLER: Final = {Role.AGENT: Handler.AGENT, Role.LIVE_AGENT: Handler.LIVE
 ACCEPTS_HUMANS: Final = frozenset({Status.OPEN, Status.AGENT_REQUESTED})
 ACCEPTS_VISITORS: Final = frozenset({Status.BOT_ACTIVE, Status.AGENT_REQUESTED, Status.OPEN})
 ACCEPTS_BOT: Final = frozenset({Status.BOT_ACTIVE, Status.AGENT_REQUESTED})
+
+
+def new_conversation(
+    *,
+    org_id: str,
+    widget_id: str | None,
+    contact_id: str | None,
+    metadata: dict[str, Any],
+    at: datetime,
+) -> Conversation:
+    """A conversation as every conversation starts: the bot answers first."""
+    return Conversation(
+        id=str(uuid.uuid4()),
+        org_id=org_id,
+        widget_id=widget_id,
+        contact_id=contact_id,
+        status=Status.BOT_ACTIVE,
+        handler=Handler.BOT,
+        epoch=0,
+        assignee_id=None,
+        created_at=at,
+        updated_at=at,
+        resolved_at=None,
+        ended_at=None,
+        live_agent_handoff_at=None,
+        first_response_at=None,
+        last_seq=0,
+        metadata=metadata,
+    )
 
 
 def plan_message(

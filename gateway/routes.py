@@ -7,6 +7,7 @@ fields; GET query parameters are converted to the command's types.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -32,12 +33,15 @@ from protocol import commands as cmd
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError, ProtocolError
 from protocol.validation import parse
+from storage.errors import StorageError
 from storage.models import Agent, ApiKey, Conversation, Message, Widget
 
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
 __all__ = ["OPERATIONS", "Operation", "bearer_token", "read_body", "rest_routes"]
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True, slots=True)
@@ -207,6 +211,12 @@ async def _endpoint(op: Operation, request: Request) -> Response:
         return await run()
     except GatewayError as exc:
         return error_response(exc, request_id)
+    except StorageError:  # idempotency keys live outside the bus
+        log.exception("storage failed for %s %s (request %s)", op.method, op.path, request_id)
+        unavailable = GatewayError(
+            ErrorCode.UNAVAILABLE, "storage is unavailable, retry later", temporary=True
+        )
+        return error_response(unavailable, request_id)
 
 
 async def read_body(request: Request, limit: int) -> bytes:

@@ -24,8 +24,7 @@ import orjson
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.events import ConversationUpdated, MessageCreated
-from protocol.states import Handler, Role, Status
-from storage import migrations
+from storage import migrations, records
 from storage.base import Decide, StoredEvent
 from storage.errors import MigrationError, StorageError
 from storage.execution import execute
@@ -227,7 +226,7 @@ class SQLiteStore:
                 "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
             ).fetchone()
         )
-        return None if row is None else _api_key(row)
+        return None if row is None else records.api_key(row)
 
     async def list_api_keys(self, org_id: str) -> list[ApiKey]:
         rows = await self._read(
@@ -235,7 +234,7 @@ class SQLiteStore:
                 "SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at, id", (org_id,)
             ).fetchall()
         )
-        return [_api_key(r) for r in rows]
+        return [records.api_key(r) for r in rows]
 
     async def revoke_api_key(self, org_id: str, key_id: str, at: datetime) -> ApiKey | None:
         def txn(c: sqlite3.Connection) -> Row | None:
@@ -249,7 +248,7 @@ class SQLiteStore:
             ).fetchone()
 
         row = await self._write(txn)
-        return None if row is None else _api_key(row)
+        return None if row is None else records.api_key(row)
 
     async def create_widget(self, widget: Widget) -> None:
         await self._write(
@@ -279,7 +278,7 @@ class SQLiteStore:
             ).fetchone()
 
         row = await self._read(query)
-        return None if row is None else _widget(row)
+        return None if row is None else records.widget(row)
 
     async def update_widget(
         self, org_id: str, widget_id: str, updates: Mapping[str, Any]
@@ -308,7 +307,7 @@ class SQLiteStore:
             ).fetchone()
 
         row = await self._write(txn)
-        return None if row is None else _widget(row)
+        return None if row is None else records.widget(row)
 
     async def list_widgets(self, org_id: str) -> list[Widget]:
         rows = await self._read(
@@ -316,7 +315,7 @@ class SQLiteStore:
                 "SELECT * FROM widgets WHERE org_id = ? ORDER BY created_at, id", (org_id,)
             ).fetchall()
         )
-        return [_widget(r) for r in rows]
+        return [records.widget(r) for r in rows]
 
     async def create_agent(self, agent: Agent) -> None:
         await self._write(
@@ -332,7 +331,7 @@ class SQLiteStore:
                 "SELECT * FROM agents WHERE id = ? AND org_id = ?", (agent_id, org_id)
             ).fetchone()
         )
-        return None if row is None else _agent(row)
+        return None if row is None else records.agent(row)
 
     async def list_agents(self, org_id: str) -> list[Agent]:
         rows = await self._read(
@@ -340,7 +339,7 @@ class SQLiteStore:
                 "SELECT * FROM agents WHERE org_id = ? ORDER BY created_at, id", (org_id,)
             ).fetchall()
         )
-        return [_agent(r) for r in rows]
+        return [records.agent(r) for r in rows]
 
     async def get_or_create_contact(self, contact: Contact) -> Contact:
         def txn(c: sqlite3.Connection) -> Row:
@@ -368,7 +367,7 @@ class SQLiteStore:
                 "SELECT * FROM contacts WHERE id = ?", (contact.id,)
             ).fetchone()
 
-        return _contact(await self._write(txn))
+        return records.contact(await self._write(txn))
 
     async def get_contact(self, org_id: str, contact_id: str) -> Contact | None:
         row = await self._read(
@@ -376,7 +375,7 @@ class SQLiteStore:
                 "SELECT * FROM contacts WHERE id = ? AND org_id = ?", (contact_id, org_id)
             ).fetchone()
         )
-        return None if row is None else _contact(row)
+        return None if row is None else records.contact(row)
 
     # -- conversations --------------------------------------------------------------------
 
@@ -390,7 +389,7 @@ class SQLiteStore:
                 (conversation_id, org_id),
             ).fetchone()
         )
-        return None if row is None else _conversation(row)
+        return None if row is None else records.conversation(row)
 
     async def list_conversations(
         self,
@@ -417,7 +416,7 @@ class SQLiteStore:
             " ORDER BY created_at DESC, id DESC LIMIT ?"
         )
         rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
-        return [_conversation(r) for r in rows]
+        return [records.conversation(r) for r in rows]
 
     async def apply(
         self,
@@ -436,14 +435,14 @@ class SQLiteStore:
             ).fetchone()
             if row is None:
                 raise GatewayError(ErrorCode.NOT_FOUND, "conversation not found")
-            conversation = _conversation(row)
+            conversation = records.conversation(row)
             if client_message_id is not None:
                 existing = c.execute(
                     "SELECT * FROM messages WHERE conversation_id = ? AND client_message_id = ?",
                     (conversation_id, client_message_id),
                 ).fetchone()
                 if existing is not None:
-                    return Applied(conversation, (), (), replayed=_message(existing))
+                    return Applied(conversation, (), (), replayed=records.message(existing))
             done = execute(conversation, decide(conversation), at)
             c.executemany(
                 "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -487,7 +486,8 @@ class SQLiteStore:
                 (conversation_id, after_seq, limit),
             ).fetchall()
             events: list[StoredEvent] = [
-                MessageCreated(conversation_id, r["seq"], to_wire(_message(r))) for r in messages
+                MessageCreated(conversation_id, r["seq"], to_wire(records.message(r)))
+                for r in messages
             ]
             for r in changes:
                 data = orjson.loads(r["data"])
@@ -510,7 +510,7 @@ class SQLiteStore:
                 (conversation_id, after_seq, limit),
             ).fetchall()
         )
-        return [_message(r) for r in rows]
+        return [records.message(r) for r in rows]
 
     async def last_seq(self, conversation_id: str) -> int | None:
         row = await self._read(
@@ -546,7 +546,7 @@ class SQLiteStore:
                 "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key)
             ).fetchone()
             if row is not None:
-                record = _idempotency(row)
+                record = records.idempotency(row)
                 if record.created_at >= at - ttl:
                     return record
                 c.execute("DELETE FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key))
@@ -576,7 +576,7 @@ class SQLiteStore:
                 "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key)
             ).fetchone()
         )
-        return None if row is None else _idempotency(row)
+        return None if row is None else records.idempotency(row)
 
     async def release_idempotency_key(self, scope: str, key: str) -> None:
         await self._write(
@@ -608,84 +608,8 @@ def _ts_or_none(value: datetime | None) -> str | None:
     return None if value is None else _ts(value)
 
 
-def _dt(value: str | None) -> datetime | None:
-    return None if value is None else datetime.fromisoformat(value)
-
-
-def _dt_required(value: str) -> datetime:
-    return datetime.fromisoformat(value)
-
-
 def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
-
-
-def _api_key(r: Row) -> ApiKey:
-    return ApiKey(
-        id=r["id"],
-        org_id=r["org_id"],
-        name=r["name"],
-        prefix=r["prefix"],
-        created_at=_dt_required(r["created_at"]),
-        revoked_at=_dt(r["revoked_at"]),
-    )
-
-
-def _widget(r: Row) -> Widget:
-    return Widget(
-        id=r["id"],
-        org_id=r["org_id"],
-        name=r["name"],
-        allowed_origins=tuple(orjson.loads(r["allowed_origins"])),
-        messages_per_minute=r["messages_per_minute"],
-        live_agent_endpoint_url=r["live_agent_endpoint_url"],
-        bot_settings=orjson.loads(r["bot_settings"]),
-        created_at=_dt_required(r["created_at"]),
-    )
-
-
-def _agent(r: Row) -> Agent:
-    return Agent(
-        id=r["id"],
-        org_id=r["org_id"],
-        name=r["name"],
-        email=r["email"],
-        created_at=_dt_required(r["created_at"]),
-    )
-
-
-def _contact(r: Row) -> Contact:
-    return Contact(
-        id=r["id"],
-        org_id=r["org_id"],
-        widget_id=r["widget_id"],
-        external_id=r["external_id"],
-        name=r["name"],
-        email=r["email"],
-        metadata=orjson.loads(r["metadata"]),
-        created_at=_dt_required(r["created_at"]),
-    )
-
-
-def _conversation(r: Row) -> Conversation:
-    return Conversation(
-        id=r["id"],
-        org_id=r["org_id"],
-        widget_id=r["widget_id"],
-        contact_id=r["contact_id"],
-        status=Status(r["status"]),
-        handler=Handler(r["handler"]),
-        epoch=r["epoch"],
-        assignee_id=r["assignee_id"],
-        created_at=_dt_required(r["created_at"]),
-        updated_at=_dt_required(r["updated_at"]),
-        resolved_at=_dt(r["resolved_at"]),
-        ended_at=_dt(r["ended_at"]),
-        live_agent_handoff_at=_dt(r["live_agent_handoff_at"]),
-        first_response_at=_dt(r["first_response_at"]),
-        last_seq=r["last_seq"],
-        metadata=orjson.loads(r["metadata"]),
-    )
 
 
 def _conversation_values(v: Conversation) -> tuple[Any, ...]:
@@ -725,29 +649,4 @@ def _update_conversation(c: sqlite3.Connection, v: Conversation) -> None:
         " resolved_at = ?, ended_at = ?, live_agent_handoff_at = ?, first_response_at = ?,"
         " last_seq = ?, metadata = ? WHERE id = ?",
         (*_conversation_values(v), v.id),
-    )
-
-
-def _message(r: Row) -> Message:
-    return Message(
-        id=r["id"],
-        conversation_id=r["conversation_id"],
-        seq=r["seq"],
-        role=Role(r["role"]),
-        sender_id=r["sender_id"],
-        content=r["content"],
-        attachments=tuple(orjson.loads(r["attachments"])),
-        metadata=orjson.loads(r["metadata"]),
-        client_message_id=r["client_message_id"],
-        created_at=_dt_required(r["created_at"]),
-    )
-
-
-def _idempotency(r: Row) -> IdempotencyRecord:
-    return IdempotencyRecord(
-        request_hash=r["request_hash"],
-        status=r["status"],
-        headers=orjson.loads(r["headers"]),
-        body=bytes(r["body"]),
-        created_at=_dt_required(r["created_at"]),
     )

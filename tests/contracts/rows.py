@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
+from gateway.lifecycle import new_conversation
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
-from protocol.states import Handler, Role, Status
+from protocol.states import Role
 from storage.base import Decide, Store
 from storage.models import (
     Agent,
@@ -91,25 +92,7 @@ def contact_row(org_id: str, **fields: Any) -> Contact:
 
 
 def conversation_row(org_id: str, **fields: Any) -> Conversation:
-    at = now()
-    base = Conversation(
-        id=new_id(),
-        org_id=org_id,
-        widget_id=None,
-        contact_id=None,
-        status=Status.BOT_ACTIVE,
-        handler=Handler.BOT,
-        epoch=0,
-        assignee_id=None,
-        created_at=at,
-        updated_at=at,
-        resolved_at=None,
-        ended_at=None,
-        live_agent_handoff_at=None,
-        first_response_at=None,
-        last_seq=0,
-        metadata={},
-    )
+    base = new_conversation(org_id=org_id, widget_id=None, contact_id=None, metadata={}, at=now())
     return dataclasses.replace(base, **fields)
 
 

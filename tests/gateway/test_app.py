@@ -12,6 +12,7 @@ from gateway.app import create_app
 from gateway.broker import BrokerError
 from gateway.broker.memory import MemoryBroker
 from gateway.settings import Settings
+from storage.errors import StorageError
 from storage.sqlite import SQLiteStore
 from tests.gateway.test_socket import socket
 from tests.support import bearer
@@ -72,3 +73,42 @@ def test_app_acknowledged_messages_survive_a_broker_outage(database_url: str) ->
             ws.call("subscribe", conversation_id=cid, after_seq=0)
             replayed = ws.event()
             assert replayed["seq"] == 1 and replayed["data"]["content"] == "kept"
+
+
+class FailingStore(SQLiteStore):
+    """A real SQLite store whose named methods fail like a database outage would."""
+
+    failing: frozenset[str] = frozenset()
+
+    def __getattribute__(self, name: str) -> object:
+        if name in object.__getattribute__(self, "failing"):
+
+            async def outage(*args: object, **kwargs: object) -> None:
+                raise StorageError("connection refused")
+
+            return outage
+        return object.__getattribute__(self, name)
+
+
+def test_app_storage_outage_outside_the_bus_is_503(tmp_path: Path) -> None:
+    """API-key lookups and idempotency keys failing answer 503 unavailable, never 500."""
+    store = FailingStore(tmp_path / "db.sqlite")
+
+    async def prepare() -> str:
+        await store.start()
+        return (await create_org(store, "Acme")).api_key
+
+    key = asyncio.run(prepare())
+    settings = Settings(database_url="sqlite:///unused.db", secret_key="k" * 32)
+    with TestClient(create_app(settings, store=store)) as client:
+        store.failing = frozenset({"claim_idempotency_key"})
+        keyed = client.post(
+            "/v1/conversations", json={}, headers={**bearer(key), "Idempotency-Key": "k"}
+        )
+        assert keyed.status_code == 503 and keyed.json()["error"]["code"] == "unavailable"
+        store.failing = frozenset({"find_api_key"})
+        lookup = client.get("/v1/conversations", headers=bearer(key))
+        assert lookup.status_code == 503 and lookup.json()["error"]["code"] == "unavailable"
+        store.failing = frozenset()
+        assert client.get("/v1/conversations", headers=bearer(key)).status_code == 200
+    asyncio.run(store.aclose())

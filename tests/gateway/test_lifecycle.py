@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 import pytest
 
 from gateway.lifecycle import TAKEOVER_MARKER, TRANSITIONS, plan_message, plan_update
@@ -12,30 +10,13 @@ from protocol.errors import GatewayError
 from protocol.states import Handler, Role, Status
 from storage.execution import execute
 from storage.models import Conversation, ConversationChange, NewMessage, now
+from tests.contracts.rows import conversation_row
 
 AT = now()
 
 
 def conversation(**fields: object) -> Conversation:
-    base = Conversation(
-        id="c1",
-        org_id="o1",
-        widget_id=None,
-        contact_id="visitor-1",
-        status=Status.BOT_ACTIVE,
-        handler=Handler.BOT,
-        epoch=0,
-        assignee_id=None,
-        created_at=AT,
-        updated_at=AT,
-        resolved_at=None,
-        ended_at=None,
-        live_agent_handoff_at=None,
-        first_response_at=None,
-        last_seq=3,
-        metadata={},
-    )
-    return replace(base, **fields)  # type: ignore[arg-type]
+    return conversation_row("o1", contact_id="visitor-1", last_seq=3, **fields)
 
 
 def message(role: Role, sender: str | None = "someone") -> NewMessage:

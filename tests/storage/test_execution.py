@@ -13,31 +13,14 @@ from protocol.events import ConversationUpdated, MessageCreated
 from protocol.states import Handler, Role, Status
 from storage.execution import execute
 from storage.models import Conversation, ConversationChange, NewMessage, Plan, now, to_wire
+from tests.contracts.rows import conversation_row
 
 AT = now()
 EARLIER = AT - timedelta(minutes=5)
 
 
 def conversation(**fields: object) -> Conversation:
-    base = Conversation(
-        id=str(uuid.uuid4()),
-        org_id="org-1",
-        widget_id=None,
-        contact_id=None,
-        status=Status.BOT_ACTIVE,
-        handler=Handler.BOT,
-        epoch=0,
-        assignee_id=None,
-        created_at=EARLIER,
-        updated_at=EARLIER,
-        resolved_at=None,
-        ended_at=None,
-        live_agent_handoff_at=None,
-        first_response_at=None,
-        last_seq=0,
-        metadata={},
-    )
-    return dataclasses.replace(base, **fields)  # type: ignore[arg-type]
+    return conversation_row("org-1", created_at=EARLIER, updated_at=EARLIER, **fields)
 
 
 def says(content: str, **fields: Any) -> NewMessage:

@@ -1,0 +1,146 @@
+"""Records (database rows) to models, for every backend.
+
+A row is anything read by column name (``sqlite3.Row``, ``asyncpg.Record``).
+Timestamps may come as RFC 3339 text (SQLite) or as ``datetime`` (PostgreSQL); JSON columns as
+text or already decoded. JSON columns here always hold objects or arrays, never bare strings.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+
+from protocol.states import Handler, Role, Status
+from storage.models import (
+    Agent,
+    ApiKey,
+    Contact,
+    Conversation,
+    IdempotencyRecord,
+    Message,
+    Widget,
+)
+
+__all__ = [
+    "agent",
+    "api_key",
+    "contact",
+    "conversation",
+    "idempotency",
+    "message",
+    "timestamp",
+    "widget",
+]
+
+
+class Row(Protocol):
+    """Any row that can be read by column name."""
+
+    def __getitem__(self, column: str) -> Any: ...
+
+
+def timestamp(value: str | datetime) -> datetime:
+    return value if isinstance(value, datetime) else datetime.fromisoformat(value)
+
+
+def _maybe_timestamp(value: str | datetime | None) -> datetime | None:
+    return None if value is None else timestamp(value)
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def api_key(r: Row) -> ApiKey:
+    return ApiKey(
+        id=r["id"],
+        org_id=r["org_id"],
+        name=r["name"],
+        prefix=r["prefix"],
+        created_at=timestamp(r["created_at"]),
+        revoked_at=_maybe_timestamp(r["revoked_at"]),
+    )
+
+
+def widget(r: Row) -> Widget:
+    return Widget(
+        id=r["id"],
+        org_id=r["org_id"],
+        name=r["name"],
+        allowed_origins=tuple(_json(r["allowed_origins"])),
+        messages_per_minute=r["messages_per_minute"],
+        live_agent_endpoint_url=r["live_agent_endpoint_url"],
+        bot_settings=_json(r["bot_settings"]),
+        created_at=timestamp(r["created_at"]),
+    )
+
+
+def agent(r: Row) -> Agent:
+    return Agent(
+        id=r["id"],
+        org_id=r["org_id"],
+        name=r["name"],
+        email=r["email"],
+        created_at=timestamp(r["created_at"]),
+    )
+
+
+def contact(r: Row) -> Contact:
+    return Contact(
+        id=r["id"],
+        org_id=r["org_id"],
+        widget_id=r["widget_id"],
+        external_id=r["external_id"],
+        name=r["name"],
+        email=r["email"],
+        metadata=_json(r["metadata"]),
+        created_at=timestamp(r["created_at"]),
+    )
+
+
+def conversation(r: Row) -> Conversation:
+    return Conversation(
+        id=r["id"],
+        org_id=r["org_id"],
+        widget_id=r["widget_id"],
+        contact_id=r["contact_id"],
+        status=Status(r["status"]),
+        handler=Handler(r["handler"]),
+        epoch=r["epoch"],
+        assignee_id=r["assignee_id"],
+        created_at=timestamp(r["created_at"]),
+        updated_at=timestamp(r["updated_at"]),
+        resolved_at=_maybe_timestamp(r["resolved_at"]),
+        ended_at=_maybe_timestamp(r["ended_at"]),
+        live_agent_handoff_at=_maybe_timestamp(r["live_agent_handoff_at"]),
+        first_response_at=_maybe_timestamp(r["first_response_at"]),
+        last_seq=r["last_seq"],
+        metadata=_json(r["metadata"]),
+    )
+
+
+def message(r: Row) -> Message:
+    return Message(
+        id=r["id"],
+        conversation_id=r["conversation_id"],
+        seq=r["seq"],
+        role=Role(r["role"]),
+        sender_id=r["sender_id"],
+        content=r["content"],
+        attachments=tuple(_json(r["attachments"])),
+        metadata=_json(r["metadata"]),
+        client_message_id=r["client_message_id"],
+        created_at=timestamp(r["created_at"]),
+    )
+
+
+def idempotency(r: Row) -> IdempotencyRecord:
+    return IdempotencyRecord(
+        request_hash=r["request_hash"],
+        status=r["status"],
+        headers=_json(r["headers"]),
+        body=bytes(r["body"]),
+        created_at=timestamp(r["created_at"]),
+    )
