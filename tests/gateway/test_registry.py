@@ -19,7 +19,7 @@ from gateway.push import Push
 from gateway.registry import Registry, conversation_channel
 from gateway.session import Session
 from protocol.codes import ErrorCode
-from protocol.encoding import JSON
+from protocol.encoding import JSON, MSGPACK
 from protocol.errors import GatewayError
 from storage.errors import StorageError
 from storage.sqlite import SQLiteStore
@@ -266,3 +266,39 @@ async def test_registry_backfill_retries_after_a_storage_failure(
         assert node.metrics.gaps._value.get() >= 3
         await member.aclose()
         await node.registry.aclose()
+
+
+async def test_registry_encodes_each_event_once_per_codec(
+    sqlite_store: SQLiteStore, world: World
+) -> None:
+    """Every JSON session gets the very same encoded object; msgpack sessions get the broker
+    payload itself, untouched."""
+    node = Node(world.hub, sqlite_store)
+    await node.start()
+    sent: dict[str, list[str | bytes]] = {"json": [], "msgpack": []}
+    all_sent = asyncio.Event()
+    sessions = []
+    for codec in (JSON, JSON, JSON, MSGPACK, MSGPACK):
+        kind = "msgpack" if codec.binary else "json"
+
+        async def send(frame: str | bytes, kind: str = kind) -> None:
+            sent[kind].append(frame)
+            if len(sent["json"]) == 3 and len(sent["msgpack"]) == 2:
+                all_sent.set()
+
+        session = Session(
+            uuid.uuid4().hex, codec, send, queue_size=8, max_batch=8, metrics=node.metrics
+        )
+        session.watch(world.conversation_id)
+        session.subscriptions[world.conversation_id].buffer = None
+        await node.registry.join(session, conversation_channel(world.conversation_id))
+        sessions.append((session, asyncio.create_task(session.run(asyncio.Event().wait))))
+    push = (await store_messages(sqlite_store, world, 1))[0]
+    await node.broker.publish(conversation_channel(world.conversation_id), push.payload)
+    await asyncio.wait_for(all_sent.wait(), timeout(5))
+    assert sent["json"][0] is sent["json"][1] is sent["json"][2]
+    assert all(frame == push.payload for frame in sent["msgpack"])
+    assert sent["msgpack"][0] is sent["msgpack"][1]
+    for _, task in sessions:
+        task.cancel()
+    await asyncio.gather(*(task for _, task in sessions), return_exceptions=True)
