@@ -18,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import Route, WebSocketRoute
 
+from gateway import nodes
 from gateway.admin import AdminHandlers
 from gateway.auth import Authenticator, TokenSigner
 from gateway.broker import Broker, create_broker
@@ -36,6 +37,7 @@ from gateway.settings import Settings
 from gateway.stores import open_store
 from storage.base import Store
 from storage.models import now
+from storage.sqlite import SQLiteStore
 
 __all__ = ["Gateway", "create_app"]
 
@@ -56,6 +58,8 @@ class Gateway:
     authenticator: Authenticator
     idempotency: Idempotency
     metrics: Metrics
+    #: This process's id among the gateway nodes sharing the database.
+    node_id: str
 
 
 def chatgate_version() -> str:
@@ -98,7 +102,15 @@ def create_app(
             )
             admin = AdminHandlers(the_store, signer, settings)
             bus, conversations = build_bus(the_store, Publisher(the_broker), admin, metrics)
-            await the_broker.start(registry.deliver)
+            node = await nodes.register(
+                the_store,
+                local_broker=not the_broker.spans_processes,
+                sqlite=isinstance(the_store, SQLiteStore),
+            )
+            stack.push_async_callback(nodes.unregister, the_store, node)
+            heartbeat = asyncio.create_task(nodes.heartbeat(the_store, node))
+            stack.callback(heartbeat.cancel)
+            await the_broker.start(registry.deliver, registry.resync)
             stack.push_async_callback(the_broker.aclose)
             stack.push_async_callback(registry.aclose)
             stack.push_async_callback(conversations.drain)
@@ -111,6 +123,7 @@ def create_app(
                 authenticator=Authenticator(the_store, signer),
                 idempotency=Idempotency(the_store, timedelta(seconds=settings.idempotency_ttl)),
                 metrics=metrics,
+                node_id=node.id,
             )
             purger = asyncio.create_task(_purge_idempotency_keys(gateway))
             stack.callback(purger.cancel)
@@ -143,7 +156,8 @@ def create_app(
 
 
 async def _healthz(request: Request) -> Response:
-    return json_response({"status": "ok"})
+    gateway: Gateway = request.state.gateway
+    return json_response({"status": "ok", "node": gateway.node_id})
 
 
 async def _readyz(request: Request) -> Response:

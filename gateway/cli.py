@@ -6,18 +6,24 @@ import argparse
 import asyncio
 import dataclasses
 import logging
+import os
+import socket
 import sys
+import uuid
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from gateway.admin import OrgCredentials, create_org
 from gateway.app import create_app
+from gateway.broker import create_broker
 from gateway.settings import Settings
 from gateway.stores import open_store
 
-__all__ = ["main"]
+__all__ = ["listen", "main"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -29,10 +35,18 @@ def main(argv: Sequence[str] | None = None) -> int:
             port=getattr(args, "port", None),
             database_url=args.database_url,
             log_level=getattr(args, "log_level", None),
+            workers=getattr(args, "workers", None),
+            redis_url=getattr(args, "redis_url", None),
         )
         open_store(settings)  # only checks the URL: nothing is opened yet
+        create_broker(settings)  # likewise
     except ValueError as exc:
         parser.error(str(exc))
+    if settings.workers > 1 and not settings.redis_url:
+        parser.error(
+            f"--workers {settings.workers} needs a Redis broker: the in-process broker cannot "
+            "carry events between processes (set CHATGATE_REDIS_URL or --redis-url)"
+        )
     if args.command == "serve":
         return _serve(settings)
     return _orgs_create(settings, args.name, tuple(args.origin or ("*",)), args.json)
@@ -47,6 +61,8 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, help="port (CHATGATE_PORT, default 8000)")
     serve.add_argument("--database-url", help="CHATGATE_DATABASE_URL")
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
+    serve.add_argument("--workers", type=int, help="processes (CHATGATE_WORKERS, default 1)")
+    serve.add_argument("--redis-url", help="CHATGATE_REDIS_URL (needed for --workers > 1)")
 
     orgs = commands.add_parser("orgs", help="manage orgs").add_subparsers(
         dest="orgs_command", required=True
@@ -68,18 +84,47 @@ def _serve(settings: Settings) -> int:
     created = asyncio.run(_bootstrap(settings))
     if created is not None:
         _print_banner(created, "created the default org")
-    uvicorn.run(
-        create_app(settings),
-        host=settings.host,
-        port=settings.port,
-        ws="websockets-sansio",
-        ws_max_size=settings.max_frame_bytes,
-        ws_per_message_deflate=False,
-        ws_ping_interval=settings.ws_ping_interval or None,
-        log_level=settings.log_level,
-        lifespan="on",
+    options: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "ws": "websockets-sansio",
+        "ws_max_size": settings.max_frame_bytes,
+        "ws_per_message_deflate": False,
+        "ws_ping_interval": settings.ws_ping_interval or None,
+        "log_level": settings.log_level,
+        "lifespan": "on",
+    }
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), **options)
+        return 0
+    # Workers are fresh processes that build their app from the environment.
+    os.environ.update(settings.to_env())
+    config = uvicorn.Config(
+        "gateway.app:create_app", factory=True, workers=settings.workers, **options
     )
+    sock = listen(settings.host, settings.port)
+    host, port = sock.getsockname()[:2]
+    print(f"chatgate: serving on http://{host}:{port} with {settings.workers} workers", flush=True)
+    Multiprocess(config, sockets=[sock]).run()
     return 0
+
+
+def listen(host: str, port: int) -> socket.socket:
+    """A listening TCP socket for worker processes to share.
+
+    Bound here rather than by uvicorn: ``Config.bind_socket`` leaves ``proto`` at 0, accepted
+    sockets inherit it, and asyncio then skips TCP_NODELAY, so every keep-alive response and
+    small WebSocket frame waits for the peer's delayed ACK (~40 ms on Linux).
+    https://github.com/Kludex/uvicorn/issues/3149
+    """
+    family, kind, proto, _, address = socket.getaddrinfo(
+        host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP
+    )[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind(address)
+    sock.set_inheritable(True)
+    return sock
 
 
 async def _bootstrap(settings: Settings) -> OrgCredentials | None:
@@ -87,9 +132,13 @@ async def _bootstrap(settings: Settings) -> OrgCredentials | None:
     store = open_store(settings)
     await store.start()
     try:
-        if settings.bootstrap and await store.count_orgs() == 0:
-            return await create_org(store, "Default")
-        return None
+        if not settings.bootstrap or await store.count_orgs() > 0:
+            return None
+        # Several processes may start on one empty database at once: one claim wins.
+        claim = uuid.uuid4().hex
+        if await store.get_or_create_setting("bootstrap", claim) != claim:
+            return None
+        return await create_org(store, "Default")
     finally:
         await store.aclose()
 

@@ -179,6 +179,7 @@ class _Connection:
                 frame.ref,
                 {
                     "session_id": self.session.id,
+                    "node": self.gateway.node_id,
                     "principal": _describe(principal),
                     "resume": {cid: outcome for cid, (outcome, _) in resumed.items()},
                 },

@@ -27,6 +27,9 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
         self.connections = Gauge("chatgate_connections", "Open WebSocket sessions", registry=r)
+        self.broker_messages = Counter(
+            "chatgate_broker_messages", "Payloads the broker handed to this node", registry=r
+        )
         self.deliveries = Counter(
             "chatgate_deliveries", "Events handed to local sessions", registry=r
         )
@@ -36,6 +39,11 @@ class Metrics:
         self.gaps = Counter(
             "chatgate_gap_backfills",
             "Rooms that backfilled a missing seq from storage",
+            registry=r,
+        )
+        self.resyncs = Counter(
+            "chatgate_room_resyncs",
+            "Rooms read again from storage after the broker may have lost messages",
             registry=r,
         )
         self.slow_consumers = Counter(

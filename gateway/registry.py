@@ -135,6 +135,7 @@ class Registry:
 
     def deliver(self, channel: str, payload: bytes) -> None:
         """The broker's ``deliver`` callback: decode once, hand to the room's members."""
+        self._metrics.broker_messages.inc()
         room = self._rooms.get(channel)
         if room is None:
             return
@@ -202,22 +203,36 @@ class Registry:
             self._metrics.gaps.inc()
             self._spawn(self._backfill(room))
 
+    def resync(self, channels: Iterable[str]) -> None:
+        """The broker's ``resync`` callback: these rooms may have missed messages; read
+        what storage has after each room's last seq and deliver it."""
+        for channel in channels:
+            room = self._rooms.get(channel)
+            if room is not None and room.conversation_id is not None:
+                self._metrics.resyncs.inc()
+                self._spawn(self._backfill(room))
+
     async def _backfill(self, room: _Room) -> None:
-        assert room.conversation_id is not None and room.last_seq is not None
-        try:
-            events = await self._store.read_events(
-                room.conversation_id, room.last_seq, BACKFILL_PAGE
-            )
-        except Exception:
-            log.exception("backfill of %s failed; retrying", room.channel)
-            events = []
-        if self._rooms.get(room.channel) is not room:
-            return
-        for event in events:
-            if event.seq == room.last_seq + 1:
-                pending = room.pending.pop(event.seq, None)
-                self._emit(room, pending if pending is not None else Push.from_event(event))
-        self._drain(room)
+        assert room.conversation_id is not None
+        while room.last_seq is not None:
+            try:
+                events = await self._store.read_events(
+                    room.conversation_id, room.last_seq, BACKFILL_PAGE
+                )
+            except Exception:
+                log.exception("backfill of %s failed; retrying", room.channel)
+                if self._rooms.get(room.channel) is room:
+                    self._arm_gap_timer(room)  # try again after gap_timeout
+                return
+            if self._rooms.get(room.channel) is not room:
+                return
+            for event in events:
+                if event.seq == room.last_seq + 1:
+                    pending = room.pending.pop(event.seq, None)
+                    self._emit(room, pending if pending is not None else Push.from_event(event))
+            self._drain(room)
+            if len(events) < BACKFILL_PAGE:
+                return
 
     # -- subscriptions --------------------------------------------------------------------
 

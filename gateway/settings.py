@@ -32,6 +32,17 @@ class Settings:
     #: Key that signs socket tokens (at least 32 characters). Empty: generated once and kept
     #: in the database, shared by every process on that database.
     secret_key: Annotated[str, Meta(pattern=r"^(|[\s\S]{32,})$")] = ""
+    #: Worker processes for ``serve`` (more than one needs ``redis_url``).
+    workers: Annotated[int, Meta(ge=1, le=64)] = 1
+    #: Redis for the broker: ``redis://a:6379,redis://b:6379`` (standalone nodes) or
+    #: ``redis+cluster://a:7000,b:7001`` (a Redis Cluster). Empty: the in-process broker.
+    redis_url: str = ""
+    #: Seconds between canary messages on each Redis shard.
+    broker_canary_interval: Positive = 0.5
+    #: Seconds without a canary after which a Redis shard is unhealthy and reconnected.
+    broker_canary_timeout: Positive = 2.0
+    #: Largest number of PostgreSQL connections per process.
+    database_pool_size: Annotated[int, Meta(ge=1)] = 10
     #: Create a default org (and print its credentials) when ``serve`` finds none.
     bootstrap: bool = True
     log_level: Literal["debug", "info", "warning", "error"] = "info"
@@ -77,3 +88,12 @@ class Settings:
 
     def replace(self, **changes: Any) -> Self:
         return dataclasses.replace(self, **changes)
+
+    def to_env(self) -> dict[str, str]:
+        """These settings as ``CHATGATE_*`` variables (what worker processes read back)."""
+        env = {}
+        for field in dataclasses.fields(self):
+            value = getattr(self, field.name)
+            text = str(value).lower() if isinstance(value, bool) else str(value)
+            env[PREFIX + field.name.upper()] = text
+        return env

@@ -21,9 +21,14 @@ def open_store(settings: Settings) -> Store:
     Raises:
         ValueError: the URL names no supported database.
     """
-    path = sqlite_path(settings.database_url)
+    url = settings.database_url
+    path = sqlite_path(url)
     if path is not None:
         return SQLiteStore(path, synchronous=settings.sqlite_synchronous)
+    if url.startswith(("postgresql://", "postgres://")):
+        from storage.postgres import PostgresStore
+
+        return PostgresStore(url, max_size=settings.database_pool_size)
     raise ValueError(
-        f"unsupported database URL {settings.database_url!r}; use sqlite:///path/to/file.db"
+        f"unsupported database URL {url!r}; use sqlite:///path/to/file.db or postgresql://..."
     )

@@ -31,6 +31,7 @@ from storage.models import (
     Conversation,
     IdempotencyRecord,
     Message,
+    NodeLease,
     Org,
     Plan,
     Widget,
@@ -73,6 +74,19 @@ class Store(Protocol):
         Concurrent callers all get the same value.
         """
         ...
+
+    # -- gateway nodes --------------------------------------------------------------------
+
+    async def register_node(self, node: NodeLease, live_after: datetime) -> list[NodeLease]:
+        """Record ``node`` and return the other nodes seen after ``live_after``.
+
+        Atomic: of two nodes registering at the same time, the second sees the first.
+        """
+        ...
+
+    async def heartbeat_node(self, node_id: str, at: datetime) -> None: ...
+
+    async def remove_node(self, node_id: str) -> None: ...
 
     # -- tenancy --------------------------------------------------------------------------
 

@@ -26,6 +26,7 @@ __all__ = [
     "IdempotencyRecord",
     "Message",
     "NewMessage",
+    "NodeLease",
     "Org",
     "Plan",
     "Widget",
@@ -190,3 +191,16 @@ class IdempotencyRecord:
     headers: Mapping[str, str]
     body: bytes
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class NodeLease:
+    """A gateway process using the database; live while ``seen_at`` is recent."""
+
+    id: str
+    host: str
+    pid: int
+    #: ``memory`` (reaches this process only) or ``redis``.
+    broker: str
+    started_at: datetime
+    seen_at: datetime

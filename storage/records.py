@@ -20,6 +20,7 @@ from storage.models import (
     Conversation,
     IdempotencyRecord,
     Message,
+    NodeLease,
     Widget,
 )
 
@@ -30,6 +31,7 @@ __all__ = [
     "conversation",
     "idempotency",
     "message",
+    "node",
     "timestamp",
     "widget",
 ]
@@ -143,4 +145,15 @@ def idempotency(r: Row) -> IdempotencyRecord:
         headers=_json(r["headers"]),
         body=bytes(r["body"]),
         created_at=timestamp(r["created_at"]),
+    )
+
+
+def node(r: Row) -> NodeLease:
+    return NodeLease(
+        id=r["id"],
+        host=r["host"],
+        pid=r["pid"],
+        broker=r["broker"],
+        started_at=timestamp(r["started_at"]),
+        seen_at=timestamp(r["seen_at"]),
     )

@@ -36,6 +36,7 @@ from storage.models import (
     Conversation,
     IdempotencyRecord,
     Message,
+    NodeLease,
     Org,
     Widget,
     now,
@@ -189,6 +190,36 @@ class SQLiteStore:
             return str(row["value"])
 
         return await self._write(txn)
+
+    # -- gateway nodes --------------------------------------------------------------------
+
+    async def register_node(self, node: NodeLease, live_after: datetime) -> list[NodeLease]:
+        def txn(c: sqlite3.Connection) -> list[NodeLease]:
+            others = c.execute(
+                "SELECT * FROM nodes WHERE id != ? AND seen_at > ?", (node.id, _ts(live_after))
+            ).fetchall()
+            c.execute(
+                "INSERT OR REPLACE INTO nodes VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    node.id,
+                    node.host,
+                    node.pid,
+                    node.broker,
+                    _ts(node.started_at),
+                    _ts(node.seen_at),
+                ),
+            )
+            return [records.node(r) for r in others]
+
+        return await self._write(txn)
+
+    async def heartbeat_node(self, node_id: str, at: datetime) -> None:
+        await self._write(
+            lambda c: c.execute("UPDATE nodes SET seen_at = ? WHERE id = ?", (_ts(at), node_id))
+        )
+
+    async def remove_node(self, node_id: str) -> None:
+        await self._write(lambda c: c.execute("DELETE FROM nodes WHERE id = ?", (node_id,)))
 
     # -- tenancy --------------------------------------------------------------------------
 

@@ -4,8 +4,11 @@ them, and fail instead when ``CHATGATE_REQUIRE_SERVICES=1`` (CI)."""
 from __future__ import annotations
 
 import asyncio
+import os
+import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 
@@ -14,11 +17,24 @@ pytest.register_assert_rewrite("tests.contracts")
 
 from starlette.testclient import TestClient  # noqa: E402
 
+from bench.services import RedisClusterProcesses, RedisServer  # noqa: E402
 from gateway.admin import OrgCredentials  # noqa: E402
 from gateway.app import create_app  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 from tests.support import new_org  # noqa: E402
+
+#: CI sets this: a test that would skip for lack of a service fails instead.
+REQUIRE_SERVICES = os.environ.get("CHATGATE_REQUIRE_SERVICES") == "1"
+POSTGRES_URL = os.environ.get(
+    "CHATGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+def service_missing(reason: str) -> NoReturn:
+    if REQUIRE_SERVICES:
+        pytest.fail(f"{reason} (CHATGATE_REQUIRE_SERVICES=1 forbids skipping)")
+    pytest.skip(f"SERVICE MISSING: {reason}")
 
 
 @pytest.fixture
@@ -52,3 +68,63 @@ def other_org(client: TestClient, database_url: str) -> OrgCredentials:
 async def sqlite_store(tmp_path: Path) -> AsyncIterator[SQLiteStore]:
     async with SQLiteStore(tmp_path / "store.db") as store:
         yield store
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> str:
+    """The PostgreSQL server's URL, once it answers."""
+    import asyncpg
+
+    async def probe() -> None:
+        conn = await asyncpg.connect(POSTGRES_URL, timeout=5)
+        await conn.close()
+
+    try:
+        asyncio.run(probe())
+    except Exception as exc:
+        service_missing(f"PostgreSQL at {POSTGRES_URL} is not reachable: {exc}")
+    return POSTGRES_URL
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A database URL whose objects live in a fresh schema, dropped afterwards."""
+    import asyncpg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(postgres_server)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    asyncio.run(run(f"CREATE SCHEMA {schema}"))
+    yield f"{postgres_server}?search_path={schema}"
+    asyncio.run(run(f"DROP SCHEMA {schema} CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def redis_binaries() -> None:
+    from bench.services import redis_available
+
+    if not redis_available():
+        service_missing("redis-server and redis-cli are not installed")
+
+
+@pytest.fixture(scope="module")
+def redis_nodes(redis_binaries: None) -> Iterator[list[RedisServer]]:
+    """Three standalone redis-server processes on free ports (shared by a module)."""
+    nodes = [RedisServer().start() for _ in range(3)]
+    yield nodes
+    for node in nodes:
+        node.stop()
+
+
+@pytest.fixture(scope="module")
+def redis_cluster(redis_binaries: None) -> Iterator[RedisClusterProcesses]:
+    """A 3-primary Redis Cluster on free ports (shared by a module)."""
+    cluster = RedisClusterProcesses(3).start()
+    yield cluster
+    cluster.stop()

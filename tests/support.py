@@ -30,6 +30,20 @@ def timeout(seconds: float) -> float:
     return seconds * TIMEOUT_FACTOR
 
 
+async def eventually(probe: Callable[[], Any], seconds: float, every: float = 0.02) -> Any:
+    """Poll ``probe`` until it is truthy, failing after ``seconds`` (scaled). For state that
+    offers no event to wait on (another process, a broker's health)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout(seconds)
+    while True:
+        result = probe()
+        if result:
+            return result
+        if loop.time() > deadline:
+            raise AssertionError(f"not true within {timeout(seconds):.1f}s: {probe}")
+        await asyncio.sleep(every)
+
+
 async def new_org(
     database_url: str, name: str, origins: tuple[str, ...] = ("*",)
 ) -> OrgCredentials:

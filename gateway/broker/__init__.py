@@ -1,21 +1,26 @@
 """The broker: carries event payloads between gateway nodes, by channel (room).
 
-Implementations: ``memory.MemoryBroker`` (one process; the embedded default). Every node,
-the publisher's own included, delivers only what its broker hands back.
+Implementations: ``memory.MemoryBroker`` (one process; the embedded default) and
+``redis.RedisBroker`` (several standalone Redis nodes, or a Redis Cluster with sharded
+pub/sub). Every node, the publisher's own included, delivers only what its broker hands back.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Protocol
 
 from gateway.settings import Settings
 
-__all__ = ["Broker", "BrokerError", "Deliver", "create_broker"]
+__all__ = ["Broker", "BrokerError", "Deliver", "Resync", "create_broker"]
 
 #: Called with ``(channel, payload)`` for every message on a subscribed channel. It must not
 #: block and must not raise: it runs on the broker's reader (or inside ``publish``).
 Deliver = Callable[[str, bytes], None]
+
+#: Called with channels whose messages may have been lost (after a reconnect, a canary
+#: timeout, a slot move). The receiver backfills them from storage. Must not block.
+Resync = Callable[[Iterable[str]], None]
 
 
 class Broker(Protocol):
@@ -24,8 +29,13 @@ class Broker(Protocol):
     storage (persist, then publish).
     """
 
-    async def start(self, deliver: Deliver) -> None:
-        """Start delivering to ``deliver``. Call once, before ``subscribe``."""
+    async def start(self, deliver: Deliver, resync: Resync | None = None) -> None:
+        """Start delivering to ``deliver``; report possible losses to ``resync``. Call once,
+        before ``subscribe``.
+
+        Raises:
+            BrokerError: the broker cannot be reached.
+        """
         ...
 
     async def aclose(self) -> None:
@@ -54,13 +64,31 @@ class Broker(Protocol):
         """False while the broker cannot deliver (readiness)."""
         ...
 
+    @property
+    def spans_processes(self) -> bool:
+        """True when publishes reach other processes (and hosts) too."""
+        ...
+
 
 class BrokerError(Exception):
     """The broker could not carry out an operation."""
 
 
 def create_broker(settings: Settings) -> Broker:
-    """The broker the settings ask for."""
+    """The broker the settings ask for: Redis when ``redis_url`` is set, else in-process.
+
+    Raises:
+        ValueError: ``redis_url`` is malformed.
+    """
+    if settings.redis_url:
+        from gateway.broker.layouts import parse_redis_url
+        from gateway.broker.redis import RedisBroker
+
+        return RedisBroker(
+            parse_redis_url(settings.redis_url),
+            canary_interval=settings.broker_canary_interval,
+            canary_timeout=settings.broker_canary_timeout,
+        )
     from gateway.broker.memory import MemoryBroker
 
     return MemoryBroker()

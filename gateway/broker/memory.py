@@ -6,7 +6,7 @@ tests run several gateways in one process without Redis.
 
 from __future__ import annotations
 
-from gateway.broker import Deliver
+from gateway.broker import Deliver, Resync
 
 __all__ = ["MemoryBroker", "MemoryHub"]
 
@@ -30,7 +30,7 @@ class MemoryBroker:
         self._deliver: Deliver | None = None
         self._channels: set[str] = set()
 
-    async def start(self, deliver: Deliver) -> None:
+    async def start(self, deliver: Deliver, resync: Resync | None = None) -> None:
         if self._deliver is not None:
             raise RuntimeError("MemoryBroker.start() called twice")
         self._deliver = deliver
@@ -62,3 +62,5 @@ class MemoryBroker:
     @property
     def healthy(self) -> bool:
         return self._deliver is not None
+
+    spans_processes = False

@@ -24,6 +24,7 @@ from storage.models import (
     Conversation,
     ConversationChange,
     NewMessage,
+    NodeLease,
     now,
     to_wire,
 )
@@ -55,6 +56,34 @@ class StoreContract:
     async def test_store_ping_succeeds_when_started(self, store: Store) -> None:
         """ping returns quietly on a started store."""
         await store.ping()
+
+    # -- gateway nodes --------------------------------------------------------------------
+
+    async def test_register_node_returns_the_other_live_nodes(self, store: Store) -> None:
+        """A registering node sees the others seen recently, not itself, not stale ones."""
+        at = now()
+        old = NodeLease("old", "h1", 1, "memory", at, at - timedelta(minutes=5))
+        await store.register_node(old, at - timedelta(hours=1))
+        first = NodeLease("a", "h1", 2, "redis", at, at)
+        assert await store.register_node(first, at - timedelta(seconds=15)) == []
+        second = NodeLease("b", "h2", 3, "redis", at, at)
+        others = await store.register_node(second, at - timedelta(seconds=15))
+        assert [n.id for n in others] == ["a"] and others[0].host == "h1"
+        await store.heartbeat_node("old", at)
+        again = await store.register_node(second, at - timedelta(seconds=15))
+        assert sorted(n.id for n in again) == ["a", "old"]
+        await store.remove_node("a")
+        await store.remove_node("old")
+        assert await store.register_node(second, at - timedelta(seconds=15)) == []
+
+    async def test_register_node_is_atomic(self, store: Store) -> None:
+        """Of nodes registering at the same time, every one but the first sees another."""
+        at = now()
+        nodes = [NodeLease(f"n{i}", "h", i, "memory", at, at) for i in range(8)]
+        seen = await asyncio.gather(
+            *(store.register_node(n, at - timedelta(seconds=15)) for n in nodes)
+        )
+        assert sorted(len(s) for s in seen) == list(range(8))
 
     # -- settings -------------------------------------------------------------------------
 

@@ -2,81 +2,44 @@
 
 from __future__ import annotations
 
-import asyncio
-import os
 import re
-import signal
-import sys
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx2 as httpx
 import orjson
 
-from tests.support import SocketClient, bearer, timeout
-
-RUNNING = re.compile(rb"Uvicorn running on (http://127\.0\.0\.1:\d+)")
-
-
-def chatgate(*args: str) -> list[str]:
-    return [sys.executable, "-m", "gateway", *args]
-
-
-@dataclass
-class Served:
-    url: str = ""
-    #: What the process printed on stdout, once it has exited.
-    printed: str = ""
-
-
-@asynccontextmanager
-async def serving(database_url: str) -> AsyncIterator[Served]:
-    """``chatgate serve`` on a free port, stopped with Ctrl-C at the end."""
-    served = Served()
-    process = await asyncio.create_subprocess_exec(
-        *chatgate("serve", "--port", "0", "--database-url", database_url),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "CHATGATE_LOG_LEVEL": "info"},
-    )
-    assert process.stdout is not None and process.stderr is not None
-    try:
-        async with asyncio.timeout(timeout(30)):
-            while not (match := RUNNING.search(line := await process.stderr.readline())):
-                assert line, "chatgate serve exited before serving"
-        served.url = match.group(1).decode()
-        yield served
-    finally:
-        process.send_signal(signal.SIGINT)
-        async with asyncio.timeout(timeout(30)):
-            stdout, _ = await process.communicate()
-        served.printed = stdout.decode()
-        assert process.returncode == 0
+from tests.processes import gateway_process, run_chatgate
+from tests.support import SocketClient, bearer
 
 
 async def test_cli_first_serve_bootstraps_and_prints_credentials_once(tmp_path: Path) -> None:
     """The first serve on an empty database prints working credentials; the next does not,
     and tokens survive the restart (the signing secret is kept in the database)."""
-    database_url = f"sqlite:///{tmp_path}/data/chatgate.db"
-    async with serving(database_url) as first, httpx.AsyncClient(base_url=first.url) as http:
-        assert (await http.get("/healthz")).json() == {"status": "ok"}
-    printed = first.printed
-    fields = dict(re.findall(r"^\s+(\w+)\s+(\S+)$", printed, re.MULTILINE))
-    assert set(fields) == {"org_id", "api_key", "widget_id", "agent_id"}, printed
-    assert "shown once" in printed
+    database = ("--database-url", f"sqlite:///{tmp_path}/data/chatgate.db")
+    async with (
+        gateway_process(tmp_path / "first", *database) as first,
+        httpx.AsyncClient(base_url=first.url) as http,
+    ):
+        assert (await http.get("/healthz")).json()["status"] == "ok"
+    fields = dict(re.findall(r"^\s+(\w+)\s+(\S+)$", first.stdout, re.MULTILINE))
+    assert set(fields) == {"org_id", "api_key", "widget_id", "agent_id"}, first.stdout
+    assert "shown once" in first.stdout
 
-    async with serving(database_url) as second, httpx.AsyncClient(base_url=second.url) as http:
+    async with (
+        gateway_process(tmp_path / "second", *database) as second,
+        httpx.AsyncClient(base_url=second.url) as http,
+    ):
         listed = await http.get("/v1/conversations", headers=bearer(fields["api_key"]))
         assert listed.status_code == 200
         issued = await http.post(
-            "/v1/tokens", json={"agent_id": fields["agent_id"]}, headers=bearer(fields["api_key"])
+            "/v1/tokens",
+            json={"agent_id": fields["agent_id"]},
+            headers=bearer(fields["api_key"]),
         )
         token = issued.json()["token"]
-    assert "api_key" not in second.printed
+    assert "api_key" not in second.stdout
 
-    async with serving(database_url) as third:
+    async with gateway_process(tmp_path / "third", *database) as third:
         client = await SocketClient.open(third.url)
         hello = await client.hello(token)
         assert hello["principal"] == {
@@ -85,52 +48,39 @@ async def test_cli_first_serve_bootstraps_and_prints_credentials_once(tmp_path: 
             "agent_id": fields["agent_id"],
         }
         await client.aclose()
+    assert await third.stop() == 0
 
 
 async def test_cli_orgs_create_json(tmp_path: Path) -> None:
     """`chatgate orgs create NAME --json` prints the four credentials, which work."""
     database_url = f"sqlite:///{tmp_path}/chatgate.db"
-    process = await asyncio.create_subprocess_exec(
-        *chatgate(
-            "orgs",
-            "create",
-            "Acme",
-            "--json",
-            "--origin",
-            "https://acme.example",
-            "--database-url",
-            database_url,
-        ),
-        stdout=asyncio.subprocess.PIPE,
-    )
-    stdout, _ = await process.communicate()
-    assert process.returncode == 0
+    code, stdout, _ = await run_chatgate(
+        "orgs", "create", "Acme", "--json", "--origin", "https://acme.example",
+        "--database-url", database_url,
+    )  # fmt: skip
+    assert code == 0
     credentials = orjson.loads(stdout)
     assert set(credentials) == {"org_id", "api_key", "widget_id", "agent_id"}
-    async with serving(database_url) as served, httpx.AsyncClient(base_url=served.url) as http:
+    async with (
+        gateway_process(tmp_path / "serve", "--database-url", database_url) as served,
+        httpx.AsyncClient(base_url=served.url) as http,
+    ):
         widget = await http.get(
             f"/v1/widgets/{credentials['widget_id']}", headers=bearer(credentials["api_key"])
         )
         assert widget.json()["allowed_origins"] == ["https://acme.example"]
         assert widget.json()["org_id"] == credentials["org_id"]
-    assert "api_key" not in served.printed, "an existing org means no bootstrap"
+    assert "api_key" not in served.stdout, "an existing org means no bootstrap"
 
 
-async def test_cli_rejects_bad_configuration(tmp_path: Path) -> None:
-    """A malformed setting or database URL fails at once with a clear message."""
-    process = await asyncio.create_subprocess_exec(
-        *chatgate("serve"),
-        stderr=asyncio.subprocess.PIPE,
-        env={**os.environ, "CHATGATE_PORT": "eighty"},
-    )
-    _, stderr = await process.communicate()
-    assert process.returncode == 2
-    assert b"invalid setting" in stderr and b"port" in stderr
-    process = await asyncio.create_subprocess_exec(
-        *chatgate("serve", "--database-url", "mysql://nope"),
-        stderr=asyncio.subprocess.PIPE,
-    )
-    _, stderr = await process.communicate()
-    assert process.returncode == 2
-    assert b"unsupported database URL" in stderr
-    assert b"Traceback" not in stderr
+async def test_cli_rejects_bad_configuration() -> None:
+    """A malformed setting, database URL or Redis URL fails at once with a clear message."""
+    for args, env, message in (
+        (("serve",), {"CHATGATE_PORT": "eighty"}, "invalid setting"),
+        (("serve", "--database-url", "mysql://nope"), {}, "unsupported database URL"),
+        (("serve", "--redis-url", "http://nope"), {}, "unsupported Redis URL"),
+        (("serve", "--workers", "2"), {}, "needs a Redis broker"),
+    ):
+        code, _, stderr = await run_chatgate(*args, env=env)
+        assert code == 2, (args, stderr)
+        assert message in stderr and "Traceback" not in stderr, (args, stderr)

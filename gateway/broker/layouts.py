@@ -1,0 +1,242 @@
+"""Where a channel lives: on one of several standalone Redis nodes, or in a Redis Cluster.
+
+A layout names the nodes that hold subscriptions (shards), says which one owns a channel, and
+publishes. Both layouts give the same owner for a channel on every gateway node.
+
+- ``StandaloneLayout``: N independent Redis servers. A channel lives on the node with the
+  highest rendezvous (highest-random-weight) score of ``blake2b(node | channel)``: stable
+  across processes (never Python's ``hash()``), and adding a node moves only the channels the
+  new node wins, about 1/(N+1) of them. ``PUBLISH``/``SUBSCRIBE``.
+- ``ClusterLayout``: a Redis Cluster. A channel lives on the primary serving its hash slot.
+  ``SPUBLISH``/``SSUBSCRIBE`` (sharded pub/sub, Redis 7+), so a message only travels within
+  its shard instead of being broadcast over the cluster bus.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+from urllib.parse import urlsplit
+
+import redis.asyncio as redis
+from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.crc import key_slot
+
+__all__ = [
+    "ClusterLayout",
+    "Layout",
+    "NodeAddress",
+    "StandaloneLayout",
+    "parse_redis_url",
+    "rendezvous",
+]
+
+
+@dataclass(frozen=True, slots=True)
+class NodeAddress:
+    """A Redis node that holds subscriptions; ``name`` is ``host:port``."""
+
+    name: str
+    host: str
+    port: int
+    password: str | None = None
+    username: str | None = None
+    db: int = 0
+
+
+class Layout(Protocol):
+    """The shape of a Redis deployment, as the broker needs it."""
+
+    @property
+    def sharded(self) -> bool:
+        """True when channels are cluster shard channels (SSUBSCRIBE/SPUBLISH)."""
+        ...
+
+    async def start(self) -> None: ...
+
+    async def aclose(self) -> None: ...
+
+    def nodes(self) -> list[NodeAddress]:
+        """The nodes that currently own channels."""
+        ...
+
+    def owner(self, channel: str) -> str:
+        """The name of the node that owns ``channel``."""
+        ...
+
+    async def publish(self, channel: str, payload: bytes) -> None: ...
+
+    async def publish_to(self, node: str, channel: str, payload: bytes) -> None:
+        """Publish on ``node`` itself (canaries); ``channel`` must be one it owns."""
+        ...
+
+    async def refresh(self) -> None:
+        """Re-read the deployment's shape (slot moves, failovers); a no-op when static."""
+        ...
+
+    def canary_channel(self, node: NodeAddress, tag: str) -> str:
+        """A channel owned by ``node``, unique to ``tag`` (one gateway process)."""
+        ...
+
+
+def parse_redis_url(url: str) -> Layout:
+    """``redis://a:6379,redis://b:6379`` (standalone nodes) or
+    ``redis+cluster://a:7000[,b:7001]`` (a Redis Cluster, given its seed nodes).
+
+    Raises:
+        ValueError: the URL is not one of these forms.
+    """
+    parts = [part.strip() for part in url.split(",") if part.strip()]
+    if not parts:
+        raise ValueError("CHATGATE_REDIS_URL is empty")
+    scheme = urlsplit(parts[0]).scheme
+    if scheme in ("redis+cluster", "rediss+cluster"):
+        seeds = [_address(p if "://" in p else f"{scheme}://{p}") for p in parts]
+        return ClusterLayout(seeds, tls=scheme.startswith("rediss"))
+    if scheme in ("redis", "rediss"):
+        return StandaloneLayout([_address(p) for p in parts], tls=scheme == "rediss")
+    raise ValueError(f"unsupported Redis URL {parts[0]!r}: use redis:// or redis+cluster://")
+
+
+def _address(url: str) -> NodeAddress:
+    split = urlsplit(url)
+    if not split.hostname:
+        raise ValueError(f"no host in Redis URL {url!r}")
+    port = split.port or 6379
+    db = int(split.path.strip("/") or 0)
+    return NodeAddress(
+        f"{split.hostname}:{port}", split.hostname, port, split.password, split.username, db
+    )
+
+
+def rendezvous(channel: str, nodes: tuple[str, ...]) -> str:
+    """The node with the highest score for ``channel`` (stable, minimal movement)."""
+    return _rendezvous(channel, nodes)
+
+
+@lru_cache(maxsize=65536)
+def _rendezvous(channel: str, nodes: tuple[str, ...]) -> str:
+    def score(node: str) -> bytes:
+        return hashlib.blake2b(f"{node}|{channel}".encode(), digest_size=8).digest()
+
+    return max(nodes, key=score)
+
+
+class StandaloneLayout:
+    """Several independent Redis servers, channels spread by rendezvous hashing."""
+
+    sharded = False
+
+    def __init__(self, nodes: list[NodeAddress], *, tls: bool = False) -> None:
+        if len({n.name for n in nodes}) != len(nodes):
+            raise ValueError("a Redis node is listed twice")
+        self._nodes = nodes
+        self._names = tuple(n.name for n in nodes)
+        self._tls = tls
+        self._clients: dict[str, redis.Redis] = {}
+
+    async def start(self) -> None:
+        for node in self._nodes:
+            self._clients[node.name] = redis.Redis(
+                host=node.host,
+                port=node.port,
+                db=node.db,
+                username=node.username,
+                password=node.password,
+                ssl=self._tls,
+                socket_connect_timeout=2,
+                socket_timeout=5,
+            )
+
+    async def aclose(self) -> None:
+        for client in self._clients.values():
+            await client.aclose()
+        self._clients.clear()
+
+    def nodes(self) -> list[NodeAddress]:
+        return list(self._nodes)
+
+    def owner(self, channel: str) -> str:
+        return rendezvous(channel, self._names)
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        await self._clients[self.owner(channel)].publish(channel, payload)
+
+    async def publish_to(self, node: str, channel: str, payload: bytes) -> None:
+        await self._clients[node].publish(channel, payload)
+
+    async def refresh(self) -> None:
+        return None
+
+    def canary_channel(self, node: NodeAddress, tag: str) -> str:
+        # Standalone canaries are published straight to their node (publish_to), so the
+        # name need not hash there.
+        return f"chatgate:canary:{tag}"
+
+
+class ClusterLayout:
+    """A Redis Cluster; each primary is a shard, each channel lives on its slot's primary."""
+
+    sharded = True
+
+    def __init__(self, seeds: list[NodeAddress], *, tls: bool = False) -> None:
+        self._seeds = seeds
+        self._tls = tls
+        self._cluster: RedisCluster | None = None
+
+    @property
+    def cluster(self) -> RedisCluster:
+        if self._cluster is None:
+            raise RuntimeError("the cluster layout is not started")
+        return self._cluster
+
+    async def start(self) -> None:
+        seed = self._seeds[0]
+        self._cluster = RedisCluster(
+            startup_nodes=[ClusterNode(s.host, s.port) for s in self._seeds],
+            username=seed.username,
+            password=seed.password,
+            ssl=self._tls,
+            socket_connect_timeout=2,
+            socket_timeout=5,
+        )
+        await self._cluster.initialize()
+
+    async def aclose(self) -> None:
+        if self._cluster is not None:
+            await self._cluster.aclose()
+            self._cluster = None
+
+    def nodes(self) -> list[NodeAddress]:
+        seed = self._seeds[0]
+        return [
+            NodeAddress(n.name, n.host, int(n.port), seed.password, seed.username)
+            for n in self.cluster.get_primaries()
+        ]
+
+    def owner(self, channel: str) -> str:
+        node = self.cluster.get_node_from_key(channel)
+        if node is None:
+            raise RuntimeError(f"no primary serves the slot of {channel}")
+        return str(node.name)
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        await self.cluster.spublish(channel, payload)
+
+    async def publish_to(self, node: str, channel: str, payload: bytes) -> None:
+        await self.cluster.spublish(channel, payload)  # the channel's slot is the node's
+
+    async def refresh(self) -> None:
+        await self.cluster.nodes_manager.initialize()
+
+    def canary_channel(self, node: NodeAddress, tag: str) -> str:
+        # A hash tag makes the channel's slot the tag's: search for one this node serves.
+        slots = self.cluster.nodes_manager.slots_cache
+        for n in range(100_000):
+            hashtag = f"cg{n}"
+            owners = slots.get(key_slot(hashtag.encode()))
+            if owners and owners[0].name == node.name:
+                return f"chatgate:canary:{tag}:{{{hashtag}}}"
+        raise RuntimeError(f"no slot of {node.name} found for its canary")

@@ -1,0 +1,618 @@
+"""PostgreSQL backend (asyncpg): the system of record when chatgate runs on several nodes.
+
+Writers of one conversation serialize on its row (``SELECT ... FOR UPDATE`` in the write's
+transaction), so seqs stay gap-free and unique whichever process writes. Races on unique keys
+(contacts by external id, settings, idempotency keys) are settled by ``ON CONFLICT``.
+Migrations run under an advisory lock, so several nodes may start at once.
+
+``database_url`` is a libpq URL; query parameters that are not connection options become
+server settings, e.g. ``postgresql://chatgate@db/chatgate?search_path=tenant_a``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Mapping
+from contextlib import asynccontextmanager
+from datetime import datetime, timedelta
+from typing import Any, Self
+
+import asyncpg
+import orjson
+
+from protocol.codes import ErrorCode
+from protocol.errors import GatewayError
+from protocol.events import ConversationUpdated, MessageCreated
+from storage import migrations, records
+from storage.base import Decide, StoredEvent
+from storage.errors import MigrationError, StorageError
+from storage.execution import execute
+from storage.models import (
+    Agent,
+    ApiKey,
+    Applied,
+    Contact,
+    Conversation,
+    IdempotencyRecord,
+    Message,
+    NodeLease,
+    Org,
+    Widget,
+    now,
+    to_wire,
+)
+
+__all__ = ["PostgresStore"]
+
+#: Key of the advisory lock that serializes migrations across nodes.
+MIGRATION_LOCK = 0x63686174  # "chat"
+#: Key of the advisory lock that makes node registration atomic.
+NODES_LOCK = 0x6E6F6465  # "node"
+_FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutError)
+
+CONVERSATION_COLUMNS = (
+    "id, org_id, widget_id, contact_id, status, handler, epoch, assignee_id, created_at,"
+    " updated_at, resolved_at, ended_at, live_agent_handoff_at, first_response_at, last_seq,"
+    " metadata"
+)
+WIDGET_COLUMNS = frozenset(
+    {"name", "allowed_origins", "messages_per_minute", "live_agent_endpoint_url", "bot_settings"}
+)
+
+
+class PostgresStore:
+    """The ``Store`` on PostgreSQL.
+
+    Args:
+        dsn: a ``postgresql://`` URL.
+        min_size, max_size: bounds of the connection pool.
+    """
+
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 10) -> None:
+        self.dsn = dsn
+        self._min_size = min_size
+        self._max_size = max_size
+        self._pool: asyncpg.Pool | None = None
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- plumbing -------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        if self._pool is not None:
+            raise RuntimeError("PostgresStore.start() called twice")
+        try:
+            self._pool = await asyncpg.create_pool(
+                self.dsn,
+                min_size=self._min_size,
+                max_size=self._max_size,
+                init=_init_connection,
+            )
+        except _FAILURES as exc:
+            raise StorageError(f"postgres: {exc}") from exc
+        await self._migrate()
+
+    async def aclose(self) -> None:
+        pool, self._pool = self._pool, None
+        if pool is not None:
+            await pool.close()
+
+    @asynccontextmanager
+    async def _connection(self) -> AsyncIterator[asyncpg.Connection]:
+        if self._pool is None:
+            raise RuntimeError("the store is not started (or already closed)")
+        try:
+            async with self._pool.acquire() as conn:
+                yield conn
+        except _FAILURES as exc:
+            raise StorageError(f"postgres: {exc}") from exc
+
+    @asynccontextmanager
+    async def _transaction(self, **options: Any) -> AsyncIterator[asyncpg.Connection]:
+        async with self._connection() as conn, conn.transaction(**options):
+            yield conn
+
+    async def _migrate(self) -> None:
+        async with self._transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations"
+                " (version integer PRIMARY KEY, name text NOT NULL,"
+                " applied_at timestamptz NOT NULL)"
+            )
+            done = {r["version"] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for migration in migrations.load("postgres"):
+                if migration.version in done:
+                    continue
+                try:
+                    async with conn.transaction():
+                        await conn.execute(migration.sql)
+                        await conn.execute(
+                            "INSERT INTO schema_migrations VALUES ($1, $2, $3)",
+                            migration.version,
+                            migration.name,
+                            now(),
+                        )
+                except asyncpg.PostgresError as exc:
+                    raise MigrationError(f"migration {migration.version}: {exc}") from exc
+
+    async def ping(self) -> None:
+        async with self._connection() as conn:
+            await conn.fetchval("SELECT 1")
+
+    # -- settings -------------------------------------------------------------------------
+
+    async def get_or_create_setting(self, name: str, value: str) -> str:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO settings VALUES ($1, $2) ON CONFLICT (name) DO NOTHING", name, value
+            )
+            stored = await conn.fetchval("SELECT value FROM settings WHERE name = $1", name)
+        return str(stored)
+
+    # -- gateway nodes --------------------------------------------------------------------
+
+    async def register_node(self, node: NodeLease, live_after: datetime) -> list[NodeLease]:
+        async with self._transaction() as conn:
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", NODES_LOCK)
+            others = await conn.fetch(
+                "SELECT * FROM nodes WHERE id != $1 AND seen_at > $2", node.id, live_after
+            )
+            await conn.execute(
+                "INSERT INTO nodes VALUES ($1, $2, $3, $4, $5, $6)"
+                " ON CONFLICT (id) DO UPDATE SET seen_at = EXCLUDED.seen_at",
+                node.id,
+                node.host,
+                node.pid,
+                node.broker,
+                node.started_at,
+                node.seen_at,
+            )
+        return [records.node(r) for r in others]
+
+    async def heartbeat_node(self, node_id: str, at: datetime) -> None:
+        async with self._connection() as conn:
+            await conn.execute("UPDATE nodes SET seen_at = $2 WHERE id = $1", node_id, at)
+
+    async def remove_node(self, node_id: str) -> None:
+        async with self._connection() as conn:
+            await conn.execute("DELETE FROM nodes WHERE id = $1", node_id)
+
+    # -- tenancy --------------------------------------------------------------------------
+
+    async def count_orgs(self) -> int:
+        async with self._connection() as conn:
+            return int(await conn.fetchval("SELECT count(*) FROM orgs"))
+
+    async def create_org(self, org: Org) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO orgs VALUES ($1, $2, $3, $4)",
+                org.id,
+                org.name,
+                org.monthly_message_limit,
+                org.created_at,
+            )
+
+    async def create_api_key(self, key: ApiKey, key_hash: str) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO api_keys VALUES ($1, $2, $3, $4, $5, $6, $7)",
+                key.id,
+                key.org_id,
+                key.name,
+                key.prefix,
+                key_hash,
+                key.created_at,
+                key.revoked_at,
+            )
+
+    async def find_api_key(self, key_hash: str) -> ApiKey | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
+            )
+        return None if row is None else records.api_key(row)
+
+    async def list_api_keys(self, org_id: str) -> list[ApiKey]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM api_keys WHERE org_id = $1 ORDER BY created_at, id", org_id
+            )
+        return [records.api_key(r) for r in rows]
+
+    async def revoke_api_key(self, org_id: str, key_id: str, at: datetime) -> ApiKey | None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "UPDATE api_keys SET revoked_at = $1"
+                " WHERE id = $2 AND org_id = $3 AND revoked_at IS NULL",
+                at,
+                key_id,
+                org_id,
+            )
+            row = await conn.fetchrow(
+                "SELECT * FROM api_keys WHERE id = $1 AND org_id = $2", key_id, org_id
+            )
+        return None if row is None else records.api_key(row)
+
+    async def create_widget(self, widget: Widget) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO widgets VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                widget.id,
+                widget.org_id,
+                widget.name,
+                list(widget.allowed_origins),
+                widget.messages_per_minute,
+                widget.live_agent_endpoint_url,
+                widget.bot_settings,
+                widget.created_at,
+            )
+
+    async def get_widget(self, org_id: str | None, widget_id: str) -> Widget | None:
+        async with self._connection() as conn:
+            if org_id is None:
+                row = await conn.fetchrow("SELECT * FROM widgets WHERE id = $1", widget_id)
+            else:
+                row = await conn.fetchrow(
+                    "SELECT * FROM widgets WHERE id = $1 AND org_id = $2", widget_id, org_id
+                )
+        return None if row is None else records.widget(row)
+
+    async def update_widget(
+        self, org_id: str, widget_id: str, updates: Mapping[str, Any]
+    ) -> Widget | None:
+        unknown = set(updates) - WIDGET_COLUMNS
+        if unknown:
+            raise RuntimeError(f"update_widget cannot change {sorted(unknown)}")
+        values = [list(v) if k == "allowed_origins" else v for k, v in updates.items()]
+        async with self._connection() as conn:
+            if updates:
+                assignments = ", ".join(f"{name} = ${n}" for n, name in enumerate(updates, 3))
+                await conn.execute(
+                    f"UPDATE widgets SET {assignments} WHERE id = $1 AND org_id = $2",
+                    widget_id,
+                    org_id,
+                    *values,
+                )
+            row = await conn.fetchrow(
+                "SELECT * FROM widgets WHERE id = $1 AND org_id = $2", widget_id, org_id
+            )
+        return None if row is None else records.widget(row)
+
+    async def list_widgets(self, org_id: str) -> list[Widget]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM widgets WHERE org_id = $1 ORDER BY created_at, id", org_id
+            )
+        return [records.widget(r) for r in rows]
+
+    async def create_agent(self, agent: Agent) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO agents VALUES ($1, $2, $3, $4, $5)",
+                agent.id,
+                agent.org_id,
+                agent.name,
+                agent.email,
+                agent.created_at,
+            )
+
+    async def get_agent(self, org_id: str, agent_id: str) -> Agent | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM agents WHERE id = $1 AND org_id = $2", agent_id, org_id
+            )
+        return None if row is None else records.agent(row)
+
+    async def list_agents(self, org_id: str) -> list[Agent]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM agents WHERE org_id = $1 ORDER BY created_at, id", org_id
+            )
+        return [records.agent(r) for r in rows]
+
+    async def get_or_create_contact(self, contact: Contact) -> Contact:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO contacts VALUES ($1, $2, $3, $4, $5, $6, $7, $8)"
+                " ON CONFLICT (org_id, external_id) WHERE external_id IS NOT NULL DO NOTHING",
+                contact.id,
+                contact.org_id,
+                contact.widget_id,
+                contact.external_id,
+                contact.name,
+                contact.email,
+                contact.metadata,
+                contact.created_at,
+            )
+            if contact.external_id is None:
+                row = await conn.fetchrow("SELECT * FROM contacts WHERE id = $1", contact.id)
+            else:
+                row = await conn.fetchrow(
+                    "SELECT * FROM contacts WHERE org_id = $1 AND external_id = $2",
+                    contact.org_id,
+                    contact.external_id,
+                )
+        return records.contact(row)
+
+    async def get_contact(self, org_id: str, contact_id: str) -> Contact | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM contacts WHERE id = $1 AND org_id = $2", contact_id, org_id
+            )
+        return None if row is None else records.contact(row)
+
+    # -- conversations --------------------------------------------------------------------
+
+    async def create_conversation(self, conversation: Conversation) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                f"INSERT INTO conversations ({CONVERSATION_COLUMNS})"
+                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+                *_conversation_values(conversation),
+            )
+
+    async def get_conversation(self, org_id: str, conversation_id: str) -> Conversation | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM conversations WHERE id = $1 AND org_id = $2",
+                conversation_id,
+                org_id,
+            )
+        return None if row is None else records.conversation(row)
+
+    async def list_conversations(
+        self,
+        org_id: str,
+        *,
+        status: str | None = None,
+        contact_id: str | None = None,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 50,
+    ) -> list[Conversation]:
+        where = ["org_id = $1"]
+        params: list[Any] = [org_id]
+        if status is not None:
+            params.append(status)
+            where.append(f"status = ${len(params)}")
+        if contact_id is not None:
+            params.append(contact_id)
+            where.append(f"contact_id = ${len(params)}")
+        if before is not None:
+            params.extend(before)
+            where.append(f"(created_at, id) < (${len(params) - 1}, ${len(params)}::uuid)")
+        params.append(limit)
+        sql = (
+            f"SELECT * FROM conversations WHERE {' AND '.join(where)}"
+            f" ORDER BY created_at DESC, id DESC LIMIT ${len(params)}"
+        )
+        async with self._connection() as conn:
+            rows = await conn.fetch(sql, *params)
+        return [records.conversation(r) for r in rows]
+
+    async def apply(
+        self,
+        org_id: str,
+        conversation_id: str,
+        decide: Decide,
+        *,
+        client_message_id: str | None = None,
+    ) -> Applied:
+        at = now()
+        async with self._transaction() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM conversations WHERE id = $1 AND org_id = $2 FOR UPDATE",
+                conversation_id,
+                org_id,
+            )
+            if row is None:
+                raise GatewayError(ErrorCode.NOT_FOUND, "conversation not found")
+            conversation = records.conversation(row)
+            if client_message_id is not None:
+                existing = await conn.fetchrow(
+                    "SELECT * FROM messages WHERE conversation_id = $1 AND client_message_id = $2",
+                    conversation_id,
+                    client_message_id,
+                )
+                if existing is not None:
+                    return Applied(conversation, (), (), replayed=records.message(existing))
+            done = execute(conversation, decide(conversation), at)
+            if done.messages:
+                await conn.executemany(
+                    "INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+                    [_message_values(m) for m in done.messages],
+                )
+            if done.changes:
+                await conn.executemany(
+                    "INSERT INTO conversation_changes VALUES ($1, $2, $3, $4)",
+                    [(conversation_id, seq, data, at) for seq, data in done.changes],
+                )
+            if done.events:
+                await conn.execute(
+                    f"UPDATE conversations SET ({CONVERSATION_COLUMNS}) ="
+                    " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                    " WHERE id = $1",
+                    *_conversation_values(done.conversation),
+                )
+        return Applied(done.conversation, done.events, done.messages)
+
+    async def read_events(
+        self, conversation_id: str, after_seq: int, limit: int
+    ) -> list[StoredEvent]:
+        # One snapshot for both queries, so that the merge sees one consistent log.
+        async with self._transaction(isolation="repeatable_read", readonly=True) as conn:
+            messages = await conn.fetch(
+                "SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2"
+                " ORDER BY seq LIMIT $3",
+                conversation_id,
+                after_seq,
+                limit,
+            )
+            changes = await conn.fetch(
+                "SELECT seq, data FROM conversation_changes"
+                " WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+                conversation_id,
+                after_seq,
+                limit,
+            )
+        events: list[StoredEvent] = [
+            MessageCreated(conversation_id, r["seq"], to_wire(records.message(r))) for r in messages
+        ]
+        events.extend(
+            ConversationUpdated(
+                conversation_id, r["seq"], r["data"]["conversation"], r["data"]["changes"]
+            )
+            for r in changes
+        )
+        events.sort(key=lambda e: e.seq)
+        return events[:limit]
+
+    async def list_messages(
+        self, conversation_id: str, after_seq: int, limit: int
+    ) -> list[Message]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(
+                "SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2"
+                " ORDER BY seq LIMIT $3",
+                conversation_id,
+                after_seq,
+                limit,
+            )
+        return [records.message(r) for r in rows]
+
+    async def last_seq(self, conversation_id: str) -> int | None:
+        async with self._connection() as conn:
+            value = await conn.fetchval(
+                "SELECT last_seq FROM conversations WHERE id = $1", conversation_id
+            )
+        return None if value is None else int(value)
+
+    async def mark_read(self, conversation_id: str, reader: str, seq: int, at: datetime) -> int:
+        async with self._connection() as conn:
+            stored = await conn.fetchval(
+                "INSERT INTO read_cursors VALUES ($1, $2, $3, $4)"
+                " ON CONFLICT (conversation_id, reader) DO UPDATE"
+                " SET seq = GREATEST(read_cursors.seq, EXCLUDED.seq),"
+                " updated_at = EXCLUDED.updated_at RETURNING seq",
+                conversation_id,
+                reader,
+                seq,
+                at,
+            )
+        return int(stored)
+
+    # -- idempotency ----------------------------------------------------------------------
+
+    async def claim_idempotency_key(
+        self, scope: str, key: str, request_hash: str, at: datetime, ttl: timedelta
+    ) -> IdempotencyRecord | None:
+        async with self._transaction() as conn:
+            await conn.execute(
+                "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3",
+                scope,
+                key,
+                at - ttl,
+            )
+            claimed = await conn.fetchval(
+                "INSERT INTO idempotency_keys (scope, key, request_hash, created_at)"
+                " VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING RETURNING 1",
+                scope,
+                key,
+                request_hash,
+                at,
+            )
+            if claimed:
+                return None
+            row = await conn.fetchrow(
+                "SELECT * FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key
+            )
+        return records.idempotency(row)
+
+    async def finish_idempotency_key(
+        self, scope: str, key: str, status: int, headers: Mapping[str, str], body: bytes
+    ) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5"
+                " WHERE scope = $1 AND key = $2",
+                scope,
+                key,
+                status,
+                dict(headers),
+                body,
+            )
+
+    async def get_idempotency_key(self, scope: str, key: str) -> IdempotencyRecord | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key
+            )
+        return None if row is None else records.idempotency(row)
+
+    async def release_idempotency_key(self, scope: str, key: str) -> None:
+        async with self._connection() as conn:
+            await conn.execute(
+                "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL",
+                scope,
+                key,
+            )
+
+    async def purge_idempotency_keys(self, before: datetime) -> int:
+        async with self._connection() as conn:
+            result = await conn.execute(
+                "DELETE FROM idempotency_keys WHERE created_at < $1", before
+            )
+        return int(result.split()[-1])
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    # Ids travel as text and JSON as Python objects, as in every other layer.
+    await conn.set_type_codec("uuid", encoder=str, decoder=str, schema="pg_catalog", format="text")
+    await conn.set_type_codec(
+        "jsonb",
+        encoder=lambda value: orjson.dumps(value).decode(),
+        decoder=orjson.loads,
+        schema="pg_catalog",
+        format="text",
+    )
+
+
+def _conversation_values(v: Conversation) -> tuple[Any, ...]:
+    return (
+        v.id,
+        v.org_id,
+        v.widget_id,
+        v.contact_id,
+        v.status.value,
+        v.handler.value,
+        v.epoch,
+        v.assignee_id,
+        v.created_at,
+        v.updated_at,
+        v.resolved_at,
+        v.ended_at,
+        v.live_agent_handoff_at,
+        v.first_response_at,
+        v.last_seq,
+        v.metadata,
+    )
+
+
+def _message_values(m: Message) -> tuple[Any, ...]:
+    return (
+        m.id,
+        m.conversation_id,
+        m.seq,
+        m.role.value,
+        m.sender_id,
+        m.content,
+        list(m.attachments),
+        m.metadata,
+        m.client_message_id,
+        m.created_at,
+    )

@@ -1,0 +1,199 @@
+"""The Redis broker: the broker contract on standalone nodes and on a cluster, placement,
+and recovery from lost pub/sub connections."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+from collections.abc import AsyncIterator, Callable
+
+import pytest
+
+from bench.services import RedisClusterProcesses, RedisServer
+from gateway.broker import Broker
+from gateway.broker.layouts import ClusterLayout, StandaloneLayout, parse_redis_url, rendezvous
+from gateway.broker.redis import RedisBroker
+from tests.contracts.broker import BrokerContract, Inbox
+from tests.support import eventually
+
+pytestmark = pytest.mark.redis
+
+
+def standalone_url(nodes: list[RedisServer]) -> str:
+    return ",".join(node.url for node in nodes)
+
+
+class TestStandaloneRedisBroker(BrokerContract):
+    settle_seconds = 0.3
+
+    @pytest.fixture
+    def make_broker(self, redis_nodes: list[RedisServer]) -> Callable[[], Broker]:
+        return lambda: RedisBroker(parse_redis_url(standalone_url(redis_nodes)))
+
+
+class TestClusterRedisBroker(BrokerContract):
+    settle_seconds = 0.3
+
+    @pytest.fixture
+    def make_broker(self, redis_cluster: RedisClusterProcesses) -> Callable[[], Broker]:
+        return lambda: RedisBroker(parse_redis_url(redis_cluster.url))
+
+
+# -- placement ----------------------------------------------------------------------------
+
+
+def test_rendezvous_is_stable_and_moves_little_when_a_node_joins() -> None:
+    """Every process computes the same owner; a fourth node takes about a quarter of the
+    rooms, all from the others, and nothing else moves."""
+    three = ("a:6379", "b:6379", "c:6379")
+    four = (*three, "d:6379")
+    rooms = [f"conv:{n}" for n in range(4000)]
+    before = {room: rendezvous(room, three) for room in rooms}
+    assert before == {room: rendezvous(room, tuple(reversed(three))) for room in rooms}
+    counts = {node: list(before.values()).count(node) for node in three}
+    assert all(1200 < n < 1470 for n in counts.values()), counts
+    after = {room: rendezvous(room, four) for room in rooms}
+    moved = [room for room in rooms if after[room] != before[room]]
+    assert all(after[room] == "d:6379" for room in moved)
+    assert 0.20 < len(moved) / len(rooms) < 0.30
+
+
+def test_parse_redis_url_picks_the_topology() -> None:
+    """A list of redis:// URLs is standalone sharding; redis+cluster:// is a cluster."""
+    standalone = parse_redis_url("redis://a:1, redis://b:2/3")
+    assert isinstance(standalone, StandaloneLayout)
+    assert [n.name for n in standalone.nodes()] == ["a:1", "b:2"]
+    assert isinstance(parse_redis_url("redis+cluster://a:7000,b:7001"), ClusterLayout)
+    for bad in ("", "http://x", "redis://a:1,redis://a:1", "redis://:5"):
+        with pytest.raises(ValueError):
+            parse_redis_url(bad)
+
+
+@pytest.fixture
+async def standalone_broker(redis_nodes: list[RedisServer]) -> AsyncIterator[tuple]:
+    broker = RedisBroker(parse_redis_url(standalone_url(redis_nodes)))
+    inbox = Inbox()
+    resynced: list[str] = []
+    await broker.start(inbox.deliver, resynced.extend)
+    yield broker, inbox, resynced
+    await broker.aclose()
+
+
+async def test_redis_broker_spreads_rooms_and_subscribes_only_wanted_ones(
+    redis_nodes: list[RedisServer], standalone_broker: tuple
+) -> None:
+    """Rooms land on every node; each node holds exactly the rooms it owns, and nothing
+    stays subscribed after the last unsubscribe."""
+    broker, _, _ = standalone_broker
+    rooms = [f"conv:spread-{n}" for n in range(30)]
+    for room in rooms:
+        await broker.subscribe(room)
+    for node in redis_nodes:
+        owned = [r for r in rooms if broker.layout.owner(r) == f"127.0.0.1:{node.port}"]
+        assert owned, "every node carries some rooms"
+        subscribed = set(node.cli("PUBSUB", "CHANNELS", "conv:spread-*").split())
+        assert subscribed == set(owned)
+    for room in rooms:
+        await broker.unsubscribe(room)
+    for node in redis_nodes:
+        assert node.cli("PUBSUB", "CHANNELS", "conv:spread-*") == ""
+
+
+# -- recovery -----------------------------------------------------------------------------
+
+
+async def test_redis_broker_recovers_from_killed_pubsub_connections(
+    redis_nodes: list[RedisServer], standalone_broker: tuple
+) -> None:
+    """CLIENT KILL TYPE pubsub: the broker reconnects, resubscribes, resyncs the rooms of
+    the killed shards, and delivers again."""
+    broker, inbox, resynced = standalone_broker
+    rooms = [f"conv:kill-{n}" for n in range(12)]
+    for room in rooms:
+        await broker.subscribe(room)
+    await eventually(lambda: broker.healthy, 5)
+    for node in redis_nodes:
+        node.cli("CLIENT", "KILL", "TYPE", "pubsub")
+    await eventually(lambda: set(resynced) >= set(rooms), 3)
+    assert broker.reconnects >= 3 and broker.healthy
+    for room in rooms:
+        await broker.publish(room, room.encode())
+    await inbox.wait_for(len(rooms))
+    assert {channel for channel, _ in inbox.received} == set(rooms)
+
+
+async def test_redis_broker_canary_flags_a_silent_shard_within_3s(redis_binaries: None) -> None:
+    """A node that stops answering (SIGSTOP) makes the broker unhealthy within 3 s; when it
+    answers again the broker is healthy and resyncs that node's rooms."""
+    node = RedisServer().start()
+    broker = RedisBroker(parse_redis_url(node.url), canary_interval=0.25, canary_timeout=1.5)
+    resynced: list[str] = []
+    inbox = Inbox()
+    try:
+        await broker.start(inbox.deliver, resynced.extend)
+        await broker.subscribe("conv:silent")
+        await eventually(lambda: broker.healthy, 5)
+        assert node.process is not None
+        os.kill(node.process.pid, signal.SIGSTOP)
+        stopped = asyncio.get_running_loop().time()
+        await eventually(lambda: not broker.healthy, 3)
+        assert asyncio.get_running_loop().time() - stopped < 3
+        os.kill(node.process.pid, signal.SIGCONT)
+        await eventually(lambda: broker.healthy and "conv:silent" in resynced, 10)
+        assert broker.canary_failures >= 1
+        await broker.publish("conv:silent", b"back")
+        assert await inbox.wait_for(1) == [("conv:silent", b"back")]
+    finally:
+        if node.process is not None and node.process.poll() is None:
+            os.kill(node.process.pid, signal.SIGCONT)
+        await broker.aclose()
+        node.stop()
+
+
+async def test_redis_broker_survives_a_node_restart(redis_binaries: None) -> None:
+    """A restarted (empty) node gets its subscriptions back and the rooms are resynced."""
+    node = RedisServer().start()
+    broker = RedisBroker(parse_redis_url(node.url), canary_interval=0.25, canary_timeout=1.5)
+    resynced: list[str] = []
+    inbox = Inbox()
+    try:
+        await broker.start(inbox.deliver, resynced.extend)
+        await broker.subscribe("conv:restart")
+        await eventually(lambda: broker.healthy, 5)
+        node.restart()
+        await eventually(lambda: "conv:restart" in resynced and broker.healthy, 10)
+        await broker.publish("conv:restart", b"again")
+        assert await inbox.wait_for(1) == [("conv:restart", b"again")]
+    finally:
+        await broker.aclose()
+        node.stop()
+
+
+async def test_redis_cluster_broker_follows_a_slot_move(redis_binaries: None) -> None:
+    """When a channel's slot moves to another primary, Redis drops the subscription; the
+    broker re-subscribes on the new owner, resyncs the room, and keeps delivering."""
+    cluster = RedisClusterProcesses(3).start()
+    broker = RedisBroker(parse_redis_url(cluster.url))
+    resynced: list[str] = []
+    inbox = Inbox()
+    channel = "conv:moving"
+    try:
+        await broker.start(inbox.deliver, resynced.extend)
+        await broker.subscribe(channel)
+        layout = broker.layout
+        assert isinstance(layout, ClusterLayout)
+        slot = int(cluster.nodes[0].cli("CLUSTER", "KEYSLOT", channel))
+        source = layout.owner(channel)
+        ids = {n.port: n.cli("CLUSTER", "MYID") for n in cluster.nodes}
+        target = next(n for n in cluster.nodes if f"127.0.0.1:{n.port}" != source)
+        for node in cluster.nodes:
+            node.cli("CLUSTER", "SETSLOT", str(slot), "NODE", ids[target.port])
+        await eventually(lambda: channel in resynced, 10)
+        assert layout.owner(channel) == f"127.0.0.1:{target.port}"
+        assert channel in target.cli("PUBSUB", "SHARDCHANNELS").split()
+        await broker.publish(channel, b"after the move")
+        assert (await inbox.wait_for(1))[-1] == (channel, b"after the move")
+    finally:
+        await broker.aclose()
+        cluster.stop()
