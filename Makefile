@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint types fmt cov bench clean
+.PHONY: install run test lint types fmt cov cluster clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -37,8 +37,9 @@ fmt: $(STAMP)
 cov: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term-missing
 
-bench: $(STAMP)
-	$(BIN)/python -m bench
+## Three gateways + a Redis Cluster + PostgreSQL on this machine, until Ctrl-C.
+cluster: $(STAMP)
+	$(BIN)/python -m bench.cluster
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov

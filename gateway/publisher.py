@@ -11,7 +11,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterable
 
-from gateway.broker import Broker
+from gateway.broker import Broker, BrokerError
 from gateway.push import Push
 from gateway.registry import conversation_channel, inbox_channel
 from protocol.events import Event, EventName
@@ -34,9 +34,12 @@ class Publisher:
                 await self._broker.publish(conversation_channel(event.conversation_id), payload)
                 if event.name in INBOX_EVENTS:
                     await self._broker.publish(inbox_channel(org_id), payload)
-            except Exception:
-                log.exception(
-                    "publish of %s seq %s failed; subscribers will backfill",
+            except BrokerError as exc:
+                log.warning(
+                    "publish of %s seq %s failed (%s); rooms resync from storage",
                     event.conversation_id,
                     event.seq,
+                    exc,
                 )
+            except Exception:
+                log.exception("publish of %s seq %s failed", event.conversation_id, event.seq)

@@ -92,11 +92,12 @@ def parse_redis_url(url: str) -> Layout:
     if not parts:
         raise ValueError("CHATGATE_REDIS_URL is empty")
     scheme = urlsplit(parts[0]).scheme
-    if scheme in ("redis+cluster", "rediss+cluster"):
-        seeds = [_address(p if "://" in p else f"{scheme}://{p}") for p in parts]
-        return ClusterLayout(seeds, tls=scheme.startswith("rediss"))
-    if scheme in ("redis", "rediss"):
-        return StandaloneLayout([_address(p) for p in parts], tls=scheme == "rediss")
+    if scheme.startswith("rediss"):
+        raise ValueError("TLS to Redis (rediss://) is not supported yet")
+    if scheme == "redis+cluster":
+        return ClusterLayout([_address(p if "://" in p else f"{scheme}://{p}") for p in parts])
+    if scheme == "redis":
+        return StandaloneLayout([_address(p) for p in parts])
     raise ValueError(f"unsupported Redis URL {parts[0]!r}: use redis:// or redis+cluster://")
 
 
@@ -129,12 +130,11 @@ class StandaloneLayout:
 
     sharded = False
 
-    def __init__(self, nodes: list[NodeAddress], *, tls: bool = False) -> None:
+    def __init__(self, nodes: list[NodeAddress]) -> None:
         if len({n.name for n in nodes}) != len(nodes):
             raise ValueError("a Redis node is listed twice")
         self._nodes = nodes
         self._names = tuple(n.name for n in nodes)
-        self._tls = tls
         self._clients: dict[str, redis.Redis] = {}
 
     async def start(self) -> None:
@@ -145,7 +145,6 @@ class StandaloneLayout:
                 db=node.db,
                 username=node.username,
                 password=node.password,
-                ssl=self._tls,
                 socket_connect_timeout=2,
                 socket_timeout=5,
             )
@@ -181,9 +180,8 @@ class ClusterLayout:
 
     sharded = True
 
-    def __init__(self, seeds: list[NodeAddress], *, tls: bool = False) -> None:
+    def __init__(self, seeds: list[NodeAddress]) -> None:
         self._seeds = seeds
-        self._tls = tls
         self._cluster: RedisCluster | None = None
 
     @property
@@ -198,7 +196,6 @@ class ClusterLayout:
             startup_nodes=[ClusterNode(s.host, s.port) for s in self._seeds],
             username=seed.username,
             password=seed.password,
-            ssl=self._tls,
             socket_connect_timeout=2,
             socket_timeout=5,
         )

@@ -44,6 +44,8 @@ log = logging.getLogger(__name__)
 
 #: Seconds a subscribe waits for Redis to confirm it.
 CONFIRM_TIMEOUT = 5.0
+#: Seconds a publish may take before it counts as failed.
+PUBLISH_TIMEOUT = 1.0
 #: Reconnect backoff bounds (seconds).
 BACKOFF_MIN, BACKOFF_MAX = 0.05, 2.0
 #: Failed reconnects after which a cluster's slot map is read again (failover?).
@@ -58,12 +60,19 @@ class RedisBroker:
         layout: where channels live.
         canary_interval: seconds between canary messages per shard.
         canary_timeout: seconds without a canary after which a shard is unhealthy.
+        confirm_timeout: seconds a subscribe waits for Redis to confirm it.
     """
 
     def __init__(
-        self, layout: Layout, *, canary_interval: float = 0.5, canary_timeout: float = 2.0
+        self,
+        layout: Layout,
+        *,
+        canary_interval: float = 0.5,
+        canary_timeout: float = 2.0,
+        confirm_timeout: float = CONFIRM_TIMEOUT,
     ) -> None:
         self.layout = layout
+        self.confirm_timeout = confirm_timeout
         self.node_id = uuid.uuid4().hex
         self.canary_interval = canary_interval
         self.canary_timeout = canary_timeout
@@ -126,10 +135,13 @@ class RedisBroker:
             await shard.unsubscribe(channel)
 
     async def publish(self, channel: str, payload: bytes) -> None:
+        # Bounded: the change is already stored, and a hung node must not hold the sender's
+        # reply for a whole socket timeout; the room resyncs when the node is back.
         try:
-            await self.layout.publish(channel, payload)
+            async with asyncio.timeout(PUBLISH_TIMEOUT):
+                await self.layout.publish(channel, payload)
         except (*_FAILURES, redis_errors.RedisError) as exc:
-            raise BrokerError(f"publish to {channel} failed: {exc}") from exc
+            raise BrokerError(f"publish to {channel} failed: {exc!r}") from exc
 
     @property
     def healthy(self) -> bool:
@@ -151,7 +163,7 @@ class RedisBroker:
         self._placement[channel] = shard
         try:
             await shard.subscribe(channel)
-            await asyncio.wait_for(asyncio.shield(confirmed), CONFIRM_TIMEOUT)
+            await asyncio.wait_for(asyncio.shield(confirmed), self.confirm_timeout)
         except (*_FAILURES, redis_errors.RedisError) as exc:
             self._placement.pop(channel, None)
             raise BrokerError(f"subscribe to {channel} failed: {exc}") from exc

@@ -65,7 +65,7 @@ def test_parse_redis_url_picks_the_topology() -> None:
     assert isinstance(standalone, StandaloneLayout)
     assert [n.name for n in standalone.nodes()] == ["a:1", "b:2"]
     assert isinstance(parse_redis_url("redis+cluster://a:7000,b:7001"), ClusterLayout)
-    for bad in ("", "http://x", "redis://a:1,redis://a:1", "redis://:5"):
+    for bad in ("", "http://x", "redis://a:1,redis://a:1", "redis://:5", "rediss://a:1"):
         with pytest.raises(ValueError):
             parse_redis_url(bad)
 
@@ -197,3 +197,41 @@ async def test_redis_cluster_broker_follows_a_slot_move(redis_binaries: None) ->
     finally:
         await broker.aclose()
         cluster.stop()
+
+
+async def test_redis_broker_start_fails_clearly_without_redis() -> None:
+    """Starting against a port where no Redis listens is a BrokerError, not a hang."""
+    from bench.services import free_port
+    from gateway.broker import BrokerError
+
+    broker = RedisBroker(parse_redis_url(f"redis://127.0.0.1:{free_port()}"))
+    with pytest.raises(BrokerError, match="cannot reach Redis"):
+        await broker.start(Inbox().deliver)
+
+
+async def test_redis_broker_subscribe_during_an_outage_fails_then_recovers(
+    redis_binaries: None,
+) -> None:
+    """While the room's node is down a subscribe fails (the client gets unavailable and
+    retries); once the node is back the same subscribe works and delivers."""
+    from gateway.broker import BrokerError
+
+    node = RedisServer().start()
+    broker = RedisBroker(
+        parse_redis_url(node.url), canary_interval=0.2, canary_timeout=1.0, confirm_timeout=0.5
+    )
+    inbox = Inbox()
+    try:
+        await broker.start(inbox.deliver)
+        node.kill()
+        await eventually(lambda: not broker.healthy, 5)
+        with pytest.raises(BrokerError):
+            await broker.subscribe("conv:outage")
+        node.start()
+        await eventually(lambda: broker.healthy, 10)
+        await broker.subscribe("conv:outage")
+        await broker.publish("conv:outage", b"works")
+        assert await inbox.wait_for(1) == [("conv:outage", b"works")]
+    finally:
+        await broker.aclose()
+        node.stop()
