@@ -10,8 +10,8 @@ backfills those rooms from storage.
 shard whose canary has not come back within ``canary_timeout`` (a connection that died
 silently, or was killed) is marked unhealthy (``healthy`` is False, ``/readyz`` answers 503)
 and its connection is rebuilt. A shard is healthy again, and its rooms are resynced, when a
-canary arrives: the canary channel was subscribed in the same command as the rooms, so its
-arrival proves the rooms' subscriptions are live.
+canary arrives: the canary channel is subscribed after the rooms, on the same connection, so
+its arrival proves the rooms' subscriptions are live.
 
 **Slot moves.** In a cluster, a ``MOVED`` answer to ``SSUBSCRIBE`` or a server-pushed
 ``sunsubscribe`` (the slot left this primary) makes the broker re-read the slot map and move
@@ -50,7 +50,12 @@ PUBLISH_TIMEOUT = 1.0
 BACKOFF_MIN, BACKOFF_MAX = 0.05, 2.0
 #: Failed reconnects after which a cluster's slot map is read again (failover?).
 REFRESH_AFTER_FAILURES = 3
-_FAILURES = (redis_errors.ConnectionError, redis_errors.TimeoutError, OSError, TimeoutError)
+_FAILURES = (
+    redis_errors.RedisError,
+    redis_errors.RedisClusterException,  # not a RedisError: no reachable node, no slot map
+    OSError,
+    TimeoutError,
+)
 
 
 class RedisBroker:
@@ -140,7 +145,7 @@ class RedisBroker:
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT):
                 await self.layout.publish(channel, payload)
-        except (*_FAILURES, redis_errors.RedisError) as exc:
+        except _FAILURES as exc:
             raise BrokerError(f"publish to {channel} failed: {exc!r}") from exc
 
     @property
@@ -153,10 +158,15 @@ class RedisBroker:
 
     async def _place(self, channel: str) -> None:
         """Subscribe ``channel`` on its owner and wait for Redis to confirm."""
-        shard = self.shards.get(self.layout.owner(channel))
+        try:
+            shard = self.shards.get(self.layout.owner(channel))
+            if shard is None:
+                await self._rehome()
+                shard = self.shards.get(self.layout.owner(channel))
+        except (*_FAILURES, RuntimeError) as exc:  # RuntimeError: no primary serves the slot
+            raise BrokerError(f"no shard for {channel}: {exc}") from exc
         if shard is None:
-            await self._rehome()
-            shard = self.shards[self.layout.owner(channel)]
+            raise BrokerError(f"the Redis node that owns {channel} is not reachable")
         confirmed = self._confirmations.setdefault(
             channel, asyncio.get_running_loop().create_future()
         )
@@ -164,7 +174,7 @@ class RedisBroker:
         try:
             await shard.subscribe(channel)
             await asyncio.wait_for(asyncio.shield(confirmed), self.confirm_timeout)
-        except (*_FAILURES, redis_errors.RedisError) as exc:
+        except _FAILURES as exc:
             self._placement.pop(channel, None)
             raise BrokerError(f"subscribe to {channel} failed: {exc}") from exc
         finally:
@@ -187,12 +197,16 @@ class RedisBroker:
         async with self._rehome_lock:
             try:
                 await self.layout.refresh()
-            except (*_FAILURES, redis_errors.RedisError) as exc:
+            except _FAILURES as exc:
                 log.warning("reading the Redis topology failed: %s", exc)
                 return
             current = {node.name: node for node in self.layout.nodes()}
             for name in set(current) - set(self.shards):
-                await self._add_shard(current[name])
+                try:
+                    await self._add_shard(current[name])
+                except _FAILURES as exc:
+                    self.shards.pop(name, None)
+                    log.warning("new Redis node %s is not reachable yet: %s", name, exc)
             moved: list[str] = []
             for channel in tuple(self._wanted):
                 shard = self._placement.get(channel)
@@ -231,6 +245,7 @@ class RedisBroker:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
 
     async def _canary_loop(self) -> None:
         while True:
@@ -308,7 +323,7 @@ class _Shard:
         async with self.lock:
             self.channels.discard(channel)
             if not self.broken:
-                with contextlib.suppress(*_FAILURES, redis_errors.RedisError):
+                with contextlib.suppress(*_FAILURES):
                     await self._command("unsubscribe", [channel])
 
     async def forget(self, channel: str) -> None:
@@ -349,7 +364,7 @@ class _Shard:
                 try:
                     async with self.lock:
                         await self._connect()
-                except (*_FAILURES, redis_errors.RedisError) as exc:
+                except _FAILURES as exc:
                     await self._lost(exc)
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, BACKOFF_MAX)
@@ -361,7 +376,7 @@ class _Shard:
             except redis_errors.MovedError:
                 self.broker.schedule_rehome()
                 continue
-            except (*_FAILURES, redis_errors.RedisError) as exc:
+            except _FAILURES as exc:
                 await self._lost(exc)
                 continue
             backoff = BACKOFF_MIN
@@ -419,9 +434,14 @@ class _Shard:
             self.canary_task = asyncio.create_task(self.ping_canary())
 
     async def ping_canary(self) -> None:
-        with contextlib.suppress(*_FAILURES, redis_errors.RedisError):
+        with contextlib.suppress(*_FAILURES):
             async with asyncio.timeout(self.broker.canary_timeout):
                 await self.broker.layout.publish_to(self.name, self.canary, b"canary")
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("Redis broker task failed", exc_info=task.exception())
 
 
 def _text(value: bytes | str) -> str:
