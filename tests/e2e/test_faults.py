@@ -5,6 +5,8 @@ every acknowledged message, none twice, all in order."""
 from __future__ import annotations
 
 import asyncio
+import os
+import signal
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import AsyncExitStack
 from pathlib import Path
@@ -196,4 +198,43 @@ async def test_faults_message_sent_while_redis_is_down_arrives_when_it_is_back(
                 assert follower.report.reconnects == 0, "the sockets never noticed"
                 await follower.stop()
     finally:
+        node.stop()
+
+
+async def test_faults_silent_redis_flips_readyz_within_3s(
+    tmp_path: Path, postgres_url: str, redis_binaries: None
+) -> None:
+    """A Redis node that stops answering without closing anything (SIGSTOP) turns the
+    gateway's /readyz to 503 within 3 s, and back to 200 once it answers again."""
+    node = await asyncio.to_thread(RedisServer().start)
+    args = ("--database-url", postgres_url, "--redis-url", node.url)
+    try:
+        async with (
+            gateway_process(tmp_path / "a", *args) as gateway,
+            httpx.AsyncClient(base_url=gateway.url, timeout=5) as http,
+        ):
+            assert (await http.get("/readyz")).status_code == 200
+            assert node.process is not None
+            os.kill(node.process.pid, signal.SIGSTOP)
+            loop = asyncio.get_running_loop()
+            stopped = loop.time()
+            readiness: list[int] = []
+
+            async def probe() -> bool:
+                readiness.append((await http.get("/readyz")).status_code)
+                return readiness[-1] == 503
+
+            while not await probe():
+                assert loop.time() - stopped < 3, "still ready 3 s after Redis went silent"
+                await asyncio.sleep(0.05)
+            body = (await http.get("/readyz")).json()
+            assert body["checks"]["broker"] == "unavailable"
+            os.kill(node.process.pid, signal.SIGCONT)
+            resumed = loop.time()
+            while (await http.get("/readyz")).status_code != 200:
+                assert loop.time() - resumed < 15, "not ready again after Redis answered"
+                await asyncio.sleep(0.05)
+    finally:
+        if node.process is not None and node.process.poll() is None:
+            os.kill(node.process.pid, signal.SIGCONT)
         node.stop()
