@@ -39,15 +39,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             redis_url=getattr(args, "redis_url", None),
         )
         open_store(settings)  # only checks the URL: nothing is opened yet
-        create_broker(settings)  # likewise
+        if args.command == "serve":
+            create_broker(settings)  # likewise
     except ValueError as exc:
         parser.error(str(exc))
-    if settings.workers > 1 and not settings.redis_url:
-        parser.error(
-            f"--workers {settings.workers} needs a Redis broker: the in-process broker cannot "
-            "carry events between processes (set CHATGATE_REDIS_URL or --redis-url)"
-        )
     if args.command == "serve":
+        if settings.workers > 1 and not settings.redis_url:
+            parser.error(
+                f"--workers {settings.workers} needs a Redis broker: the in-process broker "
+                "cannot carry events between processes (set CHATGATE_REDIS_URL or --redis-url)"
+            )
         return _serve(settings)
     return _orgs_create(settings, args.name, tuple(args.origin or ("*",)), args.json)
 

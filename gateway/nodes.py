@@ -1,8 +1,8 @@
 """Gateway nodes: every process records itself in the database, with a heartbeat, and
 refuses to start where it could not see the others' events.
 
-- A process whose broker reaches only itself (the in-process broker) refuses to start while
-  another live process uses the same database: their sockets would miss each other's events.
+- A process refuses to start next to another live process on the same database when either
+  of them uses the in-process broker: their sockets would miss each other's events.
 - A SQLite database refuses a live process on another host: SQLite is one machine's file.
 
 A lease is live while its heartbeat is younger than ``NODE_LEASE``. A lease left behind by a
@@ -48,11 +48,13 @@ def conflict(
     """Why ``me`` may not run next to ``others``, or None."""
     for other in others:
         same_process = other.host == me.host and other.pid == me.pid
-        if local_broker and not same_process:
+        if same_process:
+            continue
+        if local_broker or other.broker == "memory":
             return (
                 f"another chatgate process (pid {other.pid} on {other.host}) uses this "
-                "database, and the in-process broker cannot reach it: set CHATGATE_REDIS_URL "
-                "on every process, or run one process"
+                "database, and the in-process broker cannot carry events between them: set "
+                "CHATGATE_REDIS_URL on every process, or run one process"
             )
         if sqlite and other.host != me.host:
             return (

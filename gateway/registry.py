@@ -157,8 +157,8 @@ class Registry:
         seq = push.seq
         assert seq is not None
         if room.last_seq is None or seq > room.last_seq + 1:
-            if room.last_seq is None or seq > room.last_seq:
-                room.pending[seq] = push
+            # Before the room's baseline is read, or ahead of a missing seq: hold it.
+            room.pending[seq] = push
             if room.last_seq is not None:
                 self._arm_gap_timer(room)
             return

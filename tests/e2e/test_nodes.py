@@ -192,7 +192,7 @@ async def test_nodes_refuse_a_second_process_without_redis(tmp_path: Path) -> No
     ):
         code = await asyncio.wait_for(second.process.wait(), 30)
         assert code != 0
-        assert "in-process broker cannot reach it" in second.stderr
+        assert "in-process broker cannot carry events between them" in second.stderr
     code, _, stderr = await run_chatgate("serve", "--workers", "3", *database)
     assert code == 2 and "needs a Redis broker" in stderr
 

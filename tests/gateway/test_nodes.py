@@ -27,6 +27,9 @@ def test_nodes_conflict_rules() -> None:
     message = nodes.conflict(me, [same_host], local_broker=True, sqlite=False)
     assert message is not None and "CHATGATE_REDIS_URL" in message
     assert nodes.conflict(me, [same_host], local_broker=False, sqlite=True) is None
+    lone = lease("h1", 2, broker="memory")
+    message = nodes.conflict(me, [lone], local_broker=False, sqlite=False)
+    assert message is not None, "a Redis newcomer cannot join a process on the in-process broker"
     message = nodes.conflict(me, [other_host], local_broker=False, sqlite=True)
     assert message is not None and "use PostgreSQL" in message
     assert nodes.conflict(me, [other_host], local_broker=False, sqlite=False) is None
