@@ -11,10 +11,10 @@ server settings, e.g. ``postgresql://chatgate@db/chatgate?search_path=tenant_a``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
-from typing import Any, Self
+from typing import Any, Self, TypeVar
 
 import asyncpg
 import orjson
@@ -42,6 +42,8 @@ from storage.models import (
 )
 
 __all__ = ["PostgresStore"]
+
+T = TypeVar("T")
 
 #: Key of the advisory lock that serializes migrations across nodes.
 MIGRATION_LOCK = 0x63686174  # "chat"
@@ -115,6 +117,16 @@ class PostgresStore:
     async def _transaction(self, **options: Any) -> AsyncIterator[asyncpg.Connection]:
         async with self._connection() as conn, conn.transaction(**options):
             yield conn
+
+    async def _one(self, decode: Callable[[Any], T], sql: str, *args: Any) -> T | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(sql, *args)
+        return None if row is None else decode(row)
+
+    async def _all(self, decode: Callable[[Any], T], sql: str, *args: Any) -> list[T]:
+        async with self._connection() as conn:
+            rows = await conn.fetch(sql, *args)
+        return [decode(r) for r in rows]
 
     async def _migrate(self) -> None:
         async with self._transaction() as conn:
@@ -212,18 +224,18 @@ class PostgresStore:
             )
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL", key_hash
-            )
-        return None if row is None else records.api_key(row)
+        return await self._one(
+            records.api_key,
+            "SELECT * FROM api_keys WHERE key_hash = $1 AND revoked_at IS NULL",
+            key_hash,
+        )
 
     async def list_api_keys(self, org_id: str) -> list[ApiKey]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT * FROM api_keys WHERE org_id = $1 ORDER BY created_at, id", org_id
-            )
-        return [records.api_key(r) for r in rows]
+        return await self._all(
+            records.api_key,
+            "SELECT * FROM api_keys WHERE org_id = $1 ORDER BY created_at, id",
+            org_id,
+        )
 
     async def revoke_api_key(self, org_id: str, key_id: str, at: datetime) -> ApiKey | None:
         async with self._connection() as conn:
@@ -254,14 +266,11 @@ class PostgresStore:
             )
 
     async def get_widget(self, org_id: str | None, widget_id: str) -> Widget | None:
-        async with self._connection() as conn:
-            if org_id is None:
-                row = await conn.fetchrow("SELECT * FROM widgets WHERE id = $1", widget_id)
-            else:
-                row = await conn.fetchrow(
-                    "SELECT * FROM widgets WHERE id = $1 AND org_id = $2", widget_id, org_id
-                )
-        return None if row is None else records.widget(row)
+        if org_id is None:
+            return await self._one(records.widget, "SELECT * FROM widgets WHERE id = $1", widget_id)
+        return await self._one(
+            records.widget, "SELECT * FROM widgets WHERE id = $1 AND org_id = $2", widget_id, org_id
+        )
 
     async def update_widget(
         self, org_id: str, widget_id: str, updates: Mapping[str, Any]
@@ -285,11 +294,11 @@ class PostgresStore:
         return None if row is None else records.widget(row)
 
     async def list_widgets(self, org_id: str) -> list[Widget]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT * FROM widgets WHERE org_id = $1 ORDER BY created_at, id", org_id
-            )
-        return [records.widget(r) for r in rows]
+        return await self._all(
+            records.widget,
+            "SELECT * FROM widgets WHERE org_id = $1 ORDER BY created_at, id",
+            org_id,
+        )
 
     async def create_agent(self, agent: Agent) -> None:
         async with self._connection() as conn:
@@ -303,18 +312,14 @@ class PostgresStore:
             )
 
     async def get_agent(self, org_id: str, agent_id: str) -> Agent | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM agents WHERE id = $1 AND org_id = $2", agent_id, org_id
-            )
-        return None if row is None else records.agent(row)
+        return await self._one(
+            records.agent, "SELECT * FROM agents WHERE id = $1 AND org_id = $2", agent_id, org_id
+        )
 
     async def list_agents(self, org_id: str) -> list[Agent]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT * FROM agents WHERE org_id = $1 ORDER BY created_at, id", org_id
-            )
-        return [records.agent(r) for r in rows]
+        return await self._all(
+            records.agent, "SELECT * FROM agents WHERE org_id = $1 ORDER BY created_at, id", org_id
+        )
 
     async def get_or_create_contact(self, contact: Contact) -> Contact:
         async with self._connection() as conn:
@@ -341,11 +346,12 @@ class PostgresStore:
         return records.contact(row)
 
     async def get_contact(self, org_id: str, contact_id: str) -> Contact | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM contacts WHERE id = $1 AND org_id = $2", contact_id, org_id
-            )
-        return None if row is None else records.contact(row)
+        return await self._one(
+            records.contact,
+            "SELECT * FROM contacts WHERE id = $1 AND org_id = $2",
+            contact_id,
+            org_id,
+        )
 
     # -- conversations --------------------------------------------------------------------
 
@@ -358,13 +364,12 @@ class PostgresStore:
             )
 
     async def get_conversation(self, org_id: str, conversation_id: str) -> Conversation | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM conversations WHERE id = $1 AND org_id = $2",
-                conversation_id,
-                org_id,
-            )
-        return None if row is None else records.conversation(row)
+        return await self._one(
+            records.conversation,
+            "SELECT * FROM conversations WHERE id = $1 AND org_id = $2",
+            conversation_id,
+            org_id,
+        )
 
     async def list_conversations(
         self,
@@ -391,9 +396,7 @@ class PostgresStore:
             f"SELECT * FROM conversations WHERE {' AND '.join(where)}"
             f" ORDER BY created_at DESC, id DESC LIMIT ${len(params)}"
         )
-        async with self._connection() as conn:
-            rows = await conn.fetch(sql, *params)
-        return [records.conversation(r) for r in rows]
+        return await self._all(records.conversation, sql, *params)
 
     async def apply(
         self,
@@ -475,15 +478,13 @@ class PostgresStore:
     async def list_messages(
         self, conversation_id: str, after_seq: int, limit: int
     ) -> list[Message]:
-        async with self._connection() as conn:
-            rows = await conn.fetch(
-                "SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2"
-                " ORDER BY seq LIMIT $3",
-                conversation_id,
-                after_seq,
-                limit,
-            )
-        return [records.message(r) for r in rows]
+        return await self._all(
+            records.message,
+            "SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            conversation_id,
+            after_seq,
+            limit,
+        )
 
     async def last_seq(self, conversation_id: str) -> int | None:
         async with self._connection() as conn:
@@ -548,11 +549,12 @@ class PostgresStore:
             )
 
     async def get_idempotency_key(self, scope: str, key: str) -> IdempotencyRecord | None:
-        async with self._connection() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM idempotency_keys WHERE scope = $1 AND key = $2", scope, key
-            )
-        return None if row is None else records.idempotency(row)
+        return await self._one(
+            records.idempotency,
+            "SELECT * FROM idempotency_keys WHERE scope = $1 AND key = $2",
+            scope,
+            key,
+        )
 
     async def release_idempotency_key(self, scope: str, key: str) -> None:
         async with self._connection() as conn:

@@ -153,6 +153,18 @@ class SQLiteStore:
 
         return await self._run(self._readers, snapshot)
 
+    async def _one(
+        self, decode: Callable[[Row], T], sql: str, params: tuple[Any, ...] = ()
+    ) -> T | None:
+        row = await self._read(lambda c: c.execute(sql, params).fetchone())
+        return None if row is None else decode(row)
+
+    async def _all(
+        self, decode: Callable[[Row], T], sql: str, params: tuple[Any, ...] = ()
+    ) -> list[T]:
+        rows = await self._read(lambda c: c.execute(sql, params).fetchall())
+        return [decode(r) for r in rows]
+
     def _migrate(self) -> None:
         conn = self._write_conn
         assert conn is not None
@@ -252,20 +264,18 @@ class SQLiteStore:
         )
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
-        row = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL", (key_hash,)
-            ).fetchone()
+        return await self._one(
+            records.api_key,
+            "SELECT * FROM api_keys WHERE key_hash = ? AND revoked_at IS NULL",
+            (key_hash,),
         )
-        return None if row is None else records.api_key(row)
 
     async def list_api_keys(self, org_id: str) -> list[ApiKey]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at, id", (org_id,)
-            ).fetchall()
+        return await self._all(
+            records.api_key,
+            "SELECT * FROM api_keys WHERE org_id = ? ORDER BY created_at, id",
+            (org_id,),
         )
-        return [records.api_key(r) for r in rows]
 
     async def revoke_api_key(self, org_id: str, key_id: str, at: datetime) -> ApiKey | None:
         def txn(c: sqlite3.Connection) -> Row | None:
@@ -299,17 +309,13 @@ class SQLiteStore:
         )
 
     async def get_widget(self, org_id: str | None, widget_id: str) -> Widget | None:
-        def query(c: sqlite3.Connection) -> Row | None:
-            if org_id is None:
-                return c.execute(  # type: ignore[no-any-return]
-                    "SELECT * FROM widgets WHERE id = ?", (widget_id,)
-                ).fetchone()
-            return c.execute(  # type: ignore[no-any-return]
-                "SELECT * FROM widgets WHERE id = ? AND org_id = ?", (widget_id, org_id)
-            ).fetchone()
-
-        row = await self._read(query)
-        return None if row is None else records.widget(row)
+        if org_id is None:
+            return await self._one(
+                records.widget, "SELECT * FROM widgets WHERE id = ?", (widget_id,)
+            )
+        return await self._one(
+            records.widget, "SELECT * FROM widgets WHERE id = ? AND org_id = ?", (widget_id, org_id)
+        )
 
     async def update_widget(
         self, org_id: str, widget_id: str, updates: Mapping[str, Any]
@@ -341,12 +347,11 @@ class SQLiteStore:
         return None if row is None else records.widget(row)
 
     async def list_widgets(self, org_id: str) -> list[Widget]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM widgets WHERE org_id = ? ORDER BY created_at, id", (org_id,)
-            ).fetchall()
+        return await self._all(
+            records.widget,
+            "SELECT * FROM widgets WHERE org_id = ? ORDER BY created_at, id",
+            (org_id,),
         )
-        return [records.widget(r) for r in rows]
 
     async def create_agent(self, agent: Agent) -> None:
         await self._write(
@@ -357,20 +362,16 @@ class SQLiteStore:
         )
 
     async def get_agent(self, org_id: str, agent_id: str) -> Agent | None:
-        row = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM agents WHERE id = ? AND org_id = ?", (agent_id, org_id)
-            ).fetchone()
+        return await self._one(
+            records.agent, "SELECT * FROM agents WHERE id = ? AND org_id = ?", (agent_id, org_id)
         )
-        return None if row is None else records.agent(row)
 
     async def list_agents(self, org_id: str) -> list[Agent]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM agents WHERE org_id = ? ORDER BY created_at, id", (org_id,)
-            ).fetchall()
+        return await self._all(
+            records.agent,
+            "SELECT * FROM agents WHERE org_id = ? ORDER BY created_at, id",
+            (org_id,),
         )
-        return [records.agent(r) for r in rows]
 
     async def get_or_create_contact(self, contact: Contact) -> Contact:
         def txn(c: sqlite3.Connection) -> Row:
@@ -401,12 +402,11 @@ class SQLiteStore:
         return records.contact(await self._write(txn))
 
     async def get_contact(self, org_id: str, contact_id: str) -> Contact | None:
-        row = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM contacts WHERE id = ? AND org_id = ?", (contact_id, org_id)
-            ).fetchone()
+        return await self._one(
+            records.contact,
+            "SELECT * FROM contacts WHERE id = ? AND org_id = ?",
+            (contact_id, org_id),
         )
-        return None if row is None else records.contact(row)
 
     # -- conversations --------------------------------------------------------------------
 
@@ -414,13 +414,11 @@ class SQLiteStore:
         await self._write(lambda c: _insert_conversation(c, conversation))
 
     async def get_conversation(self, org_id: str, conversation_id: str) -> Conversation | None:
-        row = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM conversations WHERE id = ? AND org_id = ?",
-                (conversation_id, org_id),
-            ).fetchone()
+        return await self._one(
+            records.conversation,
+            "SELECT * FROM conversations WHERE id = ? AND org_id = ?",
+            (conversation_id, org_id),
         )
-        return None if row is None else records.conversation(row)
 
     async def list_conversations(
         self,
@@ -446,8 +444,7 @@ class SQLiteStore:
             f"SELECT * FROM conversations WHERE {' AND '.join(where)}"
             " ORDER BY created_at DESC, id DESC LIMIT ?"
         )
-        rows = await self._read(lambda c: c.execute(sql, (*params, limit)).fetchall())
-        return [records.conversation(r) for r in rows]
+        return await self._all(records.conversation, sql, (*params, limit))
 
     async def apply(
         self,
@@ -535,13 +532,11 @@ class SQLiteStore:
     async def list_messages(
         self, conversation_id: str, after_seq: int, limit: int
     ) -> list[Message]:
-        rows = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
-                (conversation_id, after_seq, limit),
-            ).fetchall()
+        return await self._all(
+            records.message,
+            "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            (conversation_id, after_seq, limit),
         )
-        return [records.message(r) for r in rows]
 
     async def last_seq(self, conversation_id: str) -> int | None:
         row = await self._read(
@@ -602,12 +597,11 @@ class SQLiteStore:
         )
 
     async def get_idempotency_key(self, scope: str, key: str) -> IdempotencyRecord | None:
-        row = await self._read(
-            lambda c: c.execute(
-                "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?", (scope, key)
-            ).fetchone()
+        return await self._one(
+            records.idempotency,
+            "SELECT * FROM idempotency_keys WHERE scope = ? AND key = ?",
+            (scope, key),
         )
-        return None if row is None else records.idempotency(row)
 
     async def release_idempotency_key(self, scope: str, key: str) -> None:
         await self._write(
