@@ -67,7 +67,7 @@ class AdminHandlers:
     async def open_widget_session(self, ctx: Context, c: cmd.OpenWidgetSession) -> WidgetSession:
         widget = await self._store.get_widget(None, str(c.widget_id))
         if widget is None:
-            raise GatewayError(ErrorCode.NOT_FOUND, "widget not found")
+            raise GatewayError.not_found("widget")
         if not origin_allowed(ctx.origin, widget.allowed_origins):
             raise GatewayError(ErrorCode.FORBIDDEN, "this origin may not use the widget")
         renewing = ctx.principal
@@ -112,9 +112,7 @@ class AdminHandlers:
                 )
             agent = await self._store.get_agent(principal.org_id, str(c.agent_id))
             if agent is None:
-                raise GatewayError(
-                    ErrorCode.NOT_FOUND, "agent not found", details={"path": "$.agent_id"}
-                )
+                raise GatewayError.not_found("agent", "$.agent_id")
             subject = agent.id
         token, expires = self._signer.issue(
             Principal(c.kind, principal.org_id, subject), self._agent_ttl, now()
@@ -158,13 +156,13 @@ class AdminHandlers:
         }
         widget = await self._store.update_widget(org_id, str(c.widget_id), updates)
         if widget is None:
-            raise GatewayError(ErrorCode.NOT_FOUND, "widget not found")
+            raise GatewayError.not_found("widget")
         return widget
 
     async def get_widget(self, ctx: Context, c: cmd.GetWidget) -> Widget:
         widget = await self._store.get_widget(_admin(ctx), str(c.widget_id))
         if widget is None:
-            raise GatewayError(ErrorCode.NOT_FOUND, "widget not found")
+            raise GatewayError.not_found("widget")
         return widget
 
     async def list_widgets(self, ctx: Context, c: cmd.ListWidgets) -> dict[str, list[Widget]]:
@@ -191,7 +189,7 @@ class AdminHandlers:
     async def revoke_api_key(self, ctx: Context, c: cmd.RevokeApiKey) -> ApiKey:
         key = await self._store.revoke_api_key(_admin(ctx), str(c.api_key_id), now())
         if key is None:
-            raise GatewayError(ErrorCode.NOT_FOUND, "API key not found")
+            raise GatewayError.not_found("API key")
         return key
 
 

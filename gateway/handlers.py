@@ -63,7 +63,7 @@ class ConversationHandlers:
         principal = ctx.require()
         conversation = await self._store.get_conversation(principal.org_id, str(conversation_id))
         if conversation is None or not _visible(principal, conversation):
-            raise _not_found()
+            raise GatewayError.not_found("conversation")
         return conversation
 
     async def _commit(
@@ -76,7 +76,7 @@ class ConversationHandlers:
     ) -> Applied:
         def guarded(conversation: Conversation) -> Plan:
             if not _visible(principal, conversation):
-                raise _not_found()
+                raise GatewayError.not_found("conversation")
             return decide(conversation)
 
         async def apply_and_publish() -> Applied:
@@ -117,11 +117,11 @@ class ConversationHandlers:
             widget_id = contact_id = None
             if c.widget_id is not UNSET:
                 if await self._store.get_widget(org_id, str(c.widget_id)) is None:
-                    raise _not_found("widget", "$.widget_id")
+                    raise GatewayError.not_found("widget", "$.widget_id")
                 widget_id = str(c.widget_id)
             if c.contact_id is not UNSET:
                 if await self._store.get_contact(org_id, str(c.contact_id)) is None:
-                    raise _not_found("contact", "$.contact_id")
+                    raise GatewayError.not_found("contact", "$.contact_id")
                 contact_id = str(c.contact_id)
             elif c.contact is not UNSET:
                 contact = await self._store.get_or_create_contact(
@@ -182,7 +182,7 @@ class ConversationHandlers:
             if c.assignee_id is not None and (
                 await self._store.get_agent(principal.org_id, str(c.assignee_id)) is None
             ):
-                raise _not_found("agent", "$.assignee_id")
+                raise GatewayError.not_found("agent", "$.assignee_id")
             assignee = (None if c.assignee_id is None else str(c.assignee_id),)
         epoch = None if c.epoch is UNSET else c.epoch
         at = now()
@@ -218,7 +218,7 @@ class ConversationHandlers:
                     details={"path": "$.agent_id"},
                 )
             if await self._store.get_agent(principal.org_id, str(c.agent_id)) is None:
-                raise _not_found("agent", "$.agent_id")
+                raise GatewayError.not_found("agent", "$.agent_id")
             sender_id = str(c.agent_id)
         client_message_id = None if c.client_message_id is UNSET else c.client_message_id
         epoch = None if c.epoch is UNSET else c.epoch
@@ -314,11 +314,6 @@ def _visible(principal: Principal, conversation: Conversation) -> bool:
     if conversation.org_id != principal.org_id:
         return False
     return not principal.is_visitor or conversation.contact_id == principal.contact_id
-
-
-def _not_found(what: str = "conversation", path: str | None = None) -> GatewayError:
-    details = {"path": path} if path else None
-    return GatewayError(ErrorCode.NOT_FOUND, f"{what} not found", details=details)
 
 
 def _sending_role(principal: Principal, c: cmd.SendMessage) -> Role:

@@ -52,6 +52,15 @@ class GatewayError(ChatgateError):
         self.temporary = temporary
         self.retry_after = retry_after
 
+    @classmethod
+    def not_found(cls, what: str, path: str | None = None) -> GatewayError:
+        """``not_found`` for ``what``; ``path`` names the request field that held the id.
+
+        The same answer for an id that does not exist and for one of another org.
+        """
+        details = {"path": path} if path else None
+        return cls(ErrorCode.NOT_FOUND, f"{what} not found", details=details)
+
     @property
     def http_status(self) -> int:
         return HTTP_STATUS[self.code]

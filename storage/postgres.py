@@ -19,7 +19,6 @@ from typing import Any, Self, TypeVar
 import asyncpg
 import orjson
 
-from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.events import ConversationUpdated, MessageCreated
 from storage import migrations, records
@@ -118,6 +117,10 @@ class PostgresStore:
         async with self._connection() as conn, conn.transaction(**options):
             yield conn
 
+    async def _execute(self, sql: str, *args: Any) -> str:
+        async with self._connection() as conn:
+            return str(await conn.execute(sql, *args))
+
     async def _one(self, decode: Callable[[Any], T], sql: str, *args: Any) -> T | None:
         async with self._connection() as conn:
             row = await conn.fetchrow(sql, *args)
@@ -187,12 +190,10 @@ class PostgresStore:
         return [records.node(r) for r in others]
 
     async def heartbeat_node(self, node_id: str, at: datetime) -> None:
-        async with self._connection() as conn:
-            await conn.execute("UPDATE nodes SET seen_at = $2 WHERE id = $1", node_id, at)
+        await self._execute("UPDATE nodes SET seen_at = $2 WHERE id = $1", node_id, at)
 
     async def remove_node(self, node_id: str) -> None:
-        async with self._connection() as conn:
-            await conn.execute("DELETE FROM nodes WHERE id = $1", node_id)
+        await self._execute("DELETE FROM nodes WHERE id = $1", node_id)
 
     # -- tenancy --------------------------------------------------------------------------
 
@@ -201,27 +202,25 @@ class PostgresStore:
             return int(await conn.fetchval("SELECT count(*) FROM orgs"))
 
     async def create_org(self, org: Org) -> None:
-        async with self._connection() as conn:
-            await conn.execute(
-                "INSERT INTO orgs VALUES ($1, $2, $3, $4)",
-                org.id,
-                org.name,
-                org.monthly_message_limit,
-                org.created_at,
-            )
+        await self._execute(
+            "INSERT INTO orgs VALUES ($1, $2, $3, $4)",
+            org.id,
+            org.name,
+            org.monthly_message_limit,
+            org.created_at,
+        )
 
     async def create_api_key(self, key: ApiKey, key_hash: str) -> None:
-        async with self._connection() as conn:
-            await conn.execute(
-                "INSERT INTO api_keys VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                key.id,
-                key.org_id,
-                key.name,
-                key.prefix,
-                key_hash,
-                key.created_at,
-                key.revoked_at,
-            )
+        await self._execute(
+            "INSERT INTO api_keys VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            key.id,
+            key.org_id,
+            key.name,
+            key.prefix,
+            key_hash,
+            key.created_at,
+            key.revoked_at,
+        )
 
     async def find_api_key(self, key_hash: str) -> ApiKey | None:
         return await self._one(
@@ -252,18 +251,17 @@ class PostgresStore:
         return None if row is None else records.api_key(row)
 
     async def create_widget(self, widget: Widget) -> None:
-        async with self._connection() as conn:
-            await conn.execute(
-                "INSERT INTO widgets VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-                widget.id,
-                widget.org_id,
-                widget.name,
-                list(widget.allowed_origins),
-                widget.messages_per_minute,
-                widget.live_agent_endpoint_url,
-                widget.bot_settings,
-                widget.created_at,
-            )
+        await self._execute(
+            "INSERT INTO widgets VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            widget.id,
+            widget.org_id,
+            widget.name,
+            list(widget.allowed_origins),
+            widget.messages_per_minute,
+            widget.live_agent_endpoint_url,
+            widget.bot_settings,
+            widget.created_at,
+        )
 
     async def get_widget(self, org_id: str | None, widget_id: str) -> Widget | None:
         if org_id is None:
@@ -301,15 +299,14 @@ class PostgresStore:
         )
 
     async def create_agent(self, agent: Agent) -> None:
-        async with self._connection() as conn:
-            await conn.execute(
-                "INSERT INTO agents VALUES ($1, $2, $3, $4, $5)",
-                agent.id,
-                agent.org_id,
-                agent.name,
-                agent.email,
-                agent.created_at,
-            )
+        await self._execute(
+            "INSERT INTO agents VALUES ($1, $2, $3, $4, $5)",
+            agent.id,
+            agent.org_id,
+            agent.name,
+            agent.email,
+            agent.created_at,
+        )
 
     async def get_agent(self, org_id: str, agent_id: str) -> Agent | None:
         return await self._one(
@@ -356,12 +353,11 @@ class PostgresStore:
     # -- conversations --------------------------------------------------------------------
 
     async def create_conversation(self, conversation: Conversation) -> None:
-        async with self._connection() as conn:
-            await conn.execute(
-                f"INSERT INTO conversations ({CONVERSATION_COLUMNS})"
-                " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-                *_conversation_values(conversation),
-            )
+        await self._execute(
+            f"INSERT INTO conversations ({CONVERSATION_COLUMNS})"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
+            *_conversation_values(conversation),
+        )
 
     async def get_conversation(self, org_id: str, conversation_id: str) -> Conversation | None:
         return await self._one(
@@ -414,7 +410,7 @@ class PostgresStore:
                 org_id,
             )
             if row is None:
-                raise GatewayError(ErrorCode.NOT_FOUND, "conversation not found")
+                raise GatewayError.not_found("conversation")
             conversation = records.conversation(row)
             if client_message_id is not None:
                 existing = await conn.fetchrow(
@@ -537,16 +533,15 @@ class PostgresStore:
     async def finish_idempotency_key(
         self, scope: str, key: str, status: int, headers: Mapping[str, str], body: bytes
     ) -> None:
-        async with self._connection() as conn:
-            await conn.execute(
-                "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5"
-                " WHERE scope = $1 AND key = $2",
-                scope,
-                key,
-                status,
-                dict(headers),
-                body,
-            )
+        await self._execute(
+            "UPDATE idempotency_keys SET status = $3, headers = $4, body = $5"
+            " WHERE scope = $1 AND key = $2",
+            scope,
+            key,
+            status,
+            dict(headers),
+            body,
+        )
 
     async def get_idempotency_key(self, scope: str, key: str) -> IdempotencyRecord | None:
         return await self._one(
@@ -557,19 +552,15 @@ class PostgresStore:
         )
 
     async def release_idempotency_key(self, scope: str, key: str) -> None:
-        async with self._connection() as conn:
-            await conn.execute(
-                "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL",
-                scope,
-                key,
-            )
+        await self._execute(
+            "DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND status IS NULL",
+            scope,
+            key,
+        )
 
     async def purge_idempotency_keys(self, before: datetime) -> int:
-        async with self._connection() as conn:
-            result = await conn.execute(
-                "DELETE FROM idempotency_keys WHERE created_at < $1", before
-            )
-        return int(result.split()[-1])
+        result = await self._execute("DELETE FROM idempotency_keys WHERE created_at < $1", before)
+        return int(result.split()[-1])  # "DELETE <count>"
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:

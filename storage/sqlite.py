@@ -21,7 +21,6 @@ from typing import Any, Self, TypeVar
 
 import orjson
 
-from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.events import ConversationUpdated, MessageCreated
 from storage import migrations, records
@@ -462,7 +461,7 @@ class SQLiteStore:
                 (conversation_id, org_id),
             ).fetchone()
             if row is None:
-                raise GatewayError(ErrorCode.NOT_FOUND, "conversation not found")
+                raise GatewayError.not_found("conversation")
             conversation = records.conversation(row)
             if client_message_id is not None:
                 existing = c.execute(

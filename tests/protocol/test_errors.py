@@ -88,3 +88,12 @@ def test_disconnect_carries_close_code_and_reason():
     )
     assert isinstance(exc, ChatgateError)
     assert not isinstance(exc, GatewayError)
+
+
+def test_gateway_error_not_found_names_the_field():
+    """not_found says what was missing and, when given, which request field held the id."""
+    plain = GatewayError.not_found("widget")
+    assert plain.code is ErrorCode.NOT_FOUND and plain.http_status == 404
+    assert plain.to_wire() == {"code": "not_found", "message": "widget not found"}
+    with_path = GatewayError.not_found("agent", "$.agent_id")
+    assert with_path.to_wire()["details"] == {"path": "$.agent_id"}
