@@ -11,6 +11,12 @@ Contract, for every implementation:
   conversation so that no other writer (in this process or another) interleaves. Each step
   takes ``last_seq + 1``: per conversation, seqs are 1, 2, 3... with no gap and no duplicate,
   across messages and status changes alike.
+- **Quota.** When the org has a ``monthly_message_limit``, ``apply`` counts the plan's
+  messages (every role but ``system``) against the org's count for the current UTC calendar
+  month, in the same transaction, and refuses with ``quota_exceeded`` a plan that would go
+  over it. Orgs without a limit are not counted; the count of a month starts from the
+  messages already stored in it.
+- **Files.** Content-addressed per org: storing the same bytes twice keeps one copy.
 - **Durability.** When a write coroutine returns, the change is committed.
 - **Failure.** Backend failures raise ``StorageError``; domain refusals raised by ``decide``
   (``GatewayError``) propagate unchanged and nothing is written.
@@ -34,6 +40,7 @@ from storage.models import (
     NodeLease,
     Org,
     Plan,
+    StoredFile,
     Widget,
 )
 
@@ -91,6 +98,8 @@ class Store(Protocol):
     # -- tenancy --------------------------------------------------------------------------
 
     async def count_orgs(self) -> int: ...
+
+    async def get_org(self, org_id: str) -> Org | None: ...
 
     async def create_org(self, org: Org) -> None: ...
 
@@ -194,6 +203,21 @@ class Store(Protocol):
     async def mark_read(self, conversation_id: str, reader: str, seq: int, at: datetime) -> int:
         """Move ``reader``'s read position forward to ``seq``; returns the stored position
         (never lower than before)."""
+        ...
+
+    # -- files ----------------------------------------------------------------------------
+
+    async def put_file(self, file: StoredFile, data: bytes) -> StoredFile:
+        """Store ``data`` under ``(file.org_id, file.sha256)`` unless it is already there;
+        returns the stored file (the first one's ``created_at`` and ``mime``)."""
+        ...
+
+    async def get_file(self, org_id: str, sha256: str) -> StoredFile | None: ...
+
+    async def read_file(self, org_id: str, sha256: str) -> tuple[StoredFile, bytes] | None: ...
+
+    async def monthly_messages(self, org_id: str, month: str) -> int | None:
+        """The count kept for ``month`` (``YYYY-MM``), or None if none is kept."""
         ...
 
     # -- idempotency ----------------------------------------------------------------------

@@ -13,10 +13,13 @@ from typing import Any
 
 import msgspec
 
+from protocol.codes import ErrorCode
+from protocol.errors import GatewayError
 from protocol.events import ConversationUpdated, MessageCreated
+from protocol.states import Role
 from storage.models import Conversation, ConversationChange, Message, NewMessage, Plan, to_wire
 
-__all__ = ["Execution", "execute"]
+__all__ = ["Execution", "check_quota", "counted_messages", "execute", "month_of", "month_start"]
 
 #: Conversation fields a plan may change.
 CHANGEABLE = frozenset(
@@ -96,3 +99,30 @@ def _change(
 
 def _wire(value: Any) -> Any:
     return msgspec.to_builtins(value)
+
+
+# -- monthly message quota ----------------------------------------------------------------
+
+
+def counted_messages(messages: tuple[Message, ...]) -> int:
+    """How many of ``messages`` count against the monthly limit (all but system markers)."""
+    return sum(1 for m in messages if m.role is not Role.SYSTEM)
+
+
+def month_of(at: datetime) -> str:
+    """The quota month of a UTC time, ``YYYY-MM``."""
+    return f"{at.year:04d}-{at.month:02d}"
+
+
+def month_start(at: datetime) -> datetime:
+    return at.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+
+
+def check_quota(limit: int, used: int, adding: int) -> None:
+    """Refuse ``adding`` messages when ``used`` of ``limit`` leaves no room for them."""
+    if used + adding > limit:
+        raise GatewayError(
+            ErrorCode.QUOTA_EXCEEDED,
+            f"the org's monthly message limit ({limit}) is reached",
+            details={"limit": limit, "used": used},
+        )

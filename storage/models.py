@@ -29,6 +29,7 @@ __all__ = [
     "NodeLease",
     "Org",
     "Plan",
+    "StoredFile",
     "Widget",
     "now",
     "to_wire",
@@ -190,6 +191,17 @@ class IdempotencyRecord:
     status: int | None
     headers: Mapping[str, str]
     body: bytes
+    created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class StoredFile:
+    """A file of an org, addressed by the sha-256 of its bytes (stored once per org)."""
+
+    org_id: str
+    sha256: str
+    mime: str
+    size: int
     created_at: datetime
 
 

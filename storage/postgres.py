@@ -24,7 +24,7 @@ from protocol.events import ConversationUpdated, MessageCreated
 from storage import migrations, records
 from storage.base import Decide, StoredEvent
 from storage.errors import MigrationError, StorageError
-from storage.execution import execute
+from storage.execution import check_quota, counted_messages, execute, month_of, month_start
 from storage.models import (
     Agent,
     ApiKey,
@@ -35,6 +35,7 @@ from storage.models import (
     Message,
     NodeLease,
     Org,
+    StoredFile,
     Widget,
     now,
     to_wire,
@@ -200,6 +201,9 @@ class PostgresStore:
     async def count_orgs(self) -> int:
         async with self._connection() as conn:
             return int(await conn.fetchval("SELECT count(*) FROM orgs"))
+
+    async def get_org(self, org_id: str) -> Org | None:
+        return await self._one(records.org, "SELECT * FROM orgs WHERE id = $1", org_id)
 
     async def create_org(self, org: Org) -> None:
         await self._execute(
@@ -421,6 +425,7 @@ class PostgresStore:
                 if existing is not None:
                     return Applied(conversation, (), (), replayed=records.message(existing))
             done = execute(conversation, decide(conversation), at)
+            await _count_messages(conn, org_id, counted_messages(done.messages), at)
             if done.messages:
                 await conn.executemany(
                     "INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
@@ -503,6 +508,41 @@ class PostgresStore:
             )
         return int(stored)
 
+    # -- files ----------------------------------------------------------------------------
+
+    async def put_file(self, file: StoredFile, data: bytes) -> StoredFile:
+        async with self._connection() as conn:
+            await conn.execute(
+                "INSERT INTO files VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+                file.org_id,
+                file.sha256,
+                file.mime,
+                file.size,
+                data,
+                file.created_at,
+            )
+            row = await conn.fetchrow(FILE_QUERY, file.org_id, file.sha256)
+        return records.stored_file(row)
+
+    async def get_file(self, org_id: str, sha256: str) -> StoredFile | None:
+        return await self._one(records.stored_file, FILE_QUERY, org_id, sha256)
+
+    async def read_file(self, org_id: str, sha256: str) -> tuple[StoredFile, bytes] | None:
+        async with self._connection() as conn:
+            row = await conn.fetchrow(
+                "SELECT * FROM files WHERE org_id = $1 AND sha256 = $2", org_id, sha256
+            )
+        return None if row is None else (records.stored_file(row), bytes(row["data"]))
+
+    async def monthly_messages(self, org_id: str, month: str) -> int | None:
+        async with self._connection() as conn:
+            value = await conn.fetchval(
+                "SELECT messages FROM message_usage WHERE org_id = $1 AND month = $2",
+                org_id,
+                month,
+            )
+        return None if value is None else int(value)
+
     # -- idempotency ----------------------------------------------------------------------
 
     async def claim_idempotency_key(
@@ -572,6 +612,47 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
         decoder=orjson.loads,
         schema="pg_catalog",
         format="text",
+    )
+
+
+FILE_QUERY = (
+    "SELECT org_id, sha256, mime, size, created_at FROM files WHERE org_id = $1 AND sha256 = $2"
+)
+
+
+async def _count_messages(conn: asyncpg.Connection, org_id: str, adding: int, at: datetime) -> None:
+    """Count ``adding`` messages against the org's monthly limit, if it has one.
+
+    The usage row is locked after the conversation (every writer takes them in that order),
+    so concurrent sends of one org serialize on it only while they count.
+    """
+    if not adding:
+        return
+    limit = await conn.fetchval("SELECT monthly_message_limit FROM orgs WHERE id = $1", org_id)
+    if limit is None:
+        return
+    month = month_of(at)
+    lock = "SELECT messages FROM message_usage WHERE org_id = $1 AND month = $2 FOR UPDATE"
+    used = await conn.fetchval(lock, org_id, month)
+    if used is None:
+        # Start the month's count from what is stored, once. Of two first writers, the
+        # second's insert waits for the first's commit and does nothing.
+        await conn.execute(
+            "INSERT INTO message_usage SELECT $1, $2, count(*)"
+            " FROM messages m JOIN conversations v ON v.id = m.conversation_id"
+            " WHERE v.org_id = $1 AND m.role <> 'system' AND m.created_at >= $3"
+            " ON CONFLICT DO NOTHING",
+            org_id,
+            month,
+            month_start(at),
+        )
+        used = await conn.fetchval(lock, org_id, month)
+    check_quota(limit, int(used), adding)
+    await conn.execute(
+        "UPDATE message_usage SET messages = messages + $3 WHERE org_id = $1 AND month = $2",
+        org_id,
+        month,
+        adding,
     )
 
 

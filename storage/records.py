@@ -21,6 +21,8 @@ from storage.models import (
     IdempotencyRecord,
     Message,
     NodeLease,
+    Org,
+    StoredFile,
     Widget,
 )
 
@@ -32,6 +34,8 @@ __all__ = [
     "idempotency",
     "message",
     "node",
+    "org",
+    "stored_file",
     "timestamp",
     "widget",
 ]
@@ -53,6 +57,25 @@ def _maybe_timestamp(value: str | datetime | None) -> datetime | None:
 
 def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, (str, bytes)) else value
+
+
+def org(r: Row) -> Org:
+    return Org(
+        id=str(r["id"]),
+        name=r["name"],
+        monthly_message_limit=r["monthly_message_limit"],
+        created_at=timestamp(r["created_at"]),
+    )
+
+
+def stored_file(r: Row) -> StoredFile:
+    return StoredFile(
+        org_id=str(r["org_id"]),
+        sha256=r["sha256"],
+        mime=r["mime"],
+        size=int(r["size"]),
+        created_at=timestamp(r["created_at"]),
+    )
 
 
 def api_key(r: Row) -> ApiKey:

@@ -26,7 +26,7 @@ from protocol.events import ConversationUpdated, MessageCreated
 from storage import migrations, records
 from storage.base import Decide, StoredEvent
 from storage.errors import MigrationError, StorageError
-from storage.execution import execute
+from storage.execution import check_quota, counted_messages, execute, month_of, month_start
 from storage.models import (
     Agent,
     ApiKey,
@@ -37,6 +37,7 @@ from storage.models import (
     Message,
     NodeLease,
     Org,
+    StoredFile,
     Widget,
     now,
     to_wire,
@@ -237,6 +238,9 @@ class SQLiteStore:
     async def count_orgs(self) -> int:
         row = await self._read(lambda c: c.execute("SELECT count(*) AS n FROM orgs").fetchone())
         return int(row["n"])
+
+    async def get_org(self, org_id: str) -> Org | None:
+        return await self._one(records.org, "SELECT * FROM orgs WHERE id = ?", (org_id,))
 
     async def create_org(self, org: Org) -> None:
         await self._write(
@@ -471,6 +475,7 @@ class SQLiteStore:
                 if existing is not None:
                     return Applied(conversation, (), (), replayed=records.message(existing))
             done = execute(conversation, decide(conversation), at)
+            _count_messages(c, org_id, counted_messages(done.messages), at)
             c.executemany(
                 "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
@@ -561,6 +566,39 @@ class SQLiteStore:
 
         return await self._write(txn)
 
+    # -- files ----------------------------------------------------------------------------
+
+    async def put_file(self, file: StoredFile, data: bytes) -> StoredFile:
+        def txn(c: sqlite3.Connection) -> Row:
+            c.execute(
+                "INSERT OR IGNORE INTO files VALUES (?, ?, ?, ?, ?, ?)",
+                (file.org_id, file.sha256, file.mime, file.size, data, _ts(file.created_at)),
+            )
+            row: Row = c.execute(FILE_QUERY, (file.org_id, file.sha256)).fetchone()
+            return row
+
+        return records.stored_file(await self._write(txn))
+
+    async def get_file(self, org_id: str, sha256: str) -> StoredFile | None:
+        return await self._one(records.stored_file, FILE_QUERY, (org_id, sha256))
+
+    async def read_file(self, org_id: str, sha256: str) -> tuple[StoredFile, bytes] | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT * FROM files WHERE org_id = ? AND sha256 = ?", (org_id, sha256)
+            ).fetchone()
+        )
+        return None if row is None else (records.stored_file(row), bytes(row["data"]))
+
+    async def monthly_messages(self, org_id: str, month: str) -> int | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT messages FROM message_usage WHERE org_id = ? AND month = ?",
+                (org_id, month),
+            ).fetchone()
+        )
+        return None if row is None else int(row["messages"])
+
     # -- idempotency ----------------------------------------------------------------------
 
     async def claim_idempotency_key(
@@ -618,6 +656,39 @@ class SQLiteStore:
 
 
 # -- rows ---------------------------------------------------------------------------------
+
+
+FILE_QUERY = (
+    "SELECT org_id, sha256, mime, size, created_at FROM files WHERE org_id = ? AND sha256 = ?"
+)
+
+
+def _count_messages(c: sqlite3.Connection, org_id: str, adding: int, at: datetime) -> None:
+    """Count ``adding`` messages against the org's monthly limit, if it has one."""
+    if not adding:
+        return
+    org = c.execute("SELECT monthly_message_limit FROM orgs WHERE id = ?", (org_id,)).fetchone()
+    limit = org["monthly_message_limit"]
+    if limit is None:
+        return
+    month = month_of(at)
+    row = c.execute(
+        "SELECT messages FROM message_usage WHERE org_id = ? AND month = ?", (org_id, month)
+    ).fetchone()
+    if row is not None:
+        used = int(row["messages"])
+    else:
+        used = c.execute(
+            "SELECT count(*) AS n FROM messages m JOIN conversations v ON v.id = m.conversation_id"
+            " WHERE v.org_id = ? AND m.role <> 'system' AND m.created_at >= ?",
+            (org_id, _ts(month_start(at))),
+        ).fetchone()["n"]
+    check_quota(limit, used, adding)
+    c.execute(
+        "INSERT INTO message_usage VALUES (?, ?, ?)"
+        " ON CONFLICT (org_id, month) DO UPDATE SET messages = excluded.messages",
+        (org_id, month, used + adding),
+    )
 
 
 def _ts(value: datetime) -> str:

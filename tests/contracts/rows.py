@@ -38,6 +38,7 @@ __all__ = [
     "org_row",
     "plan_of",
     "refuse",
+    "refuse_with",
     "visitor_says",
     "widget_row",
 ]
@@ -122,6 +123,13 @@ def refuse(error: GatewayError) -> Decide:
         raise error
 
     return decide
+
+
+async def refuse_with(call: Any) -> GatewayError:
+    """The ``GatewayError`` that awaiting ``call`` raises."""
+    with pytest.raises(GatewayError) as info:
+        await call
+    return info.value
 
 
 async def not_found(call: Any) -> None:

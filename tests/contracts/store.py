@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import hashlib
 from datetime import timedelta, timezone
 from typing import Any
 
@@ -25,6 +26,7 @@ from storage.models import (
     ConversationChange,
     NewMessage,
     NodeLease,
+    StoredFile,
     now,
     to_wire,
 )
@@ -39,6 +41,7 @@ from tests.contracts.rows import (
     not_found,
     plan_of,
     refuse,
+    refuse_with,
     visitor_says,
     widget_row,
 )
@@ -780,6 +783,81 @@ class StoreContract:
             await store.apply(org.id, conversation.id, plan_of(visitor_says(f"m{i}")))
         assert await store.mark_read(conversation.id, "agent:a1", 4, now()) == 4
         assert await store.mark_read(conversation.id, "visitor:v1", 2, now()) == 2
+
+    # -- monthly quota --------------------------------------------------------------------
+
+    async def test_apply_counts_messages_against_the_monthly_limit(self, store: Store) -> None:
+        """With a limit of 3, three messages are stored and the fourth is refused whole."""
+        org = await add_org(store, monthly_message_limit=3)
+        conversation = await add_conversation(store, org.id)
+        for i in range(3):
+            await store.apply(org.id, conversation.id, plan_of(visitor_says(f"m{i}")))
+        error = await refuse_with(
+            store.apply(org.id, conversation.id, plan_of(visitor_says("over")))
+        )
+        assert error.code is ErrorCode.QUOTA_EXCEEDED
+        assert error.details == {"limit": 3, "used": 3}
+        assert await store.last_seq(conversation.id) == 3
+        month = f"{now().year:04d}-{now().month:02d}"
+        assert await store.monthly_messages(org.id, month) == 3
+
+    async def test_quota_ignores_system_messages_and_other_orgs(self, store: Store) -> None:
+        """System markers are free; another org's messages count only for that org."""
+        org = await add_org(store, monthly_message_limit=2)
+        other = await add_org(store)
+        mine = await add_conversation(store, org.id)
+        theirs = await add_conversation(store, other.id)
+        for i in range(5):
+            await store.apply(other.id, theirs.id, plan_of(visitor_says(f"o{i}")))
+        marker = NewMessage(role=Role.SYSTEM, sender_id=None, content="note")
+        await store.apply(org.id, mine.id, plan_of(marker, visitor_says("a"), marker))
+        await store.apply(org.id, mine.id, plan_of(visitor_says("b")))
+        error = await refuse_with(store.apply(org.id, mine.id, plan_of(visitor_says("c"))))
+        assert error.code is ErrorCode.QUOTA_EXCEEDED
+        assert await store.apply(org.id, mine.id, plan_of(marker))
+
+    async def test_quota_holds_under_concurrent_sends(self, store: Store) -> None:
+        """30 concurrent sends over 3 conversations with a limit of 10: exactly 10 stored."""
+        org = await add_org(store, monthly_message_limit=10)
+        conversations = [await add_conversation(store, org.id) for _ in range(3)]
+
+        async def send(i: int) -> bool:
+            target = conversations[i % 3]
+            try:
+                await store.apply(org.id, target.id, plan_of(visitor_says(f"m{i}")))
+            except GatewayError as exc:
+                assert exc.code is ErrorCode.QUOTA_EXCEEDED
+                return False
+            return True
+
+        results = await asyncio.gather(*(send(i) for i in range(30)))
+        assert sum(results) == 10
+        stored = [await store.last_seq(c.id) for c in conversations]
+        assert sum(s or 0 for s in stored) == 10
+
+    # -- files ----------------------------------------------------------------------------
+
+    async def test_put_file_stores_each_content_once_per_org(self, store: Store) -> None:
+        """The same bytes stored twice keep the first copy; another org has its own."""
+        org, other = await add_org(store), await add_org(store)
+        data = b"\x89PNG\r\n\x1a\n" + bytes(range(256))
+        sha = hashlib.sha256(data).hexdigest()
+        first = await store.put_file(StoredFile(org.id, sha, "image/png", len(data), now()), data)
+        again = await store.put_file(
+            StoredFile(org.id, sha, "image/png", len(data), now() + timedelta(seconds=5)), data
+        )
+        assert again == first and first.size == len(data) and first.sha256 == sha
+        assert await store.get_file(org.id, sha) == first
+        read = await store.read_file(org.id, sha)
+        assert read == (first, data)
+        assert await store.get_file(other.id, sha) is None
+        assert await store.read_file(other.id, sha) is None
+        theirs = await store.put_file(
+            StoredFile(other.id, sha, "image/png", len(data), now()), data
+        )
+        assert theirs.org_id == other.id
+        assert await store.get_org(org.id) is not None
+        assert await store.get_org(new_id()) is None
 
     # -- idempotency ----------------------------------------------------------------------
 
