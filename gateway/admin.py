@@ -39,11 +39,15 @@ class OrgCredentials:
 
 
 async def create_org(
-    store: Store, name: str, *, allowed_origins: tuple[str, ...] = ("*",)
+    store: Store,
+    name: str,
+    *,
+    allowed_origins: tuple[str, ...] = ("*",),
+    monthly_message_limit: int | None = None,
 ) -> OrgCredentials:
     """Create an org with one API key, one widget and one agent."""
     at = now()
-    org = Org(id=str(uuid.uuid4()), name=name, monthly_message_limit=None, created_at=at)
+    org = Org(str(uuid.uuid4()), name, monthly_message_limit, at)
     key = new_api_key()
     api_key = ApiKey(str(uuid.uuid4()), org.id, "default", key.prefix, at)
     widget = Widget(str(uuid.uuid4()), org.id, "Website", allowed_origins, None, None, at)

@@ -20,16 +20,22 @@ from starlette.routing import Route, WebSocketRoute
 
 from gateway import nodes
 from gateway.admin import AdminHandlers
+from gateway.attachments import Attachments
 from gateway.auth import Authenticator, TokenSigner
 from gateway.broker import Broker, create_broker
 from gateway.bus import CommandBus
+from gateway.dialects import dialect_routes
 from gateway.endpoint import SocketEndpoint
+from gateway.fetch import Fetcher, FetchPolicy
+from gateway.files import file_routes
 from gateway.handlers import build_bus
 from gateway.idempotency import Idempotency
+from gateway.limits import Limits
 from gateway.metrics import Metrics
 from gateway.middleware import RequestContextMiddleware
 from gateway.openapi import docs_page, openapi_document
 from gateway.publisher import Publisher
+from gateway.ratelimit import create_rate_limiter
 from gateway.registry import Registry
 from gateway.responses import http_exception_handler, json_response
 from gateway.routes import rest_routes
@@ -101,7 +107,20 @@ def create_app(
                 the_broker, the_store, gap_timeout=settings.gap_timeout, metrics=metrics
             )
             admin = AdminHandlers(the_store, signer, settings)
-            bus, conversations = build_bus(the_store, Publisher(the_broker), admin, metrics)
+            attachments = Attachments(
+                the_store,
+                Fetcher(_fetch_policy(settings)),
+                settings.public_url,
+                settings.max_file_bytes,
+            )
+            stack.push_async_callback(attachments.aclose)
+            limiter = create_rate_limiter(settings.redis_url)
+            await limiter.start()
+            stack.push_async_callback(limiter.aclose)
+            limits = Limits(limiter, settings.org_requests_per_minute, metrics)
+            bus, conversations = build_bus(
+                the_store, Publisher(the_broker), admin, attachments, limits, metrics
+            )
             node = await nodes.register(
                 the_store,
                 local_broker=not the_broker.spans_processes,
@@ -140,6 +159,8 @@ def create_app(
 
     routes = [
         *rest_routes(),
+        *file_routes(),
+        *dialect_routes(),
         WebSocketRoute("/ws", SocketEndpoint()),
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
@@ -152,6 +173,15 @@ def create_app(
         middleware=[Middleware(RequestContextMiddleware)],
         exception_handlers={HTTPException: http_exception_handler},
         lifespan=lifespan,
+    )
+
+
+def _fetch_policy(settings: Settings) -> FetchPolicy:
+    hosts = {h.strip().lower() for h in settings.fetch_allowed_hosts.split(",") if h.strip()}
+    return FetchPolicy(
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.max_file_bytes,
+        allowed_hosts=frozenset(hosts),
     )
 
 

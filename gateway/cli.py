@@ -50,7 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "cannot carry events between processes (set CHATGATE_REDIS_URL or --redis-url)"
             )
         return _serve(settings)
-    return _orgs_create(settings, args.name, tuple(args.origin or ("*",)), args.json)
+    origins = tuple(args.origin or ("*",))
+    return _orgs_create(settings, args.name, origins, args.monthly_message_limit, args.json)
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -73,6 +74,11 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("--json", action="store_true", help="print the credentials as JSON")
     create.add_argument(
         "--origin", action="append", help="allowed widget origin (repeatable; default *)"
+    )
+    create.add_argument(
+        "--monthly-message-limit",
+        type=int,
+        help="messages the org may store per calendar month (default: no limit)",
     )
     create.add_argument("--database-url", help="CHATGATE_DATABASE_URL")
     return parser
@@ -154,12 +160,16 @@ def _print_banner(credentials: OrgCredentials, what: str) -> None:
     )
 
 
-def _orgs_create(settings: Settings, name: str, origins: tuple[str, ...], as_json: bool) -> int:
+def _orgs_create(
+    settings: Settings, name: str, origins: tuple[str, ...], limit: int | None, as_json: bool
+) -> int:
     async def create() -> OrgCredentials:
         store = open_store(settings)
         await store.start()
         try:
-            return await create_org(store, name, allowed_origins=origins)
+            return await create_org(
+                store, name, allowed_origins=origins, monthly_message_limit=limit
+            )
         finally:
             await store.aclose()
 

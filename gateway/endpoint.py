@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from msgspec import UNSET
 from starlette.types import Receive, Scope, Send
 
+from gateway.attachments import base_url_of
 from gateway.auth import Principal, origin_allowed
 from gateway.bus import Context
 from gateway.registry import conversation_channel
@@ -92,6 +93,7 @@ class _Connection:
             metrics=self.gateway.metrics,
         )
         self.origin = _header(self.scope, b"origin")
+        self.base_url = base_url_of(self.scope)
         self.client_gone = False
         self._frames = 0
 
@@ -299,6 +301,7 @@ class _Connection:
             f"{self.session.id}:{self._frames}",
             session_id=self.session.id,
             origin=self.origin,
+            base_url=self.base_url,
         )
         return await self.gateway.bus.dispatch(ctx, command)
 

@@ -16,14 +16,15 @@ from collections.abc import Coroutine
 from datetime import datetime
 from typing import Any, TypeVar
 
-import msgspec
 import orjson
 from msgspec import UNSET
 
 from gateway.admin import AdminHandlers
+from gateway.attachments import Attachments
 from gateway.auth import Principal
 from gateway.bus import CommandBus, Context
-from gateway.lifecycle import new_conversation, plan_message, plan_update
+from gateway.lifecycle import new_conversation, plan_end, plan_message, plan_update
+from gateway.limits import Limits
 from gateway.metrics import Metrics
 from gateway.publisher import Publisher
 from gateway.results import ConversationPage, MessagePage, ReadPosition, Sent
@@ -33,7 +34,16 @@ from protocol.errors import GatewayError
 from protocol.events import ConversationCreated, ReadMarked, TypingChanged
 from protocol.states import Handler, Role, Status
 from storage.base import Decide, Store, StoredEvent
-from storage.models import Applied, Contact, Conversation, NewMessage, Plan, now, to_wire
+from storage.models import (
+    Applied,
+    Contact,
+    Conversation,
+    NewMessage,
+    Plan,
+    StoredFile,
+    now,
+    to_wire,
+)
 
 __all__ = ["ConversationHandlers", "build_bus"]
 
@@ -48,9 +58,13 @@ BOT_STATUSES = frozenset({Status.AGENT_REQUESTED, Status.RESOLVED, Status.CLOSED
 class ConversationHandlers:
     """Conversations, messages, typing and read positions."""
 
-    def __init__(self, store: Store, publisher: Publisher) -> None:
+    def __init__(
+        self, store: Store, publisher: Publisher, attachments: Attachments, limits: Limits
+    ) -> None:
         self._store = store
         self._publisher = publisher
+        self._attachments = attachments
+        self._limits = limits
         self._inflight: set[asyncio.Task[Any]] = set()
 
     async def drain(self) -> None:
@@ -210,6 +224,14 @@ class ConversationHandlers:
         principal = ctx.require()
         role = _sending_role(principal, c)
         sender_id = principal.agent_id if role is Role.AGENT else None
+        if c.external_sender_id is not UNSET:
+            if role is not Role.LIVE_AGENT:
+                raise GatewayError(
+                    ErrorCode.VALIDATION_ERROR,
+                    "external_sender_id goes with role live_agent",
+                    details={"path": "$.external_sender_id"},
+                )
+            sender_id = c.external_sender_id
         if principal.kind == "api_key" and c.agent_id is not UNSET:
             if role not in (Role.AGENT, Role.LIVE_AGENT):
                 raise GatewayError(
@@ -220,12 +242,19 @@ class ConversationHandlers:
             if await self._store.get_agent(principal.org_id, str(c.agent_id)) is None:
                 raise GatewayError.not_found("agent", "$.agent_id")
             sender_id = str(c.agent_id)
+        if principal.is_visitor and principal.widget_id is not None:
+            widget = await self._store.get_widget(principal.org_id, principal.widget_id)
+            if widget is not None:
+                await self._limits.visitor_message(widget.id, widget.messages_per_minute)
         client_message_id = None if c.client_message_id is UNSET else c.client_message_id
         epoch = None if c.epoch is UNSET else c.epoch
-        attachments = tuple(
-            {k: v for k, v in msgspec.to_builtins(a).items() if v is not None}
-            for a in c.attachments
-        )
+        attachments: tuple[dict[str, Any], ...] = ()
+        if c.attachments:
+            # Check access before fetching anything on the caller's behalf.
+            await self._conversation(ctx, c.conversation_id)
+            attachments = await self._attachments.resolve(
+                principal.org_id, ctx.base_url, c.attachments
+            )
         metadata = {**c.metadata, "source": "api" if ctx.transport == "http" else "socket"}
         at = now()
 
@@ -248,6 +277,20 @@ class ConversationHandlers:
         # A plan for a message always ends with that message (after any takeover steps).
         return Sent(applied.messages[-1], applied.conversation, replayed=False)
 
+    async def end_conversation(self, ctx: Context, c: cmd.EndConversation) -> Conversation:
+        principal = ctx.require()
+        at = now()
+
+        def decide(conversation: Conversation) -> Plan:
+            if principal.kind == "bot" and conversation.handler is not Handler.BOT:
+                raise GatewayError(
+                    ErrorCode.CONTROL_LOST, "a human has taken over; the bot can no longer act"
+                )
+            return plan_end(conversation, at=at)
+
+        applied = await self._commit(principal, c.conversation_id, decide)
+        return applied.conversation
+
     async def list_messages(self, ctx: Context, c: cmd.ListMessages) -> MessagePage:
         conversation = await self._conversation(ctx, c.conversation_id)
         rows = await self._store.list_messages(conversation.id, c.after_seq, c.limit + 1)
@@ -257,6 +300,17 @@ class ConversationHandlers:
     async def read_events(self, ctx: Context, c: cmd.ReadEvents) -> list[StoredEvent]:
         conversation = await self._conversation(ctx, c.conversation_id)
         return list(await self._store.read_events(conversation.id, c.after_seq, c.limit))
+
+    # -- files ----------------------------------------------------------------------------
+
+    async def store_upload(self, ctx: Context, c: cmd.StoreUpload) -> dict[str, Any]:
+        conversation = await self._conversation(ctx, c.conversation_id)
+        return await self._attachments.upload(
+            conversation.org_id, ctx.base_url, c.data, c.filename, c.content_type
+        )
+
+    async def get_file(self, ctx: Context, c: cmd.GetFile) -> tuple[StoredFile, bytes]:
+        return await self._attachments.read(ctx.require().org_id, c.sha256)
 
     # -- presence -------------------------------------------------------------------------
 
@@ -277,17 +331,25 @@ class ConversationHandlers:
 
 
 def build_bus(
-    store: Store, publisher: Publisher, admin: AdminHandlers, metrics: Metrics
+    store: Store,
+    publisher: Publisher,
+    admin: AdminHandlers,
+    attachments: Attachments,
+    limits: Limits,
+    metrics: Metrics,
 ) -> tuple[CommandBus, ConversationHandlers]:
     """Every command type with its handler, in one place."""
-    conversations = ConversationHandlers(store, publisher)
-    bus = CommandBus(metrics)
+    conversations = ConversationHandlers(store, publisher, attachments, limits)
+    bus = CommandBus(metrics, admit=limits.admit)
     bus.register(cmd.StartConversation, conversations.start_conversation)
     bus.register(cmd.GetConversation, conversations.get_conversation)
     bus.register(cmd.ListConversations, conversations.list_conversations)
     bus.register(cmd.UpdateConversation, conversations.update_conversation)
     bus.register(cmd.SendMessage, conversations.send_message)
+    bus.register(cmd.EndConversation, conversations.end_conversation)
     bus.register(cmd.ListMessages, conversations.list_messages)
+    bus.register(cmd.StoreUpload, conversations.store_upload)
+    bus.register(cmd.GetFile, conversations.get_file)
     bus.register(cmd.ReadEvents, conversations.read_events)
     bus.register(cmd.WatchConversation, conversations.watch_conversation)
     bus.register(cmd.WatchInbox, admin.watch_inbox)

@@ -8,6 +8,7 @@
     bot_active | agent_requested | open --PATCH--> resolved | closed
     closed --PATCH--> archived
     resolved | closed | archived --PATCH open--> open                      (reopen)
+    any status but closed | archived --end--> closed                       (ended_at)
 
 A takeover (the first human to answer while the bot handles the conversation) sets the
 handler to the human, bumps ``epoch`` and adds the system marker message. A responder that
@@ -26,7 +27,7 @@ from protocol.errors import GatewayError
 from protocol.states import Handler, Role, Status
 from storage.models import Conversation, ConversationChange, NewMessage, Plan
 
-__all__ = ["TAKEOVER_MARKER", "new_conversation", "plan_message", "plan_update"]
+__all__ = ["TAKEOVER_MARKER", "new_conversation", "plan_end", "plan_message", "plan_update"]
 
 TAKEOVER_MARKER: Final = "A team member has joined the conversation."
 
@@ -51,6 +52,7 @@ HUMAN_HANDLER: Final = {Role.AGENT: Handler.AGENT, Role.LIVE_AGENT: Handler.LIVE
 ACCEPTS_HUMANS: Final = frozenset({Status.OPEN, Status.AGENT_REQUESTED})
 ACCEPTS_VISITORS: Final = frozenset({Status.BOT_ACTIVE, Status.AGENT_REQUESTED, Status.OPEN})
 ACCEPTS_BOT: Final = frozenset({Status.BOT_ACTIVE, Status.AGENT_REQUESTED})
+ENDED: Final = frozenset({Status.CLOSED, Status.ARCHIVED})
 
 
 def new_conversation(
@@ -144,6 +146,7 @@ def plan_update(
             raise GatewayError(
                 ErrorCode.INVALID_STATE,
                 f"a conversation cannot go from {conversation.status} to {status}",
+                details={"status": conversation.status.value},
             )
         updates["status"] = status
         if status is Status.RESOLVED:
@@ -155,6 +158,17 @@ def plan_update(
             if conversation.handler is Handler.BOT:
                 return _takeover(conversation, Handler.AGENT, actor_agent_id, at, extra=updates)
     return Plan((ConversationChange(updates),)) if updates else Plan(())
+
+
+def plan_end(conversation: Conversation, *, at: datetime) -> Plan:
+    """End the conversation from any status but an ended one: ``closed``, ``ended_at``."""
+    if conversation.status in ENDED:
+        raise GatewayError(
+            ErrorCode.INVALID_STATE,
+            f"the conversation has already ended (status {conversation.status})",
+            details={"status": conversation.status.value},
+        )
+    return Plan((ConversationChange({"status": Status.CLOSED, "ended_at": at}),))
 
 
 def _takeover(
@@ -197,5 +211,7 @@ def _check_epoch(conversation: Conversation, epoch: int | None) -> None:
 def _require_status(status: Status, allowed: frozenset[Status], who: str) -> None:
     if status not in allowed:
         raise GatewayError(
-            ErrorCode.INVALID_STATE, f"{who} cannot send while the conversation is {status}"
+            ErrorCode.INVALID_STATE,
+            f"{who} cannot send while the conversation is {status}",
+            details={"status": status.value},
         )

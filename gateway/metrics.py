@@ -55,6 +55,14 @@ class Metrics:
         self.frames_out = Counter(
             "chatgate_frames_sent", "WebSocket frames sent (a batch counts once)", registry=r
         )
+        self.rate_limited = Counter(
+            "chatgate_rate_limited", "Requests refused by a rate limit", ["scope"], registry=r
+        )
+        self.rate_limiter_errors = Counter(
+            "chatgate_rate_limiter_errors",
+            "Requests let through because the rate limiter could not be reached",
+            registry=r,
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

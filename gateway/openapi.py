@@ -36,6 +36,81 @@ ERROR_SCHEMA: dict[str, Any] = {
 }
 
 
+_ERROR_RESPONSE = {
+    "description": "Error",
+    "content": {"application/json": {"schema": {"$ref": REF.format(name="Error")}}},
+}
+_ID = {"type": "string", "format": "uuid"}
+#: The file routes (gateway/files.py): multipart in, bytes out, outside the JSON table.
+FILE_PATHS: dict[str, Any] = {
+    "/v1/conversations/{conversation_id}/files": {
+        "post": {
+            "operationId": "StoreUpload",
+            "summary": "Upload a file for a conversation (one multipart part named 'file')",
+            "tags": ["files"],
+            "parameters": [
+                {"name": "conversation_id", "in": "path", "required": True, "schema": _ID}
+            ],
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "multipart/form-data": {
+                        "schema": {
+                            "type": "object",
+                            "required": ["file"],
+                            "properties": {"file": {"type": "string", "format": "binary"}},
+                        }
+                    }
+                },
+            },
+            "responses": {
+                "201": {
+                    "description": "The attachment to reference in a message",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "required": ["url", "mime", "size", "sha256"],
+                                "properties": {
+                                    "url": {"type": "string"},
+                                    "mime": {"type": "string"},
+                                    "size": {"type": "integer"},
+                                    "sha256": {"type": "string"},
+                                    "name": {"type": "string"},
+                                },
+                            }
+                        }
+                    },
+                },
+                "default": _ERROR_RESPONSE,
+            },
+        }
+    },
+    "/v1/files/{sha256}": {
+        "get": {
+            "operationId": "GetFile",
+            "summary": "Read a stored file of your org",
+            "tags": ["files"],
+            "parameters": [
+                {
+                    "name": "sha256",
+                    "in": "path",
+                    "required": True,
+                    "schema": {"type": "string", "pattern": "^[0-9a-f]{64}$"},
+                }
+            ],
+            "responses": {
+                "200": {
+                    "description": "The file's bytes",
+                    "content": {"*/*": {"schema": {"type": "string", "format": "binary"}}},
+                },
+                "default": _ERROR_RESPONSE,
+            },
+        }
+    },
+}
+
+
 def openapi_document(version: str) -> dict[str, Any]:
     types = [t for op in OPERATIONS for t in (op.command, op.result)]
     _, components = msgspec.json.schema_components(types, ref_template=REF)
@@ -43,6 +118,7 @@ def openapi_document(version: str) -> dict[str, Any]:
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
         paths.setdefault(op.path, {})[op.method.lower()] = _operation(op, components)
+    paths.update(FILE_PATHS)
     return {
         "openapi": "3.1.0",
         "info": {
@@ -86,10 +162,7 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
                 "description": "OK",
                 "content": {"application/json": {"schema": _result_schema(op.result)}},
             },
-            "default": {
-                "description": "Error",
-                "content": {"application/json": {"schema": {"$ref": REF.format(name="Error")}}},
-            },
+            "default": _ERROR_RESPONSE,
         },
     }
     if op.method == "GET":

@@ -9,7 +9,6 @@ with the HTTP status from ``protocol.codes.HTTP_STATUS``.
 
 from __future__ import annotations
 
-import math
 from typing import Any
 
 import orjson
@@ -17,6 +16,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
+from gateway.limits import rate_limit_headers
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 
@@ -42,9 +42,7 @@ def json_response(body: Any, status: int = 200, headers: dict[str, str] | None =
 
 
 def error_response(exc: GatewayError, request_id: str) -> Response:
-    headers = {}
-    if exc.retry_after is not None:
-        headers["Retry-After"] = str(max(1, math.ceil(exc.retry_after)))
+    headers = rate_limit_headers(exc)
     return json_response(
         {"error": exc.to_wire(), "request_id": request_id}, exc.http_status, headers
     )

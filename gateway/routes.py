@@ -8,6 +8,7 @@ fields; GET query parameters are converted to the command's types.
 from __future__ import annotations
 
 import logging
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Any
@@ -17,6 +18,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.attachments import base_url_of
 from gateway.auth import Principal
 from gateway.bus import Context
 from gateway.responses import error_response, json_response, request_id_of
@@ -39,7 +41,15 @@ from storage.models import Agent, ApiKey, Conversation, Message, Widget
 if TYPE_CHECKING:
     from gateway.app import Gateway
 
-__all__ = ["OPERATIONS", "Operation", "bearer_token", "read_body", "rest_routes"]
+__all__ = [
+    "OPERATIONS",
+    "Operation",
+    "bearer_token",
+    "read_body",
+    "json_object",
+    "rest_routes",
+    "serve",
+]
 
 log = logging.getLogger(__name__)
 
@@ -100,6 +110,13 @@ OPERATIONS: tuple[Operation, ...] = (
         "Send a message",
         Message,
         201,
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{conversation_id}/end",
+        cmd.EndConversation,
+        "End a conversation (status closed, ended_at stamped)",
+        Conversation,
     ),
     Operation(
         "GET",
@@ -183,40 +200,67 @@ def bearer_token(request: Request) -> str | None:
 
 
 async def _endpoint(op: Operation, request: Request) -> Response:
+    async def run(ctx: Context, body: bytes) -> Response:
+        gateway: Gateway = request.state.gateway
+        result = await gateway.bus.dispatch(ctx, _command(op, request, body))
+        return json_response(render(result), op.status)
+
+    return await serve(request, run, anonymous=op.anonymous, read=op.method in ("POST", "PATCH"))
+
+
+async def serve(
+    request: Request,
+    run: Callable[[Context, bytes], Awaitable[Response]],
+    *,
+    credential: Callable[[Request], str | None] = bearer_token,
+    anonymous: bool = False,
+    read: bool = True,
+    body_limit: int | None = None,
+    on_error: Callable[[GatewayError, str], Response] = error_response,
+) -> Response:
+    """One REST request: authenticate, read the body, honour ``Idempotency-Key`` on POST,
+    run, and render any ``GatewayError`` with ``on_error`` (the native envelope, or a
+    dialect's own). Storage failures outside the bus become ``unavailable``."""
     gateway: Gateway = request.state.gateway
     request_id = request_id_of(request)
     try:
-        credential = bearer_token(request)
+        secret = credential(request)
         principal: Principal | None = None
-        if credential is not None or not op.anonymous:
-            principal = await gateway.authenticator.authenticate(credential)
-        ctx = Context(principal, "http", request_id, origin=request.headers.get("origin"))
+        if secret is not None or not anonymous:
+            principal = await gateway.authenticator.authenticate(secret)
+        ctx = Context(
+            principal,
+            "http",
+            request_id,
+            origin=request.headers.get("origin"),
+            base_url=base_url_of(request.scope),
+        )
         body = b""
-        if op.method in ("POST", "PATCH"):
-            body = await read_body(request, gateway.settings.max_body_bytes)
+        if read:
+            body = await read_body(request, body_limit or gateway.settings.max_body_bytes)
 
-        async def run() -> Response:
+        async def attempt() -> Response:
             try:
-                command = _command(op, request, body)
-                result = await gateway.bus.dispatch(ctx, command)
+                return await run(ctx, body)
             except GatewayError as exc:
-                return error_response(exc, request_id)
-            return json_response(render(result), op.status)
+                return on_error(exc, request_id)
 
         key = request.headers.get("idempotency-key")
-        if op.method == "POST" and key is not None:
+        if read and request.method == "POST" and key is not None:
             caller = principal.identity if principal is not None else f"anonymous:{ctx.origin}"
             scope = f"{caller} POST {request.url.path}"
-            return await gateway.idempotency.run(scope, key, body, run)
-        return await run()
+            return await gateway.idempotency.run(scope, key, body, attempt)
+        return await attempt()
     except GatewayError as exc:
-        return error_response(exc, request_id)
+        return on_error(exc, request_id)
     except StorageError:  # idempotency keys live outside the bus
-        log.exception("storage failed for %s %s (request %s)", op.method, op.path, request_id)
+        log.exception(
+            "storage failed for %s %s (request %s)", request.method, request.url.path, request_id
+        )
         unavailable = GatewayError(
             ErrorCode.UNAVAILABLE, "storage is unavailable, retry later", temporary=True
         )
-        return error_response(unavailable, request_id)
+        return on_error(unavailable, request_id)
 
 
 async def read_body(request: Request, limit: int) -> bytes:
@@ -235,19 +279,26 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body as a JSON object; an empty body is ``{}``.
+
+    Raises:
+        ProtocolError: ``bad_request`` for malformed JSON, ``validation_error`` for JSON
+            that is not an object.
+    """
+    if not body.strip():
+        return {}
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed JSON body: {exc.msg}") from None
+    if not isinstance(payload, dict):
+        raise ProtocolError(ErrorCode.VALIDATION_ERROR, "the body must be a JSON object")
+    return payload
+
+
 def _command(op: Operation, request: Request, body: bytes) -> Any:
-    payload: dict[str, Any]
-    if op.method == "GET":
-        payload = dict(request.query_params)
-    elif body.strip():
-        try:
-            payload = orjson.loads(body)
-        except orjson.JSONDecodeError as exc:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed JSON body: {exc.msg}") from None
-        if not isinstance(payload, dict):
-            raise ProtocolError(ErrorCode.VALIDATION_ERROR, "the body must be a JSON object")
-    else:
-        payload = {}
+    payload = dict(request.query_params) if op.method == "GET" else json_object(body)
     payload.update(request.path_params)
     # Query strings are text: there "limit=10" may stand for the int 10.
     return parse(op.command, payload, strict=op.method != "GET")

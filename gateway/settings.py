@@ -48,6 +48,19 @@ class Settings:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
 
+    #: The gateway's public base URL (``https://chat.example.com``), used in the URLs of
+    #: stored files. Empty: the address each client used (set it behind a load balancer).
+    public_url: Annotated[str, Meta(pattern=r"^(|https?://[^\s/]+)$")] = ""
+    #: Largest uploaded or fetched file.
+    max_file_bytes: Annotated[int, Meta(ge=1024)] = 15 * 1024 * 1024
+    #: Seconds an attachment URL fetch may take, redirects included.
+    fetch_timeout: Positive = 15.0
+    #: Hosts whose attachment URLs may resolve to private addresses (private CDNs), comma
+    #: separated: ``cdn.internal,10.0.0.7``.
+    fetch_allowed_hosts: str = ""
+    #: Requests per minute per org, over every surface; 0 turns the limit off.
+    org_requests_per_minute: Annotated[int, Meta(ge=0)] = 6000
+
     agent_token_ttl: Annotated[int, Meta(ge=60)] = 3600
     visitor_token_ttl: Annotated[int, Meta(ge=60)] = 86400
     idempotency_ttl: Annotated[int, Meta(ge=60)] = 86400

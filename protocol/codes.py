@@ -43,6 +43,7 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
+    ATTACHMENT_REJECTED = "attachment_rejected"
     INTERNAL = "internal"
     UNAVAILABLE = "unavailable"
 
@@ -62,6 +63,7 @@ HTTP_STATUS: Final[Mapping[ErrorCode, int]] = MappingProxyType(
         ErrorCode.PAYLOAD_TOO_LARGE: 413,
         ErrorCode.RATE_LIMITED: 429,
         ErrorCode.QUOTA_EXCEEDED: 403,
+        ErrorCode.ATTACHMENT_REJECTED: 422,
         ErrorCode.INTERNAL: 500,
         ErrorCode.UNAVAILABLE: 503,
     }

@@ -25,6 +25,8 @@ __all__ = [
     "CreateAgent",
     "CreateApiKey",
     "CreateWidget",
+    "EndConversation",
+    "GetFile",
     "GetConversation",
     "GetWidget",
     "IssueToken",
@@ -39,6 +41,7 @@ __all__ = [
     "RevokeApiKey",
     "SendMessage",
     "SetTyping",
+    "StoreUpload",
     "StartConversation",
     "UpdateConversation",
     "UpdateWidget",
@@ -131,12 +134,21 @@ class SendMessage:
     client_message_id: ClientMessageId | UnsetType = UNSET
     role: Role | UnsetType = UNSET
     agent_id: UUID | UnsetType = UNSET
+    #: The sender's id on an external live-agent platform (role ``live_agent`` only).
+    external_sender_id: ShortText | UnsetType = UNSET
     epoch: Seq | UnsetType = UNSET
     metadata: Metadata = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if not self.content.strip() and not self.attachments:
             raise ValueError("a message needs content or attachments")
+
+
+@dataclass(frozen=True, slots=True)
+class EndConversation:
+    """End a conversation: status ``closed``, ``ended_at`` stamped. Refused once ended."""
+
+    conversation_id: UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,6 +189,26 @@ class SetTyping:
 class MarkRead:
     conversation_id: UUID
     seq: Seq
+
+
+# -- files --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class StoreUpload:
+    """Store an uploaded file for a conversation (not parsed from JSON: built by routes)."""
+
+    conversation_id: UUID
+    data: bytes
+    filename: str | None
+    content_type: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class GetFile:
+    """Read a stored file of the caller's org."""
+
+    sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}" + END)]
 
 
 # -- sessions and tokens ------------------------------------------------------------------
@@ -263,12 +295,15 @@ Command = (
     | ListConversations
     | UpdateConversation
     | SendMessage
+    | EndConversation
     | ListMessages
     | ReadEvents
     | WatchConversation
     | WatchInbox
     | SetTyping
     | MarkRead
+    | StoreUpload
+    | GetFile
     | OpenWidgetSession
     | IssueToken
     | CreateWidget

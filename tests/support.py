@@ -45,13 +45,18 @@ async def eventually(probe: Callable[[], Any], seconds: float, every: float = 0.
 
 
 async def new_org(
-    database_url: str, name: str, origins: tuple[str, ...] = ("*",)
+    database_url: str,
+    name: str,
+    origins: tuple[str, ...] = ("*",),
+    monthly_message_limit: int | None = None,
 ) -> OrgCredentials:
     """Create an org straight in the database (what ``chatgate orgs create`` does)."""
     store = open_store(Settings(database_url=database_url))
     await store.start()
     try:
-        return await create_org(store, name, allowed_origins=origins)
+        return await create_org(
+            store, name, allowed_origins=origins, monthly_message_limit=monthly_message_limit
+        )
     finally:
         await store.aclose()
 
@@ -89,7 +94,7 @@ def live_server(app: ASGIApp, **config: Any) -> Iterator[str]:
                 raise RuntimeError("uvicorn did not start")
             time.sleep(0.005)
         port = server.servers[0].sockets[0].getsockname()[1]
-        yield f"http://127.0.0.1:{port}"
+        yield f"http://{options['host']}:{port}"
     finally:
         server.should_exit = True
         thread.join(timeout(10))

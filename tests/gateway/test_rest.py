@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import uuid
 
 from starlette.testclient import TestClient
@@ -233,6 +234,10 @@ def test_rest_operations_endpoints(client: TestClient) -> None:
     send = spec["paths"]["/v1/conversations/{conversation_id}/messages"]["post"]
     assert "content" in send["requestBody"]["content"]["application/json"]["schema"]["properties"]
     assert send["parameters"][0]["name"] == "conversation_id"
+    upload = spec["paths"]["/v1/conversations/{conversation_id}/files"]["post"]
+    assert "multipart/form-data" in upload["requestBody"]["content"]
+    assert "get" in spec["paths"]["/v1/files/{sha256}"]
+    assert "post" in spec["paths"]["/v1/conversations/{conversation_id}/end"]
     docs = client.get("/docs")
     assert docs.status_code == 200 and "/v1/conversations/{conversation_id}/messages" in docs.text
 
@@ -332,18 +337,30 @@ def test_rest_senders_and_roles(client: TestClient, org: OrgCredentials) -> None
         url, json={"content": "via email", "role": "visitor"}, headers=bearer(org.api_key)
     ).json()
     assert bridged["role"] == "visitor" and bridged["sender_id"] == session["contact"]["id"]
+    png = b"\x89PNG\r\n\x1a\n" + b"\0" * 32
+    uploaded = client.post(
+        f"/v1/conversations/{cid}/files",
+        files={"file": ("a.png", png, "image/png")},
+        headers=bearer(org.api_key),
+    ).json()
     bot = client.post(
         url,
         json={
             "content": "Hello, I'm the bot",
             "role": "bot",
             "epoch": 0,
-            "attachments": [{"url": "https://cdn.example/a.png", "mime": "image/png"}],
+            "attachments": [{"url": uploaded["url"], "name": "menu.png"}],
         },
         headers=bearer(org.api_key),
     ).json()
     assert bot["role"] == "bot" and bot["attachments"] == [
-        {"url": "https://cdn.example/a.png", "mime": "image/png"}
+        {
+            "url": f"http://testserver/v1/files/{hashlib.sha256(png).hexdigest()}",
+            "mime": "image/png",
+            "size": len(png),
+            "sha256": hashlib.sha256(png).hexdigest(),
+            "name": "menu.png",
+        }
     ]
     read = client.post(
         f"/v1/conversations/{cid}/read", json={"seq": 1}, headers=bearer(session["token"])

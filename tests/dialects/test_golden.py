@@ -1,0 +1,81 @@
+"""Every dialect case of golden/*.json against a real gateway (see tests/dialects/golden.py)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import orjson
+import pytest
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from tests.dialects.conftest import ImageServer, build_world, dialect_settings, png
+from tests.dialects.golden import Case, load_cases, match, substitute
+
+DIALECTS = ("bland", "pingback", "awardee")
+CASES = [(dialect, case) for dialect in DIALECTS for case in load_cases(dialect)]
+
+
+@pytest.mark.parametrize(("dialect", "case"), CASES, ids=[f"{d}:{c.name}" for d, c in CASES])
+def test_golden(dialect: str, case: Case, tmp_path: Path, image_server: ImageServer) -> None:
+    """The dialect answers this case exactly as the vendor documents it."""
+    database_url = f"sqlite:///{tmp_path}/chatgate.db"
+    app = create_app(dialect_settings(database_url, **case.settings))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        world = build_world(client, database_url, case.org.get("monthly_message_limit"))
+        for i in range(case.visitor_messages):
+            sent = client.post(
+                f"/v1/conversations/{world.conversation_id}/messages",
+                json={"content": f"visitor {i}"},
+                headers={"Authorization": f"Bearer {world.visitor_token}"},
+            )
+            assert sent.status_code == 201, sent.text
+        world.move_to(case.status)
+        variables = {
+            "conversation_id": world.conversation_id,
+            "contact_id": world.contact_id,
+            "org_id": world.org.org_id,
+            "widget_id": world.org.widget_id,
+            "other_widget_id": world.other_widget_id,
+            "agent_id": world.org.agent_id,
+            "api_key": world.org.api_key,
+            "other_api_key": world.other.api_key,
+            "agent_token": world.agent_token,
+            "images": image_server.base,
+            "base": "http://testserver",
+            "missing_id": "00000000-0000-4000-8000-000000000000",
+        }
+        for step in case.before:
+            response = _send(client, substitute(step["request"], variables))
+            assert response.status_code < 300, response.text
+            for name, key in step.get("save", {}).items():
+                variables[name] = response.json()[key]
+        request = substitute(case.request, variables)
+        response = _send(client, request)
+        for _ in range(case.expect.get("repeat_until", 0) and 100):
+            if response.status_code == case.expect["status"]:
+                break
+            response = _send(client, request)
+        expect = substitute(case.expect, variables)
+        assert response.status_code == expect["status"], response.text
+        for name, value in expect.get("headers", {}).items():
+            assert name in response.headers, f"missing header {name}"
+            match(response.headers[name], value, f"header {name}")
+        for name in expect.get("absent_headers", []):
+            assert name not in response.headers, f"unexpected header {name}"
+        match(response.json(), expect["body"])
+
+
+def _send(client: TestClient, request: dict[str, Any]) -> Any:
+    kwargs: dict[str, Any] = {"headers": request.get("headers", {})}
+    if "json" in request:
+        kwargs["content"] = orjson.dumps(request["json"])
+        kwargs["headers"] = {"Content-Type": "application/json", **kwargs["headers"]}
+    elif "body" in request:
+        kwargs["content"] = request["body"].encode()
+    elif "file" in request:
+        name, text, media_type = request["file"]
+        data = png(7) if text == "<png>" else text.encode()
+        kwargs["files"] = {"file": (name, data, media_type)}
+    return client.request(request["method"], request["path"], **kwargs)
