@@ -63,6 +63,7 @@ class Gateway:
     bus: CommandBus
     authenticator: Authenticator
     idempotency: Idempotency
+    limits: Limits
     metrics: Metrics
     #: This process's id among the gateway nodes sharing the database.
     node_id: str
@@ -141,6 +142,7 @@ def create_app(
                 bus=bus,
                 authenticator=Authenticator(the_store, signer),
                 idempotency=Idempotency(the_store, timedelta(seconds=settings.idempotency_ttl)),
+                limits=limits,
                 metrics=metrics,
                 node_id=node.id,
             )

@@ -1,7 +1,6 @@
 """The command bus: one path for REST requests, socket frames and dialect requests.
 
-``dispatch(ctx, command)`` finds the handler registered for the command's type, asks ``admit``
-(the rate limits) whether the caller may run a command now, runs the handler, and
+``dispatch(ctx, command)`` finds the handler registered for the command's type, runs it, and
 returns its result or raises ``GatewayError``. Logging and metrics live here, around every
 handler. Unexpected exceptions are logged with their traceback and become ``internal``
 (no detail reaches the client); storage failures become ``unavailable``.
@@ -21,14 +20,12 @@ from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from storage.errors import StorageError
 
-__all__ = ["Admit", "CommandBus", "Context", "Handler"]
+__all__ = ["CommandBus", "Context", "Handler"]
 
 log = logging.getLogger(__name__)
 
 C = TypeVar("C")
 Handler = Callable[["Context", C], Awaitable[Any]]
-#: Runs before every handler; raises ``GatewayError`` to refuse (rate limits).
-Admit = Callable[[Principal | None, Any], Awaitable[None]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,10 +53,9 @@ class Context:
 class CommandBus:
     """Maps command types to handlers; register them all in ``handlers.build_bus``."""
 
-    def __init__(self, metrics: Metrics, admit: Admit | None = None) -> None:
+    def __init__(self, metrics: Metrics) -> None:
         self._handlers: dict[type[Any], Handler[Any]] = {}
         self._metrics = metrics
-        self._admit = admit
 
     def register(self, command_type: type[C], handler: Handler[C]) -> None:
         if command_type in self._handlers:
@@ -80,8 +76,6 @@ class CommandBus:
         started = time.perf_counter()
         outcome = "ok"
         try:
-            if self._admit is not None:
-                await self._admit(ctx.principal, command)
             return await handler(ctx, command)
         except GatewayError as exc:
             outcome = exc.code.value

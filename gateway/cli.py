@@ -77,11 +77,19 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument(
         "--monthly-message-limit",
-        type=int,
+        type=_count,
         help="messages the org may store per calendar month (default: no limit)",
     )
     create.add_argument("--database-url", help="CHATGATE_DATABASE_URL")
     return parser
+
+
+def _count(text: str) -> int:
+    """A non-negative integer argument."""
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError("must be 0 or more")
+    return value
 
 
 def _serve(settings: Settings) -> int:

@@ -264,6 +264,9 @@ class _Connection:
         elif isinstance(body, Unsubscribe):
             await self._unsubscribe(frame, body)
         else:
+            # Commands count against the org's request rate; subscribing, pings and resume
+            # never do (a reconnecting client must always be able to catch up).
+            await self.gateway.limits.admit(self.session.principal)
             result = await self._dispatch(body)
             await self.session.send(reply_ok(frame.ref, render(result)))
 

@@ -340,7 +340,7 @@ def build_bus(
 ) -> tuple[CommandBus, ConversationHandlers]:
     """Every command type with its handler, in one place."""
     conversations = ConversationHandlers(store, publisher, attachments, limits)
-    bus = CommandBus(metrics, admit=limits.admit)
+    bus = CommandBus(metrics)
     bus.register(cmd.StartConversation, conversations.start_conversation)
     bus.register(cmd.GetConversation, conversations.get_conversation)
     bus.register(cmd.ListConversations, conversations.list_conversations)

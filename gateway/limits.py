@@ -1,9 +1,8 @@
 """The rate limits every surface shares: per org (requests) and per widget (visitor messages).
 
-- **Org:** every command a client sends (a REST call, a socket frame, a dialect request)
-  counts against ``org_requests_per_minute``, except the reads a socket makes to subscribe or
-  resume (``WatchConversation``, ``WatchInbox``, ``ReadEvents``): reconnecting clients must
-  never be locked out of catching up.
+- **Org:** every REST request (native or dialect) and every command frame of a socket counts
+  against ``org_requests_per_minute``, except a socket's ``subscribe``/``unsubscribe``,
+  ``ping`` and its resume: reconnecting clients must never be locked out of catching up.
 - **Widget:** messages sent by the widget's visitors count against the widget's
   ``messages_per_minute``, one bucket per widget.
 
@@ -17,21 +16,16 @@ from __future__ import annotations
 
 import logging
 import math
-from typing import Any, Final
 
 from gateway.auth import Principal
 from gateway.metrics import Metrics
 from gateway.ratelimit import Decision, Rate, RateLimiter, RateLimiterUnavailable
-from protocol import commands as cmd
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 
 __all__ = ["Limits", "rate_limit_headers"]
 
 log = logging.getLogger(__name__)
-
-#: Commands a socket sends on its own to subscribe and resume: never limited.
-UNCOUNTED: Final = frozenset({cmd.WatchConversation, cmd.WatchInbox, cmd.ReadEvents})
 
 
 class Limits:
@@ -51,9 +45,9 @@ class Limits:
         )
         self._metrics = metrics
 
-    async def admit(self, principal: Principal | None, command: Any) -> None:
+    async def admit(self, principal: Principal | None) -> None:
         """Count one request of ``principal``'s org (raises ``rate_limited`` when over)."""
-        if self._org_rate is None or principal is None or type(command) in UNCOUNTED:
+        if self._org_rate is None or principal is None:
             return
         await self._hit(f"org:{principal.org_id}", self._org_rate, "org")
 

@@ -215,12 +215,12 @@ async def serve(
     credential: Callable[[Request], str | None] = bearer_token,
     anonymous: bool = False,
     read: bool = True,
-    body_limit: int | None = None,
     on_error: Callable[[GatewayError, str], Response] = error_response,
 ) -> Response:
-    """One REST request: authenticate, read the body, honour ``Idempotency-Key`` on POST,
-    run, and render any ``GatewayError`` with ``on_error`` (the native envelope, or a
-    dialect's own). Storage failures outside the bus become ``unavailable``."""
+    """One REST request: authenticate, count it against the org's rate limit, read the body,
+    honour ``Idempotency-Key`` on POST, run, and render any ``GatewayError`` with ``on_error``
+    (the native envelope, or a dialect's own). Storage failures outside the bus become
+    ``unavailable``."""
     gateway: Gateway = request.state.gateway
     request_id = request_id_of(request)
     try:
@@ -228,6 +228,7 @@ async def serve(
         principal: Principal | None = None
         if secret is not None or not anonymous:
             principal = await gateway.authenticator.authenticate(secret)
+        await gateway.limits.admit(principal)
         ctx = Context(
             principal,
             "http",
@@ -237,7 +238,7 @@ async def serve(
         )
         body = b""
         if read:
-            body = await read_body(request, body_limit or gateway.settings.max_body_bytes)
+            body = await read_body(request, gateway.settings.max_body_bytes)
 
         async def attempt() -> Response:
             try:

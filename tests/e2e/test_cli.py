@@ -80,6 +80,8 @@ async def test_cli_rejects_bad_configuration() -> None:
         (("serve", "--database-url", "mysql://nope"), {}, "unsupported database URL"),
         (("serve", "--redis-url", "http://nope"), {}, "unsupported Redis URL"),
         (("serve", "--workers", "2"), {}, "needs a Redis broker"),
+        (("orgs", "create", "X", "--monthly-message-limit", "-1"), {}, "must be 0 or more"),
+        (("serve",), {"CHATGATE_PUBLIC_URL": "chat.example.com"}, "invalid setting"),
     ):
         code, _, stderr = await run_chatgate(*args, env=env)
         assert code == 2, (args, stderr)

@@ -20,7 +20,7 @@ from gateway.ratelimit_redis import RedisRateLimiter
 from gateway.settings import Settings
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
-from tests.support import bearer, live_server, new_org, timeout
+from tests.support import SocketClient, bearer, live_server, new_org, timeout
 
 SECRET = "test-secret-key-of-decent-length!"
 
@@ -114,13 +114,40 @@ async def test_limits_fail_open_when_redis_is_down(redis_server: RedisServer) ->
     try:
         redis_server.kill()
         for _ in range(3):
-            await limits.admit(who, object())
+            await limits.admit(who)
         failures = metrics.registry.get_sample_value("chatgate_rate_limiter_errors_total")
         assert failures == 3
         redis_server.restart()
-        await limits.admit(who, object())
+        await limits.admit(who)
         with pytest.raises(GatewayError) as refused:
-            await limits.admit(who, object())
+            await limits.admit(who)
         assert refused.value.code is ErrorCode.RATE_LIMITED
     finally:
         await limiter.aclose()
+
+
+async def test_socket_commands_count_but_subscribing_never_does(database_url: str) -> None:
+    """Over the org's rate, a socket command gets a rate_limited reply and the socket stays
+    open; subscribing (and so resuming) still works."""
+    settings = Settings(database_url=database_url, secret_key=SECRET, org_requests_per_minute=4)
+    with live_server(create_app(settings)) as server:
+        org = await new_org(database_url, "Acme")
+        async with httpx.AsyncClient(base_url=server, timeout=timeout(30)) as http:
+            session = (await http.post(f"/v1/widgets/{org.widget_id}/sessions", json={})).json()
+            token = session["token"]
+            cid = (await http.post("/v1/conversations", json={}, headers=bearer(token))).json()[
+                "id"
+            ]
+        socket = await SocketClient.open(server)
+        await socket.hello(token)
+        replies = [
+            await socket.request("message.send", conversation_id=cid, content=f"m{i}")
+            for i in range(5)
+        ]
+        refused = [r for r in replies if not r["ok"]]
+        assert refused and all(r["error"]["code"] == "rate_limited" for r in refused)
+        assert replies[0]["ok"]
+        for _ in range(3):
+            assert (await socket.request("subscribe", conversation_id=cid))["ok"]
+        assert (await socket.request("ping"))["ok"]
+        await socket.aclose()
