@@ -8,7 +8,8 @@ file's org (an API key, an agent token, a visitor token); every other caller get
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+from uuid import UUID
 
 from starlette.datastructures import UploadFile
 from starlette.formparsers import MultiPartException
@@ -46,7 +47,7 @@ def file_routes() -> list[Route]:
     ]
 
 
-async def read_upload(request: Request, conversation_id: str) -> cmd.StoreUpload:
+async def read_upload(request: Request, conversation_id: UUID) -> cmd.StoreUpload:
     """The ``file`` part of a multipart request, as a ``StoreUpload`` command.
 
     Raises:
@@ -79,15 +80,15 @@ async def read_upload(request: Request, conversation_id: str) -> cmd.StoreUpload
         ) from None
     if len(data) > limit:
         raise GatewayError(ErrorCode.PAYLOAD_TOO_LARGE, f"files are limited to {limit} bytes")
-    ids: dict[str, Any] = {"conversation_id": conversation_id}
-    checked = parse(cmd.GetConversation, ids)
-    return cmd.StoreUpload(checked.conversation_id, data, filename, content_type)
+    return cmd.StoreUpload(conversation_id, data, filename, content_type)
 
 
 async def _upload(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
         gateway: Gateway = request.state.gateway
-        upload = await read_upload(request, request.path_params["conversation_id"])
+        # The path's id, checked like any native id (validation_error naming it).
+        target = parse(cmd.GetConversation, dict(request.path_params))
+        upload = await read_upload(request, target.conversation_id)
         return json_response(await gateway.bus.dispatch(ctx, upload), 201)
 
     return await serve(request, run, read=False)

@@ -18,12 +18,18 @@ from typing import cast
 
 import redis.asyncio as redis
 import redis.exceptions as redis_errors
-from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.cluster import RedisCluster
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.commands.core import AsyncScript
 
-from gateway.broker.layouts import NodeAddress, StandaloneLayout, parse_redis_url, rendezvous
+from gateway.broker.layouts import (
+    ClusterLayout,
+    NodeAddress,
+    cluster_client,
+    parse_redis_url,
+    rendezvous,
+)
 from gateway.ratelimit import Decision, Rate, RateLimiterUnavailable
 
 __all__ = ["GCRA_SCRIPT", "KEY_PREFIX", "TIMEOUT", "RedisRateLimiter"]
@@ -110,27 +116,14 @@ class RedisRateLimiter:
         # One quick retry: a pooled connection may have been closed by a restarted server.
         retry = Retry(NoBackoff(), 1)
         if self._clustered:
-            seed = self._nodes[0]
-            self._cluster = RedisCluster(
-                startup_nodes=[ClusterNode(node.host, node.port) for node in self._nodes],
-                username=seed.username,
-                password=seed.password,
-                socket_connect_timeout=self._timeout,
-                socket_timeout=self._timeout,
-                retry=retry,
+            self._cluster = cluster_client(
+                self._nodes, connect_timeout=self._timeout, timeout=self._timeout, retry=retry
             )
             self._script = self._cluster.register_script(GCRA_SCRIPT)
             return
         for node in self._nodes:
-            self._clients[node.name] = redis.Redis(
-                host=node.host,
-                port=node.port,
-                db=node.db,
-                username=node.username,
-                password=node.password,
-                socket_connect_timeout=self._timeout,
-                socket_timeout=self._timeout,
-                retry=retry,
+            self._clients[node.name] = node.client(
+                connect_timeout=self._timeout, timeout=self._timeout, retry=retry
             )
         # One Script for every node: it loads itself on a node that lacks it (NOSCRIPT).
         self._script = self._clients[self._names[0]].register_script(GCRA_SCRIPT)
@@ -209,10 +202,6 @@ class RedisRateLimiter:
 def _addresses(url: str) -> tuple[list[NodeAddress], bool]:
     """The nodes of ``url`` (a cluster's seeds), and whether it is a cluster."""
     layout = parse_redis_url(url)
-    if isinstance(layout, StandaloneLayout):
-        return layout.nodes(), False
-    # A ClusterLayout lists nodes only once connected: read the seeds as standalone URLs,
-    # which parse the same way (host, port, credentials).
-    parts = dict.fromkeys(part.strip() for part in url.split(",") if part.strip())
-    seeds = ",".join("redis://" + part.split("://", 1)[-1] for part in parts)
-    return parse_redis_url(seeds).nodes(), True
+    if isinstance(layout, ClusterLayout):
+        return layout.seeds, True
+    return layout.nodes(), False

@@ -17,11 +17,12 @@ from __future__ import annotations
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
 from redis.asyncio.cluster import ClusterNode, RedisCluster
+from redis.asyncio.retry import Retry
 from redis.crc import key_slot
 
 __all__ = [
@@ -29,6 +30,7 @@ __all__ = [
     "Layout",
     "NodeAddress",
     "StandaloneLayout",
+    "cluster_client",
     "parse_redis_url",
     "rendezvous",
 ]
@@ -44,6 +46,43 @@ class NodeAddress:
     password: str | None = None
     username: str | None = None
     db: int = 0
+
+    def client(
+        self, *, connect_timeout: float, timeout: float, retry: Retry | None = None
+    ) -> redis.Redis:
+        """A client of this node (connects lazily); ``retry`` None keeps redis-py's."""
+        options: dict[str, Any] = {} if retry is None else {"retry": retry}
+        return redis.Redis(
+            host=self.host,
+            port=self.port,
+            db=self.db,
+            username=self.username,
+            password=self.password,
+            socket_connect_timeout=connect_timeout,
+            socket_timeout=timeout,
+            **options,
+        )
+
+
+def cluster_client(
+    seeds: list[NodeAddress],
+    *,
+    connect_timeout: float,
+    timeout: float,
+    retry: Retry | None = None,
+) -> RedisCluster:
+    """A Redis Cluster client from its seed nodes (credentials from the first); ``retry``
+    None keeps redis-py's."""
+    seed = seeds[0]
+    options: dict[str, Any] = {} if retry is None else {"retry": retry}
+    return RedisCluster(
+        startup_nodes=[ClusterNode(s.host, s.port) for s in seeds],
+        username=seed.username,
+        password=seed.password,
+        socket_connect_timeout=connect_timeout,
+        socket_timeout=timeout,
+        **options,
+    )
 
 
 class Layout(Protocol):
@@ -139,15 +178,7 @@ class StandaloneLayout:
 
     async def start(self) -> None:
         for node in self._nodes:
-            self._clients[node.name] = redis.Redis(
-                host=node.host,
-                port=node.port,
-                db=node.db,
-                username=node.username,
-                password=node.password,
-                socket_connect_timeout=2,
-                socket_timeout=5,
-            )
+            self._clients[node.name] = node.client(connect_timeout=2, timeout=5)
 
     async def aclose(self) -> None:
         for client in self._clients.values():
@@ -190,15 +221,13 @@ class ClusterLayout:
             raise RuntimeError("the cluster layout is not started")
         return self._cluster
 
+    @property
+    def seeds(self) -> list[NodeAddress]:
+        """The seed nodes the deployment was named by."""
+        return list(self._seeds)
+
     async def start(self) -> None:
-        seed = self._seeds[0]
-        self._cluster = RedisCluster(
-            startup_nodes=[ClusterNode(s.host, s.port) for s in self._seeds],
-            username=seed.username,
-            password=seed.password,
-            socket_connect_timeout=2,
-            socket_timeout=5,
-        )
+        self._cluster = cluster_client(self._seeds, connect_timeout=2, timeout=5)
         await self._cluster.initialize()
 
     async def aclose(self) -> None:

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final
-from uuid import UUID
 
 from msgspec import Meta
 from starlette.requests import Request
@@ -26,7 +25,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.bus import Context
-from gateway.dialects.common import ErrorTable, VendorError
+from gateway.dialects.common import ErrorTable, VendorError, path_id
 from gateway.limits import rate_limit_headers
 from gateway.responses import json_response
 from gateway.results import MessagePage, Sent
@@ -106,7 +105,7 @@ async def _send(request: Request) -> Response:
         gateway: Gateway = request.state.gateway
         message = parse(MessageBody, json_object(body))
         command = cmd.SendMessage(
-            conversation_id=_conversation_id(request),
+            conversation_id=path_id(request, "conversation_id", "conversation"),
             content=message.text.strip(),
             attachments=tuple(cmd.Attachment(url=a.url) for a in message.attachments),
             role=Role.AGENT,
@@ -121,7 +120,9 @@ async def _update(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
         gateway: Gateway = request.state.gateway
         change = parse(StatusBody, json_object(body))
-        command = cmd.UpdateConversation(_conversation_id(request), status=change.status)
+        command = cmd.UpdateConversation(
+            path_id(request, "conversation_id", "conversation"), status=change.status
+        )
         conversation: Conversation = await gateway.bus.dispatch(ctx, command)
         return json_response(_conversation(conversation))
 
@@ -131,7 +132,10 @@ async def _update(request: Request) -> Response:
 async def _list(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
         gateway: Gateway = request.state.gateway
-        query = {**request.query_params, "conversation_id": str(_conversation_id(request))}
+        query = {
+            **request.query_params,
+            "conversation_id": str(path_id(request, "conversation_id", "conversation")),
+        }
         page: MessagePage = await gateway.bus.dispatch(
             ctx, parse(cmd.ListMessages, query, strict=False)
         )
@@ -144,13 +148,6 @@ async def _list(request: Request) -> Response:
         )
 
     return await serve(request, run, read=False, on_error=_error)
-
-
-def _conversation_id(request: Request) -> UUID:
-    try:
-        return UUID(request.path_params["conversation_id"])
-    except ValueError:
-        raise GatewayError.not_found("conversation") from None
 
 
 def render_message(message: Message) -> dict[str, Any]:

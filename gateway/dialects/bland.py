@@ -23,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.bus import Context
-from gateway.dialects.common import ErrorTable, VendorError, ended
+from gateway.dialects.common import ErrorTable, VendorError, ended, path_id
 from gateway.limits import rate_limit_headers
 from gateway.responses import json_response
 from gateway.routes import json_object, serve
@@ -130,11 +130,8 @@ async def _webhook(request: Request) -> Response:
 
 async def _thread(gateway: Gateway, ctx: Context, request: Request) -> Conversation:
     """The conversation named by the path, if it is a thread of that widget."""
-    try:
-        widget_id = UUID(request.path_params["widget_id"])
-        thread_id = UUID(request.path_params["thread_id"])
-    except ValueError:
-        raise GatewayError.not_found("thread") from None
+    widget_id = path_id(request, "widget_id", "thread")
+    thread_id = path_id(request, "thread_id", "thread")
     conversation: Conversation = await gateway.bus.dispatch(ctx, cmd.GetConversation(thread_id))
     if conversation.widget_id != str(widget_id):
         raise GatewayError.not_found("thread")

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Annotated, Any, Final
-from uuid import UUID
 
 from msgspec import Meta
 from starlette.requests import Request
@@ -24,7 +23,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.bus import Context
-from gateway.dialects.common import ErrorTable, VendorError
+from gateway.dialects.common import ErrorTable, VendorError, path_id
 from gateway.files import read_upload
 from gateway.limits import rate_limit_headers
 from gateway.responses import json_response
@@ -92,7 +91,7 @@ def routes() -> list[Route]:
 async def _send(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
         gateway: Gateway = request.state.gateway
-        conversation_id = _conversation_id(request)
+        conversation_id = path_id(request, "conversation_id", "conversation")
         message = parse(MessageBody, json_object(body))
         command = cmd.SendMessage(
             conversation_id=conversation_id,
@@ -109,18 +108,12 @@ async def _send(request: Request) -> Response:
 async def _upload(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
         gateway: Gateway = request.state.gateway
-        upload = await read_upload(request, str(_conversation_id(request)))
+        conversation_id = path_id(request, "conversation_id", "conversation")
+        upload = await read_upload(request, conversation_id)
         stored = await gateway.bus.dispatch(ctx, upload)
         return json_response(_attachment(stored), 201)
 
     return await serve(request, run, read=False, on_error=_error)
-
-
-def _conversation_id(request: Request) -> UUID:
-    try:
-        return UUID(request.path_params["conversation_id"])
-    except ValueError:
-        raise GatewayError.not_found("conversation") from None
 
 
 def _attachment(stored: dict[str, Any]) -> dict[str, Any]:

@@ -53,7 +53,8 @@ def test_golden(dialect: str, case: Case, tmp_path: Path, image_server: ImageSer
                 variables[name] = response.json()[key]
         request = substitute(case.request, variables)
         response = _send(client, request)
-        for _ in range(case.expect.get("repeat_until", 0) and 100):
+        # "repeat_until": send again (at most 100 times) until the expected status comes.
+        for _ in range(100 if case.expect.get("repeat_until") else 0):
             if response.status_code == case.expect["status"]:
                 break
             response = _send(client, request)
