@@ -7,6 +7,7 @@ against the widget's allowed origins; a visitor token of that widget renews its 
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from dataclasses import dataclass
 from datetime import timedelta
@@ -14,8 +15,11 @@ from typing import Any
 
 from msgspec import UNSET
 
+from gateway import signing
 from gateway.auth import Principal, TokenSigner, new_api_key, origin_allowed
 from gateway.bus import Context
+from gateway.fetch import Fetcher
+from gateway.outbound import vet_url
 from gateway.registry import inbox_channel
 from gateway.results import CreatedApiKey, IssuedToken, WidgetSession
 from gateway.settings import Settings
@@ -25,7 +29,7 @@ from protocol.errors import GatewayError
 from storage.base import Store
 from storage.models import Agent, ApiKey, Contact, Org, Widget, now
 
-__all__ = ["AdminHandlers", "OrgCredentials", "create_org"]
+__all__ = ["AdminHandlers", "OrgCredentials", "admin_org", "create_org"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,9 +64,12 @@ async def create_org(
 
 
 class AdminHandlers:
-    def __init__(self, store: Store, signer: TokenSigner, settings: Settings) -> None:
+    def __init__(
+        self, store: Store, signer: TokenSigner, settings: Settings, outbound: Fetcher
+    ) -> None:
         self._store = store
         self._signer = signer
+        self._outbound = outbound
         self._agent_ttl = timedelta(seconds=settings.agent_token_ttl)
         self._visitor_ttl = timedelta(seconds=settings.visitor_token_ttl)
 
@@ -132,8 +139,11 @@ class AdminHandlers:
 
     # -- administration -------------------------------------------------------------------
 
+    async def _vet_url(self, url: str, path: str) -> None:
+        await vet_url(self._outbound, url, path)
+
     async def create_widget(self, ctx: Context, c: cmd.CreateWidget) -> Widget:
-        org_id = _admin(ctx)
+        org_id = admin_org(ctx)
         widget = Widget(
             id=str(uuid.uuid4()),
             org_id=org_id,
@@ -142,12 +152,18 @@ class AdminHandlers:
             messages_per_minute=c.messages_per_minute,
             live_agent_endpoint_url=c.live_agent_endpoint_url,
             created_at=now(),
+            live_agent_escalate_after=c.live_agent_escalate_after,
+            live_agent_timeout=c.live_agent_timeout,
+            live_agent_fallback=c.live_agent_fallback,
         )
+        if c.live_agent_endpoint_url is not None:
+            await self._vet_url(c.live_agent_endpoint_url, "$.live_agent_endpoint_url")
+            widget = dataclasses.replace(widget, live_agent_secret=signing.new_secret())
         await self._store.create_widget(widget)
         return widget
 
     async def update_widget(self, ctx: Context, c: cmd.UpdateWidget) -> Widget:
-        org_id = _admin(ctx)
+        org_id = admin_org(ctx)
         updates: dict[str, Any] = {
             name: getattr(c, name)
             for name in (
@@ -155,49 +171,59 @@ class AdminHandlers:
                 "allowed_origins",
                 "messages_per_minute",
                 "live_agent_endpoint_url",
+                "live_agent_escalate_after",
+                "live_agent_timeout",
+                "live_agent_fallback",
             )
             if getattr(c, name) is not UNSET
         }
+        url = updates.get("live_agent_endpoint_url")
+        if url is not None:
+            await self._vet_url(url, "$.live_agent_endpoint_url")
+            current = await self._store.get_widget(org_id, str(c.widget_id))
+            if current is not None and current.live_agent_secret is None:
+                updates["live_agent_secret"] = signing.new_secret()
         widget = await self._store.update_widget(org_id, str(c.widget_id), updates)
         if widget is None:
             raise GatewayError.not_found("widget")
         return widget
 
     async def get_widget(self, ctx: Context, c: cmd.GetWidget) -> Widget:
-        widget = await self._store.get_widget(_admin(ctx), str(c.widget_id))
+        widget = await self._store.get_widget(admin_org(ctx), str(c.widget_id))
         if widget is None:
             raise GatewayError.not_found("widget")
         return widget
 
     async def list_widgets(self, ctx: Context, c: cmd.ListWidgets) -> dict[str, list[Widget]]:
-        return {"data": await self._store.list_widgets(_admin(ctx))}
+        return {"data": await self._store.list_widgets(admin_org(ctx))}
 
     async def create_agent(self, ctx: Context, c: cmd.CreateAgent) -> Agent:
-        agent = Agent(str(uuid.uuid4()), _admin(ctx), c.name, c.email, now())
+        agent = Agent(str(uuid.uuid4()), admin_org(ctx), c.name, c.email, now())
         await self._store.create_agent(agent)
         return agent
 
     async def list_agents(self, ctx: Context, c: cmd.ListAgents) -> dict[str, list[Agent]]:
-        return {"data": await self._store.list_agents(_admin(ctx))}
+        return {"data": await self._store.list_agents(admin_org(ctx))}
 
     async def create_api_key(self, ctx: Context, c: cmd.CreateApiKey) -> CreatedApiKey:
-        org_id = _admin(ctx)
+        org_id = admin_org(ctx)
         key = new_api_key()
         api_key = ApiKey(str(uuid.uuid4()), org_id, c.name, key.prefix, now())
         await self._store.create_api_key(api_key, key.hash)
         return CreatedApiKey(api_key, key.secret)
 
     async def list_api_keys(self, ctx: Context, c: cmd.ListApiKeys) -> dict[str, list[ApiKey]]:
-        return {"data": await self._store.list_api_keys(_admin(ctx))}
+        return {"data": await self._store.list_api_keys(admin_org(ctx))}
 
     async def revoke_api_key(self, ctx: Context, c: cmd.RevokeApiKey) -> ApiKey:
-        key = await self._store.revoke_api_key(_admin(ctx), str(c.api_key_id), now())
+        key = await self._store.revoke_api_key(admin_org(ctx), str(c.api_key_id), now())
         if key is None:
             raise GatewayError.not_found("API key")
         return key
 
 
-def _admin(ctx: Context) -> str:
+def admin_org(ctx: Context) -> str:
+    """The org of an API key; other credentials are ``forbidden``."""
     principal = ctx.require()
     if principal.kind != "api_key":
         raise GatewayError(ErrorCode.FORBIDDEN, "org administration needs an API key")

@@ -25,7 +25,9 @@ from gateway.auth import Authenticator, TokenSigner
 from gateway.broker import Broker, create_broker
 from gateway.bus import CommandBus
 from gateway.dialects import dialect_routes
+from gateway.dispatcher import Dispatcher, DispatchPolicy
 from gateway.endpoint import SocketEndpoint
+from gateway.escalation import Escalation
 from gateway.fetch import Fetcher, FetchPolicy
 from gateway.files import file_routes
 from gateway.handlers import build_bus
@@ -38,9 +40,11 @@ from gateway.publisher import Publisher
 from gateway.ratelimit import create_rate_limiter
 from gateway.registry import Registry
 from gateway.responses import http_exception_handler, json_response
+from gateway.retries import RetrySchedule
 from gateway.routes import rest_routes
 from gateway.settings import Settings
 from gateway.stores import open_store
+from gateway.webhook_admin import WebhookHandlers
 from storage.base import Store
 from storage.models import now
 from storage.sqlite import SQLiteStore
@@ -107,7 +111,9 @@ def create_app(
             registry = Registry(
                 the_broker, the_store, gap_timeout=settings.gap_timeout, metrics=metrics
             )
-            admin = AdminHandlers(the_store, signer, settings)
+            outbound = Fetcher(_outbound_policy(settings))
+            stack.push_async_callback(outbound.aclose)
+            admin = AdminHandlers(the_store, signer, settings, outbound)
             attachments = Attachments(
                 the_store,
                 Fetcher(_fetch_policy(settings)),
@@ -119,8 +125,15 @@ def create_app(
             await limiter.start()
             stack.push_async_callback(limiter.aclose)
             limits = Limits(limiter, settings.org_requests_per_minute, metrics)
+            publisher = Publisher(the_broker)
             bus, conversations = build_bus(
-                the_store, Publisher(the_broker), admin, attachments, limits, metrics
+                the_store,
+                publisher,
+                admin,
+                WebhookHandlers(the_store, outbound),
+                attachments,
+                limits,
+                metrics,
             )
             node = await nodes.register(
                 the_store,
@@ -134,6 +147,17 @@ def create_app(
             stack.push_async_callback(the_broker.aclose)
             stack.push_async_callback(registry.aclose)
             stack.push_async_callback(conversations.drain)
+            dispatcher = Dispatcher(
+                the_store,
+                outbound,
+                Escalation(the_store, publisher),
+                _dispatch_policy(settings),
+                metrics,
+                owner=node.id,
+            )
+            publisher.on_publish.append(dispatcher.wake)
+            dispatcher.start()
+            stack.push_async_callback(dispatcher.aclose)
             gateway = Gateway(
                 settings=settings,
                 store=the_store,
@@ -179,12 +203,33 @@ def create_app(
 
 
 def _fetch_policy(settings: Settings) -> FetchPolicy:
-    hosts = {h.strip().lower() for h in settings.fetch_allowed_hosts.split(",") if h.strip()}
     return FetchPolicy(
         timeout=settings.fetch_timeout,
         max_bytes=settings.max_file_bytes,
-        allowed_hosts=frozenset(hosts),
+        allowed_hosts=_hosts(settings.fetch_allowed_hosts),
     )
+
+
+def _outbound_policy(settings: Settings) -> FetchPolicy:
+    """Webhook and live-agent deliveries: one attempt per timeout, no redirects."""
+    return FetchPolicy(
+        timeout=settings.webhook_timeout,
+        max_redirects=0,
+        allowed_hosts=_hosts(settings.webhook_allowed_hosts),
+    )
+
+
+def _dispatch_policy(settings: Settings) -> DispatchPolicy:
+    return DispatchPolicy(
+        webhooks=RetrySchedule.parse(settings.webhook_retry_schedule),
+        live_agent=RetrySchedule.parse(settings.live_agent_retry_schedule),
+        timeout=settings.webhook_timeout,
+        poll_interval=settings.webhook_poll_interval,
+    )
+
+
+def _hosts(listed: str) -> frozenset[str]:
+    return frozenset(h.strip().lower() for h in listed.split(",") if h.strip())
 
 
 async def _healthz(request: Request) -> Response:

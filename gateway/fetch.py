@@ -11,6 +11,9 @@ Every hop (the URL asked for, then each redirect) goes through the same three st
 Redirects are followed by hand. Cookies, credentials and proxies are never used. The body is
 read raw (never decompressed) under a byte limit, its type is decided by magic bytes, and the
 whole fetch runs under one deadline.
+
+``post`` sends a webhook the same way: one vetted hop (a redirect is an answer, never
+followed), under one deadline, reading at most a little of the answer.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ __all__ = [
     "FetchRefused",
     "Fetched",
     "Fetcher",
+    "Posted",
     "Reason",
     "address_allowed",
 ]
@@ -202,6 +206,19 @@ class Fetched:
     filename: str | None
 
 
+@dataclass(frozen=True, slots=True)
+class Posted:
+    """The answer to a POST: its status, its ``Retry-After``, the start of its body."""
+
+    status: int
+    retry_after: str | None
+    body: bytes = field(repr=False)
+
+
+#: How much of a webhook receiver's answer is kept (for the delivery log).
+_POSTED_BODY = 1024
+
+
 class FetchRefused(ChatgateError):
     """A URL was not fetched.
 
@@ -269,6 +286,53 @@ class Fetcher:
             message = f"the connection failed: {type(exc).__name__}"
             raise _logged(FetchRefused(url, "connection_failed", message)) from exc
 
+    async def check(self, url: str) -> None:
+        """Refuse ``url`` now if it could never be fetched or posted to (scheme, host,
+        addresses), as ``fetch`` and ``post`` would; nothing is sent.
+
+        Raises:
+            FetchRefused: as ``fetch`` would for the first hop.
+        """
+        try:
+            await self._resolve(url, _parse(url, url))
+        except FetchRefused as exc:
+            _logged(exc)
+            raise
+
+    async def post(self, url: str, body: bytes, headers: dict[str, str]) -> Posted:
+        """POST ``body`` to ``url`` (vetted as for ``fetch``), within ``policy.timeout``.
+
+        Any answer is returned, redirects and errors included; only the first kilobyte of
+        its body is read.
+
+        Raises:
+            FetchRefused: the URL or its addresses broke the policy, the connection failed,
+                or no answer came in time.
+        """
+        try:
+            async with asyncio.timeout(self.policy.timeout):
+                current = _parse(url, url)
+                response = await self._send(url, current, "POST", body, headers)
+                try:
+                    kept = bytearray()
+                    async for chunk in response.aiter_raw():
+                        kept += chunk
+                        if len(kept) >= _POSTED_BODY:
+                            break
+                finally:
+                    await response.aclose()
+                retry_after = response.headers.get("retry-after")
+                return Posted(response.status_code, retry_after, bytes(kept[:_POSTED_BODY]))
+        except FetchRefused as exc:
+            _logged(exc)
+            raise
+        except (TimeoutError, httpx.TimeoutException) as exc:
+            message = f"no answer within {self.policy.timeout:g}s"
+            raise FetchRefused(url, "timeout", message) from exc
+        except httpx.TransportError as exc:
+            message = f"the connection failed: {type(exc).__name__}"
+            raise FetchRefused(url, "connection_failed", message) from exc
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -315,18 +379,27 @@ class Fetcher:
             url=url, final_url=str(current), data=data, mime=mime, filename=_filename(current)
         )
 
-    async def _send(self, original: str, url: httpx.URL) -> httpx.Response:
-        """Send a GET for ``url`` to one of its vetted addresses; the response is streaming."""
+    async def _send(
+        self,
+        original: str,
+        url: httpx.URL,
+        method: str = "GET",
+        content: bytes | None = None,
+        extra_headers: dict[str, str] | None = None,
+    ) -> httpx.Response:
+        """Send a request for ``url`` to one of its vetted addresses; the response is
+        streaming."""
         addresses = await self._resolve(original, url)
         host = url.raw_host.decode("ascii")
-        headers = {"Host": url.netloc.decode("ascii")}
+        headers = {**(extra_headers or {}), "Host": url.netloc.decode("ascii")}
         extensions = {"sni_hostname": host} if url.scheme == "https" else {}
         failure: httpx.ConnectError | None = None
         for address in addresses:
             request = self._client.build_request(
-                "GET",
+                method,
                 url.copy_with(host=str(address)),
                 headers=headers,
+                content=content,
                 extensions=extensions,
             )
             try:

@@ -28,6 +28,7 @@ from gateway.limits import Limits
 from gateway.metrics import Metrics
 from gateway.publisher import Publisher
 from gateway.results import ConversationPage, MessagePage, ReadPosition, Sent
+from gateway.webhook_admin import WebhookHandlers
 from protocol import commands as cmd
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
@@ -148,6 +149,7 @@ class ConversationHandlers:
             contact_id=contact_id,
             metadata=c.metadata,
             at=now(),
+            channel=c.channel,
         )
 
         async def create_and_publish() -> None:
@@ -334,6 +336,7 @@ def build_bus(
     store: Store,
     publisher: Publisher,
     admin: AdminHandlers,
+    webhooks: WebhookHandlers,
     attachments: Attachments,
     limits: Limits,
     metrics: Metrics,
@@ -366,6 +369,16 @@ def build_bus(
     bus.register(cmd.CreateApiKey, admin.create_api_key)
     bus.register(cmd.ListApiKeys, admin.list_api_keys)
     bus.register(cmd.RevokeApiKey, admin.revoke_api_key)
+    bus.register(cmd.CreateWebhook, webhooks.create)
+    bus.register(cmd.ListWebhooks, webhooks.list_all)
+    bus.register(cmd.GetWebhook, webhooks.get)
+    bus.register(cmd.UpdateWebhook, webhooks.update)
+    bus.register(cmd.DeleteWebhook, webhooks.delete)
+    bus.register(cmd.RotateWebhookSecret, webhooks.rotate_secret)
+    bus.register(cmd.ListWebhookDeliveries, webhooks.list_deliveries)
+    bus.register(cmd.GetWebhookDelivery, webhooks.get_delivery)
+    bus.register(cmd.ReplayWebhookDelivery, webhooks.replay_delivery)
+    bus.register(cmd.ReplayWebhookDeliveries, webhooks.replay_range)
     return bus, conversations
 
 

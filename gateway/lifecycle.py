@@ -27,9 +27,22 @@ from protocol.errors import GatewayError
 from protocol.states import Handler, Role, Status
 from storage.models import Conversation, ConversationChange, NewMessage, Plan
 
-__all__ = ["TAKEOVER_MARKER", "new_conversation", "plan_end", "plan_message", "plan_update"]
+__all__ = [
+    "FALLBACK_MARKERS",
+    "TAKEOVER_MARKER",
+    "new_conversation",
+    "plan_end",
+    "plan_fallback",
+    "plan_message",
+    "plan_update",
+]
 
 TAKEOVER_MARKER: Final = "A team member has joined the conversation."
+#: What the visitor reads when the live-agent platform never answered, by fallback.
+FALLBACK_MARKERS: Final = {
+    "bot": "No live agent is available right now, so the assistant will keep helping you.",
+    "team": "No live agent is available right now. A team member will reply here soon.",
+}
 
 TRANSITIONS: Final = frozenset(
     {
@@ -62,6 +75,7 @@ def new_conversation(
     contact_id: str | None,
     metadata: dict[str, Any],
     at: datetime,
+    channel: str = "widget",
 ) -> Conversation:
     """A conversation as every conversation starts: the bot answers first."""
     return Conversation(
@@ -81,6 +95,7 @@ def new_conversation(
         first_response_at=None,
         last_seq=0,
         metadata=metadata,
+        channel=channel,
     )
 
 
@@ -169,6 +184,29 @@ def plan_end(conversation: Conversation, *, at: datetime) -> Plan:
             details={"status": conversation.status.value},
         )
     return Plan((ConversationChange({"status": Status.CLOSED, "ended_at": at}),))
+
+
+def plan_fallback(conversation: Conversation, fallback: str, reason: str) -> Plan:
+    """Take a handed-off conversation back from a live-agent platform that never answered:
+    back to the bot (``fallback="bot"``) or left waiting for the org's agents (``team``),
+    with a system message telling the visitor so. Nothing if a human already answered or
+    the conversation has ended."""
+    if (
+        conversation.live_agent_handoff_at is None
+        or conversation.handler is not Handler.BOT
+        or conversation.status in ENDED
+    ):
+        return Plan(())
+    updates: dict[str, Any] = {"live_agent_handoff_at": None}
+    if fallback == "bot" and conversation.status is Status.AGENT_REQUESTED:
+        updates["status"] = Status.BOT_ACTIVE
+    marker = NewMessage(
+        role=Role.SYSTEM,
+        sender_id=None,
+        content=FALLBACK_MARKERS[fallback],
+        metadata={"event": "live_agent_fallback", "fallback": fallback, "reason": reason},
+    )
+    return Plan((ConversationChange(updates), marker))
 
 
 def _takeover(

@@ -64,5 +64,12 @@ class Metrics:
             registry=r,
         )
 
+        self.webhook_deliveries = Counter(
+            "chatgate_outbox_attempts",
+            "Outbox rows worked: webhook and live-agent attempts, timers run, by outcome",
+            ["target", "result"],
+            registry=r,
+        )
+
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -9,7 +9,7 @@ doorbell backfill the gap from storage at the next event or resync.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 
 from gateway.broker import Broker, BrokerError
 from gateway.push import Push
@@ -24,10 +24,16 @@ INBOX_EVENTS = frozenset({EventName.CONVERSATION_CREATED, EventName.CONVERSATION
 
 
 class Publisher:
+    """Sends stored events to their rooms; ``on_publish`` hooks hear of every stored change
+    (the outbox dispatcher wakes on them)."""
+
     def __init__(self, broker: Broker) -> None:
         self._broker = broker
+        self.on_publish: list[Callable[[], None]] = []
 
     async def publish(self, org_id: str, events: Iterable[Event]) -> None:
+        for hook in self.on_publish:
+            hook()
         for event in events:
             payload = Push.from_event(event).payload
             try:

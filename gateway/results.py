@@ -6,15 +6,31 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from storage.models import ApiKey, Contact, Conversation, Message, to_wire
+import orjson
+
+from storage.models import (
+    ApiKey,
+    Contact,
+    Conversation,
+    Delivery,
+    DeliveryAttempt,
+    Message,
+    WebhookEndpoint,
+    to_wire,
+)
 
 __all__ = [
     "ConversationPage",
     "CreatedApiKey",
+    "DeliveryDetail",
+    "DeliveryPage",
+    "DeliveryView",
     "IssuedToken",
     "MessagePage",
     "ReadPosition",
+    "Replayed",
     "Sent",
+    "WebhookView",
     "WidgetSession",
     "render",
 ]
@@ -74,6 +90,99 @@ class CreatedApiKey:
 class ReadPosition:
     conversation_id: str
     seq: int
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookView:
+    """A webhook endpoint as its org sees it; ``secret`` only when just created or rotated."""
+
+    id: str
+    url: str
+    kind: str
+    description: str
+    event_types: tuple[str, ...]
+    fifo: bool
+    status: str
+    paused_reason: str | None
+    failing_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+    secret: str | None = None
+
+    @classmethod
+    def of(cls, e: WebhookEndpoint, *, secret: bool = False) -> WebhookView:
+        return cls(
+            id=e.id,
+            url=e.url,
+            kind=e.kind,
+            description=e.description,
+            event_types=e.event_types,
+            fifo=e.fifo,
+            status=e.status,
+            paused_reason=e.paused_reason,
+            failing_since=e.failing_since,
+            created_at=e.created_at,
+            updated_at=e.updated_at,
+            secret=e.secrets[0][0] if secret else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryView:
+    """One event for one endpoint; ``webhook_id`` is the ``webhook-id`` header it carries."""
+
+    id: str
+    webhook_id: str
+    event_type: str
+    conversation_id: str | None
+    seq: int | None
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    payload: dict[str, Any]
+
+    @classmethod
+    def of(cls, d: Delivery) -> DeliveryView:
+        return cls(
+            id=d.id,
+            webhook_id=d.message_id,
+            event_type=d.event_type,
+            conversation_id=d.conversation_id,
+            seq=d.seq,
+            status=d.status,
+            attempts=d.attempts,
+            next_attempt_at=d.next_attempt_at,
+            last_status=d.last_status,
+            last_error=d.last_error,
+            created_at=d.created_at,
+            finished_at=d.finished_at,
+            payload=orjson.loads(d.payload),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryPage:
+    """Newest first; pass ``next_after`` as ``after`` for the next page (null: no more)."""
+
+    data: list[DeliveryView]
+    next_after: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryDetail:
+    delivery: DeliveryView
+    attempts: list[DeliveryAttempt]
+
+
+@dataclass(frozen=True, slots=True)
+class Replayed:
+    """How many deliveries are due again."""
+
+    replayed: int
 
 
 def render(result: Any) -> Any:

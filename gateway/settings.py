@@ -19,6 +19,8 @@ __all__ = ["Settings"]
 
 PREFIX = "CHATGATE_"
 Positive = Annotated[float, Meta(gt=0)]
+#: Seconds, comma separated: ``0,5,300``.
+Schedule = Annotated[str, Meta(pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,6 +62,19 @@ class Settings:
     fetch_allowed_hosts: str = ""
     #: Requests per minute per org, over every surface; 0 turns the limit off.
     org_requests_per_minute: Annotated[int, Meta(ge=0)] = 6000
+
+    #: Seconds between webhook attempts, comma separated: the first is the wait before the
+    #: first attempt, the count is how many attempts before a delivery is dead.
+    webhook_retry_schedule: Schedule = "0,5,300,1800,7200,18000,36000,36000"
+    #: The same for deliveries to live-agent platforms (a visitor is waiting).
+    live_agent_retry_schedule: Schedule = "0,2,5,10,30,60"
+    #: Seconds one webhook attempt may take.
+    webhook_timeout: Positive = 10.0
+    #: Seconds between looks at the outbox for rows other processes wrote or that came due.
+    webhook_poll_interval: Positive = 1.0
+    #: Hosts webhook and live-agent URLs may resolve to private addresses on, comma
+    #: separated (as ``fetch_allowed_hosts``).
+    webhook_allowed_hosts: str = ""
 
     agent_token_ttl: Annotated[int, Meta(ge=60)] = 3600
     visitor_token_ttl: Annotated[int, Meta(ge=60)] = 86400

@@ -11,6 +11,7 @@ Ids are UUIDs; ``UNSET`` marks a field the client did not send (distinct from ``
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -24,26 +25,36 @@ __all__ = [
     "ContactInput",
     "CreateAgent",
     "CreateApiKey",
+    "CreateWebhook",
     "CreateWidget",
+    "DeleteWebhook",
     "EndConversation",
-    "GetFile",
     "GetConversation",
+    "GetFile",
+    "GetWebhook",
+    "GetWebhookDelivery",
     "GetWidget",
     "IssueToken",
     "ListAgents",
     "ListApiKeys",
     "ListConversations",
     "ListMessages",
+    "ListWebhookDeliveries",
+    "ListWebhooks",
     "ListWidgets",
     "MarkRead",
     "OpenWidgetSession",
     "ReadEvents",
+    "ReplayWebhookDeliveries",
+    "ReplayWebhookDelivery",
     "RevokeApiKey",
+    "RotateWebhookSecret",
     "SendMessage",
     "SetTyping",
-    "StoreUpload",
     "StartConversation",
+    "StoreUpload",
     "UpdateConversation",
+    "UpdateWebhook",
     "UpdateWidget",
     "WatchConversation",
     "WatchInbox",
@@ -64,6 +75,19 @@ PageSize = Annotated[int, Meta(ge=1, le=200)]
 # "$" would also match before a final newline.
 END = r"(?![\s\S])"
 Url = Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+" + END)]
+Channel = Literal["widget", "api"]
+Fallback = Literal["team", "bot"]
+Seconds = Annotated[int, Meta(ge=0, le=7 * 86400)]
+WebhookEventType = Literal[
+    "conversation.created",
+    "conversation.updated",
+    "conversation.escalated",
+    "conversation.taken_over",
+    "conversation.resolved",
+    "conversation.ended",
+    "message.created",
+]
+DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
 Origin = Annotated[str, Meta(min_length=1, max_length=300)]
 Cursor = Annotated[str, Meta(max_length=200)]
 
@@ -94,12 +118,17 @@ class ContactInput:
 
 @dataclass(frozen=True, slots=True)
 class StartConversation:
-    """Start a conversation. A visitor token implies the widget and the contact."""
+    """Start a conversation. A visitor token implies the widget and the contact.
+
+    ``channel``: how agent messages reach the visitor, ``widget`` (the socket) or ``api``
+    (the org's channel webhooks).
+    """
 
     widget_id: UUID | UnsetType = UNSET
     contact_id: UUID | UnsetType = UNSET
     contact: ContactInput | UnsetType = UNSET
     metadata: Metadata = field(default_factory=dict)
+    channel: Channel = "widget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -242,6 +271,9 @@ class CreateWidget:
     allowed_origins: Annotated[tuple[Origin, ...], Meta(max_length=50)] = ("*",)
     messages_per_minute: Annotated[int, Meta(ge=1)] | None = None
     live_agent_endpoint_url: Url | None = None
+    live_agent_escalate_after: Seconds = 0
+    live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] = 300
+    live_agent_fallback: Fallback = "team"
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +283,9 @@ class UpdateWidget:
     allowed_origins: Annotated[tuple[Origin, ...], Meta(max_length=50)] | UnsetType = UNSET
     messages_per_minute: Annotated[int, Meta(ge=1)] | None | UnsetType = UNSET
     live_agent_endpoint_url: Url | None | UnsetType = UNSET
+    live_agent_escalate_after: Seconds | UnsetType = UNSET
+    live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] | UnsetType = UNSET
+    live_agent_fallback: Fallback | UnsetType = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -289,6 +324,90 @@ class RevokeApiKey:
     api_key_id: UUID
 
 
+# -- webhooks -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class CreateWebhook:
+    """An endpoint for the org's events (``kind="events"``, filtered by ``event_types``;
+    none: every type) or for the outgoing messages of ``api``-channel conversations
+    (``kind="channel"``). ``secret`` (``whsec_...``) is generated unless given."""
+
+    url: Url
+    kind: Literal["events", "channel"] = "events"
+    description: Annotated[str, Meta(max_length=500)] = ""
+    event_types: Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)] = ()
+    fifo: bool = False
+    secret: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class ListWebhooks:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class GetWebhook:
+    webhook_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateWebhook:
+    """``status: active`` also resumes a paused endpoint; ``disabled`` stops recording."""
+
+    webhook_id: UUID
+    url: Url | UnsetType = UNSET
+    description: Annotated[str, Meta(max_length=500)] | UnsetType = UNSET
+    event_types: Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)] | UnsetType = UNSET
+    fifo: bool | UnsetType = UNSET
+    status: Literal["active", "disabled"] | UnsetType = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteWebhook:
+    webhook_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class RotateWebhookSecret:
+    """A new secret signs from now on; the old one also signs for ``grace_seconds``."""
+
+    webhook_id: UUID
+    grace_seconds: Seconds = 86400
+    secret: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class ListWebhookDeliveries:
+    webhook_id: UUID
+    status: DeliveryStatus | UnsetType = UNSET
+    after: Annotated[str, Meta(max_length=100)] | UnsetType = UNSET
+    limit: Annotated[int, Meta(ge=1, le=100)] = 50
+
+
+@dataclass(frozen=True, slots=True)
+class GetWebhookDelivery:
+    webhook_id: UUID
+    delivery_id: Annotated[str, Meta(max_length=100)]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayWebhookDelivery:
+    webhook_id: UUID
+    delivery_id: Annotated[str, Meta(max_length=100)]
+
+
+@dataclass(frozen=True, slots=True)
+class ReplayWebhookDeliveries:
+    """Send again every ``dead`` delivery created in ``[since, until)`` (and the delivered
+    ones too with ``include_delivered``), each with its original ``webhook-id``."""
+
+    webhook_id: UUID
+    since: datetime
+    until: datetime | UnsetType = UNSET
+    include_delivered: bool = False
+
+
 Command = (
     StartConversation
     | GetConversation
@@ -315,4 +434,14 @@ Command = (
     | CreateApiKey
     | ListApiKeys
     | RevokeApiKey
+    | CreateWebhook
+    | ListWebhooks
+    | GetWebhook
+    | UpdateWebhook
+    | DeleteWebhook
+    | RotateWebhookSecret
+    | ListWebhookDeliveries
+    | GetWebhookDelivery
+    | ReplayWebhookDelivery
+    | ReplayWebhookDeliveries
 )

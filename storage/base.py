@@ -24,7 +24,7 @@ Contract, for every implementation:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -35,12 +35,17 @@ from storage.models import (
     Applied,
     Contact,
     Conversation,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryOutcome,
     IdempotencyRecord,
     Message,
     NodeLease,
     Org,
+    OutboxItem,
     Plan,
     StoredFile,
+    WebhookEndpoint,
     Widget,
 )
 
@@ -218,6 +223,87 @@ class Store(Protocol):
 
     async def monthly_messages(self, org_id: str, month: str) -> int | None:
         """The count kept for ``month`` (``YYYY-MM``), or None if none is kept."""
+        ...
+
+    # -- webhooks and the outbox ----------------------------------------------------------
+    #
+    # ``apply`` and ``create_conversation`` write the outbox rows their events call for in
+    # their own transaction (``storage.outbox.derive``), plus the plan's own ``outbox``.
+
+    async def create_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None: ...
+
+    async def get_webhook_endpoint(
+        self, org_id: str, endpoint_id: str
+    ) -> WebhookEndpoint | None: ...
+
+    async def list_webhook_endpoints(self, org_id: str) -> list[WebhookEndpoint]: ...
+
+    async def update_webhook_endpoint(
+        self, org_id: str, endpoint_id: str, updates: Mapping[str, Any], at: datetime
+    ) -> WebhookEndpoint | None: ...
+
+    async def delete_webhook_endpoint(self, org_id: str, endpoint_id: str, at: datetime) -> bool:
+        """Delete the endpoint and cancel its pending deliveries; False if there is none."""
+        ...
+
+    async def enqueue(self, items: Sequence[OutboxItem]) -> None:
+        """Add outbox rows outside of any conversation change."""
+        ...
+
+    async def claim_deliveries(
+        self, owner: str, at: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
+        """Lease up to ``limit`` due rows to ``owner`` until ``at + lease``, atomically:
+        concurrent claimers (in any process) never get the same row while its lease runs.
+
+        Due: ``pending``, ``next_attempt_at <= at``, not leased, its endpoint ``active``, and
+        no earlier pending row with the same ``fifo_key``. A lease that runs out makes the
+        row claimable again (its owner died mid-attempt).
+        """
+        ...
+
+    async def finish_delivery(
+        self, delivery: Delivery, outcome: DeliveryOutcome, at: datetime
+    ) -> bool:
+        """Record an attempt (numbered over the delivery's life) and what comes next.
+
+        Tracks the endpoint's run of failures; a ``dead`` outcome with a ``pause_reason``
+        pauses the endpoint when it has not had one success since that delivery's first
+        attempt. False (and nothing written) when the row is no longer pending.
+        """
+        ...
+
+    async def list_deliveries(
+        self,
+        org_id: str,
+        endpoint_id: str,
+        *,
+        status: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[Delivery]:
+        """Newest first; ``after`` is the last delivery id of the previous page."""
+        ...
+
+    async def get_delivery(self, org_id: str, delivery_id: str) -> Delivery | None: ...
+
+    async def list_delivery_attempts(
+        self, org_id: str, delivery_id: str
+    ) -> list[DeliveryAttempt]: ...
+
+    async def replay_deliveries(
+        self,
+        org_id: str,
+        endpoint_id: str,
+        *,
+        delivery_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        statuses: Sequence[str] = ("dead",),
+        at: datetime,
+    ) -> int:
+        """Make matching deliveries pending again, due at ``at``, from the start of the
+        retry schedule (same message id). Returns how many."""
         ...
 
     # -- idempotency ----------------------------------------------------------------------

@@ -17,7 +17,15 @@ from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.events import ConversationUpdated, MessageCreated
 from protocol.states import Role
-from storage.models import Conversation, ConversationChange, Message, NewMessage, Plan, to_wire
+from storage.models import (
+    Conversation,
+    ConversationChange,
+    Message,
+    NewMessage,
+    OutboxItem,
+    Plan,
+    to_wire,
+)
 
 __all__ = ["Execution", "check_quota", "counted_messages", "execute", "month_of", "month_start"]
 
@@ -45,6 +53,8 @@ class Execution:
     messages: tuple[Message, ...]
     changes: tuple[tuple[int, dict[str, Any]], ...]
     events: tuple[MessageCreated | ConversationUpdated, ...]
+    #: The plan's own outbox items (the store adds those derived from ``events``).
+    outbox: tuple[OutboxItem, ...] = ()
 
 
 def execute(conversation: Conversation, plan: Plan, at: datetime) -> Execution:
@@ -76,7 +86,7 @@ def execute(conversation: Conversation, plan: Plan, at: datetime) -> Execution:
             if event is not None:
                 changes.append((event.seq, event.data))
                 events.append(event)
-    return Execution(current, tuple(messages), tuple(changes), tuple(events))
+    return Execution(current, tuple(messages), tuple(changes), tuple(events), plan.outbox)
 
 
 def _change(

@@ -23,13 +23,18 @@ __all__ = [
     "ConversationChange",
     "Contact",
     "Conversation",
+    "Delivery",
+    "DeliveryAttempt",
+    "DeliveryOutcome",
     "IdempotencyRecord",
     "Message",
     "NewMessage",
     "NodeLease",
     "Org",
+    "OutboxItem",
     "Plan",
     "StoredFile",
+    "WebhookEndpoint",
     "Widget",
     "now",
     "to_wire",
@@ -79,6 +84,16 @@ class Widget:
     live_agent_endpoint_url: str | None
     created_at: datetime
     bot_settings: JSONObject = field(default_factory=dict)
+    #: Seconds a conversation waits in ``agent_requested`` for a human of the org before it
+    #: is handed to the live-agent platform (0: at once).
+    live_agent_escalate_after: int = 0
+    #: Seconds the live-agent platform has to answer a handed-off conversation.
+    live_agent_timeout: int = 300
+    #: What happens when the platform never answers: ``team`` (stays waiting for the org's
+    #: agents) or ``bot`` (back to the bot).
+    live_agent_fallback: str = "team"
+    #: ``whsec_...``: signs what chatgate sends to ``live_agent_endpoint_url``.
+    live_agent_secret: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -120,6 +135,9 @@ class Conversation:
     first_response_at: datetime | None
     last_seq: int
     metadata: JSONObject
+    #: How agent messages reach the visitor: ``widget`` (the socket) or ``api`` (the org's
+    #: channel endpoints, as signed HTTP deliveries).
+    channel: str = "widget"
 
 
 @dataclass(frozen=True, slots=True)
@@ -164,9 +182,14 @@ class ConversationChange:
 
 @dataclass(frozen=True, slots=True)
 class Plan:
-    """What one command does to a conversation, in order; each step takes the next seq."""
+    """What one command does to a conversation, in order; each step takes the next seq.
+
+    ``outbox`` holds deliveries to write in the same transaction, besides those the store
+    derives from the events themselves (webhooks, live-agent forwarding).
+    """
 
     steps: tuple[NewMessage | ConversationChange, ...]
+    outbox: tuple[OutboxItem, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -216,3 +239,104 @@ class NodeLease:
     broker: str
     started_at: datetime
     seen_at: datetime
+
+
+# -- webhooks and the outbox --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class WebhookEndpoint:
+    """Where an org's events (``kind="events"``) or its ``api``-channel conversations'
+    outgoing messages (``kind="channel"``) are delivered, signed with ``secrets``."""
+
+    id: str
+    org_id: str
+    url: str
+    kind: str
+    description: str
+    #: Event types delivered; empty: every type.
+    event_types: tuple[str, ...]
+    #: ``whsec_...`` secrets, newest first; each is ``(secret, expires_at)`` and older ones
+    #: expire after a rotation's grace period.
+    secrets: tuple[tuple[str, datetime | None], ...]
+    #: Deliver one conversation's events to this endpoint one at a time, in order.
+    fifo: bool
+    #: ``active``, ``paused`` (kept failing; deliveries wait) or ``disabled`` (nothing sent
+    #: or recorded).
+    status: str
+    paused_reason: str | None
+    #: When the current run of failed attempts began (None after a success).
+    failing_since: datetime | None
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class OutboxItem:
+    """A row to add to the outbox: a signed HTTP delivery or a timer.
+
+    ``target``: ``endpoint`` (a ``WebhookEndpoint``), ``live_agent`` (a widget's
+    live-agent platform) or ``timer`` (work for the gateway itself when ``due_at`` comes).
+    Items with the same ``fifo_key`` are attempted one at a time, in the order written.
+    """
+
+    message_id: str
+    org_id: str
+    target: str
+    event_type: str
+    payload: JSONObject
+    due_at: datetime
+    endpoint_id: str | None = None
+    widget_id: str | None = None
+    conversation_id: str | None = None
+    seq: int | None = None
+    fifo_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """An outbox row. When claimed, ``url`` and ``secrets`` are the target's current ones."""
+
+    id: str
+    message_id: str
+    org_id: str
+    target: str
+    event_type: str
+    payload: bytes
+    endpoint_id: str | None
+    widget_id: str | None
+    conversation_id: str | None
+    seq: int | None
+    #: ``pending``, ``delivered``, ``dead`` (every attempt failed) or ``cancelled``.
+    status: str
+    attempts: int
+    next_attempt_at: datetime
+    last_status: int | None
+    last_error: str | None
+    created_at: datetime
+    finished_at: datetime | None
+    url: str | None = None
+    secrets: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryAttempt:
+    delivery_id: str
+    attempt: int
+    at: datetime
+    status_code: int | None
+    error: str | None
+    duration_ms: int
+
+
+@dataclass(frozen=True, slots=True)
+class DeliveryOutcome:
+    """How an attempt ended: ``delivered``, ``retry`` (again at ``retry_at``) or ``dead``."""
+
+    result: str
+    #: None for a timer, which is run rather than sent.
+    attempt: DeliveryAttempt | None
+    retry_at: datetime | None = None
+    #: When the delivery went dead: pause its endpoint with this reason if the endpoint
+    #: has not had one success since it began failing.
+    pause_reason: str | None = None

@@ -11,7 +11,7 @@ server settings, e.g. ``postgresql://chatgate@db/chatgate?search_path=tenant_a``
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping, Sequence
 from contextlib import asynccontextmanager
 from datetime import datetime, timedelta
 from typing import Any, Self, TypeVar
@@ -21,7 +21,7 @@ import orjson
 
 from protocol.errors import GatewayError
 from protocol.events import ConversationUpdated, MessageCreated
-from storage import migrations, records
+from storage import migrations, outbox, postgres_outbox, records
 from storage.base import Decide, StoredEvent
 from storage.errors import MigrationError, StorageError
 from storage.execution import check_quota, counted_messages, execute, month_of, month_start
@@ -31,11 +31,16 @@ from storage.models import (
     Applied,
     Contact,
     Conversation,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryOutcome,
     IdempotencyRecord,
     Message,
     NodeLease,
     Org,
+    OutboxItem,
     StoredFile,
+    WebhookEndpoint,
     Widget,
     now,
     to_wire,
@@ -54,10 +59,22 @@ _FAILURES = (asyncpg.PostgresError, asyncpg.InterfaceError, OSError, TimeoutErro
 CONVERSATION_COLUMNS = (
     "id, org_id, widget_id, contact_id, status, handler, epoch, assignee_id, created_at,"
     " updated_at, resolved_at, ended_at, live_agent_handoff_at, first_response_at, last_seq,"
-    " metadata"
+    " metadata, channel"
 )
+#: Placeholders for ``CONVERSATION_COLUMNS``, in order.
+CONVERSATION_VALUES = ", ".join(f"${n + 1}" for n in range(CONVERSATION_COLUMNS.count(",") + 1))
 WIDGET_COLUMNS = frozenset(
-    {"name", "allowed_origins", "messages_per_minute", "live_agent_endpoint_url", "bot_settings"}
+    {
+        "name",
+        "allowed_origins",
+        "messages_per_minute",
+        "live_agent_endpoint_url",
+        "bot_settings",
+        "live_agent_escalate_after",
+        "live_agent_timeout",
+        "live_agent_fallback",
+        "live_agent_secret",
+    }
 )
 
 
@@ -256,7 +273,10 @@ class PostgresStore:
 
     async def create_widget(self, widget: Widget) -> None:
         await self._execute(
-            "INSERT INTO widgets VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+            "INSERT INTO widgets (id, org_id, name, allowed_origins, messages_per_minute,"
+            " live_agent_endpoint_url, bot_settings, created_at, live_agent_escalate_after,"
+            " live_agent_timeout, live_agent_fallback, live_agent_secret)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
             widget.id,
             widget.org_id,
             widget.name,
@@ -265,6 +285,10 @@ class PostgresStore:
             widget.live_agent_endpoint_url,
             widget.bot_settings,
             widget.created_at,
+            widget.live_agent_escalate_after,
+            widget.live_agent_timeout,
+            widget.live_agent_fallback,
+            widget.live_agent_secret,
         )
 
     async def get_widget(self, org_id: str | None, widget_id: str) -> Widget | None:
@@ -357,11 +381,15 @@ class PostgresStore:
     # -- conversations --------------------------------------------------------------------
 
     async def create_conversation(self, conversation: Conversation) -> None:
-        await self._execute(
-            f"INSERT INTO conversations ({CONVERSATION_COLUMNS})"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)",
-            *_conversation_values(conversation),
-        )
+        at = conversation.created_at
+        async with self._transaction() as conn:
+            await conn.execute(
+                f"INSERT INTO conversations ({CONVERSATION_COLUMNS})"
+                f" VALUES ({CONVERSATION_VALUES})",
+                *_conversation_values(conversation),
+            )
+            targets = await postgres_outbox.targets(conn, conversation)
+            await postgres_outbox.insert(conn, outbox.derive_created(conversation, targets, at), at)
 
     async def get_conversation(self, org_id: str, conversation_id: str) -> Conversation | None:
         return await self._one(
@@ -438,11 +466,15 @@ class PostgresStore:
                 )
             if done.events:
                 await conn.execute(
-                    f"UPDATE conversations SET ({CONVERSATION_COLUMNS}) ="
-                    " ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16)"
+                    f"UPDATE conversations SET ({CONVERSATION_COLUMNS}) = ({CONVERSATION_VALUES})"
                     " WHERE id = $1",
                     *_conversation_values(done.conversation),
                 )
+                targets = await postgres_outbox.targets(conn, done.conversation)
+                derived = outbox.derive(done.conversation, done.events, targets, at)
+                await postgres_outbox.insert(conn, [*derived, *done.outbox], at)
+            elif done.outbox:
+                await postgres_outbox.insert(conn, done.outbox, at)
         return Applied(done.conversation, done.events, done.messages)
 
     async def read_events(
@@ -542,6 +574,103 @@ class PostgresStore:
                 month,
             )
         return None if value is None else int(value)
+
+    # -- webhooks and the outbox ----------------------------------------------------------
+
+    async def create_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        async with self._connection() as conn:
+            await postgres_outbox.create_endpoint(conn, endpoint)
+
+    async def get_webhook_endpoint(self, org_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        return await self._one(
+            records.webhook_endpoint,
+            "SELECT * FROM webhook_endpoints WHERE id = $1 AND org_id = $2",
+            endpoint_id,
+            org_id,
+        )
+
+    async def list_webhook_endpoints(self, org_id: str) -> list[WebhookEndpoint]:
+        return await self._all(
+            records.webhook_endpoint,
+            "SELECT * FROM webhook_endpoints WHERE org_id = $1 ORDER BY created_at, id",
+            org_id,
+        )
+
+    async def update_webhook_endpoint(
+        self, org_id: str, endpoint_id: str, updates: Mapping[str, Any], at: datetime
+    ) -> WebhookEndpoint | None:
+        async with self._connection() as conn:
+            return await postgres_outbox.update_endpoint(conn, org_id, endpoint_id, updates, at)
+
+    async def delete_webhook_endpoint(self, org_id: str, endpoint_id: str, at: datetime) -> bool:
+        async with self._transaction() as conn:
+            return await postgres_outbox.delete_endpoint(conn, org_id, endpoint_id, at)
+
+    async def enqueue(self, items: Sequence[OutboxItem]) -> None:
+        at = now()
+        async with self._transaction() as conn:
+            await postgres_outbox.insert(conn, items, at)
+
+    async def claim_deliveries(
+        self, owner: str, at: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
+        async with self._transaction() as conn:
+            return await postgres_outbox.claim(conn, owner, at, lease, limit)
+
+    async def finish_delivery(
+        self, delivery: Delivery, outcome: DeliveryOutcome, at: datetime
+    ) -> bool:
+        async with self._transaction() as conn:
+            return await postgres_outbox.finish(conn, delivery, outcome, at)
+
+    async def list_deliveries(
+        self,
+        org_id: str,
+        endpoint_id: str,
+        *,
+        status: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[Delivery]:
+        async with self._connection() as conn:
+            return await postgres_outbox.list_deliveries(
+                conn, org_id, endpoint_id, status, after, limit
+            )
+
+    async def get_delivery(self, org_id: str, delivery_id: str) -> Delivery | None:
+        return await self._one(
+            records.delivery,
+            "SELECT * FROM outbox WHERE id = $1 AND org_id = $2",
+            delivery_id,
+            org_id,
+        )
+
+    async def list_delivery_attempts(self, org_id: str, delivery_id: str) -> list[DeliveryAttempt]:
+        async with self._connection() as conn:
+            return await postgres_outbox.list_attempts(conn, org_id, delivery_id)
+
+    async def replay_deliveries(
+        self,
+        org_id: str,
+        endpoint_id: str,
+        *,
+        delivery_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        statuses: Sequence[str] = ("dead",),
+        at: datetime,
+    ) -> int:
+        async with self._connection() as conn:
+            return await postgres_outbox.replay(
+                conn,
+                org_id,
+                endpoint_id,
+                delivery_id=delivery_id,
+                since=since,
+                until=until,
+                statuses=statuses,
+                at=at,
+            )
 
     # -- idempotency ----------------------------------------------------------------------
 
@@ -674,6 +803,7 @@ def _conversation_values(v: Conversation) -> tuple[Any, ...]:
         v.first_response_at,
         v.last_seq,
         v.metadata,
+        v.channel,
     )
 
 

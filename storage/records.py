@@ -18,11 +18,14 @@ from storage.models import (
     ApiKey,
     Contact,
     Conversation,
+    Delivery,
+    DeliveryAttempt,
     IdempotencyRecord,
     Message,
     NodeLease,
     Org,
     StoredFile,
+    WebhookEndpoint,
     Widget,
 )
 
@@ -31,12 +34,15 @@ __all__ = [
     "api_key",
     "contact",
     "conversation",
+    "delivery",
+    "delivery_attempt",
     "idempotency",
     "message",
     "node",
     "org",
     "stored_file",
     "timestamp",
+    "webhook_endpoint",
     "widget",
 ]
 
@@ -99,6 +105,10 @@ def widget(r: Row) -> Widget:
         live_agent_endpoint_url=r["live_agent_endpoint_url"],
         bot_settings=_json(r["bot_settings"]),
         created_at=timestamp(r["created_at"]),
+        live_agent_escalate_after=r["live_agent_escalate_after"],
+        live_agent_timeout=r["live_agent_timeout"],
+        live_agent_fallback=r["live_agent_fallback"],
+        live_agent_secret=r["live_agent_secret"],
     )
 
 
@@ -143,6 +153,7 @@ def conversation(r: Row) -> Conversation:
         first_response_at=_maybe_timestamp(r["first_response_at"]),
         last_seq=r["last_seq"],
         metadata=_json(r["metadata"]),
+        channel=r["channel"],
     )
 
 
@@ -179,4 +190,84 @@ def node(r: Row) -> NodeLease:
         broker=r["broker"],
         started_at=timestamp(r["started_at"]),
         seen_at=timestamp(r["seen_at"]),
+    )
+
+
+def webhook_endpoint(r: Row) -> WebhookEndpoint:
+    return WebhookEndpoint(
+        id=str(r["id"]),
+        org_id=str(r["org_id"]),
+        url=r["url"],
+        kind=r["kind"],
+        description=r["description"],
+        event_types=tuple(_json(r["event_types"])),
+        secrets=tuple(
+            (secret, _maybe_timestamp(expires)) for secret, expires in _json(r["secrets"])
+        ),
+        fifo=bool(r["fifo"]),
+        status=r["status"],
+        paused_reason=r["paused_reason"],
+        failing_since=_maybe_timestamp(r["failing_since"]),
+        created_at=timestamp(r["created_at"]),
+        updated_at=timestamp(r["updated_at"]),
+    )
+
+
+def secrets_json(endpoint: WebhookEndpoint) -> list[list[str | None]]:
+    """``WebhookEndpoint.secrets`` as stored: ``[[secret, expires_at or null], ...]``."""
+    return [
+        [secret, None if expires is None else expires.isoformat()]
+        for secret, expires in endpoint.secrets
+    ]
+
+
+def live_secrets(stored: Any, at: datetime) -> tuple[str, ...]:
+    """The secrets of a stored ``secrets`` column that have not expired at ``at``."""
+    return tuple(
+        secret for secret, expires in _json(stored) if expires is None or timestamp(expires) > at
+    )
+
+
+def delivery(r: Row, at: datetime | None = None) -> Delivery:
+    """An outbox row; with ``at`` (a claim), also its target's url and live secrets."""
+    url: str | None = None
+    secrets: tuple[str, ...] = ()
+    if at is not None:
+        if r["target"] == "endpoint" and r["endpoint_url"] is not None:
+            url, secrets = r["endpoint_url"], live_secrets(r["endpoint_secrets"], at)
+        elif r["target"] == "live_agent" and r["widget_url"] is not None:
+            url = r["widget_url"]
+            secrets = (r["widget_secret"],) if r["widget_secret"] else ()
+    payload = r["payload"]
+    return Delivery(
+        id=r["id"],
+        message_id=r["message_id"],
+        org_id=str(r["org_id"]),
+        target=r["target"],
+        event_type=r["event_type"],
+        payload=payload.encode() if isinstance(payload, str) else bytes(payload),
+        endpoint_id=None if r["endpoint_id"] is None else str(r["endpoint_id"]),
+        widget_id=None if r["widget_id"] is None else str(r["widget_id"]),
+        conversation_id=None if r["conversation_id"] is None else str(r["conversation_id"]),
+        seq=r["seq"],
+        status=r["status"],
+        attempts=r["attempts"],
+        next_attempt_at=timestamp(r["next_attempt_at"]),
+        last_status=r["last_status"],
+        last_error=r["last_error"],
+        created_at=timestamp(r["created_at"]),
+        finished_at=_maybe_timestamp(r["finished_at"]),
+        url=url,
+        secrets=secrets,
+    )
+
+
+def delivery_attempt(r: Row) -> DeliveryAttempt:
+    return DeliveryAttempt(
+        delivery_id=r["delivery_id"],
+        attempt=r["attempt"],
+        at=timestamp(r["at"]),
+        status_code=r["status_code"],
+        error=r["error"],
+        duration_ms=r["duration_ms"],
     )

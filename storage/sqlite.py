@@ -13,9 +13,9 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Self, TypeVar
 
@@ -23,7 +23,7 @@ import orjson
 
 from protocol.errors import GatewayError
 from protocol.events import ConversationUpdated, MessageCreated
-from storage import migrations, records
+from storage import migrations, outbox, records, sqlite_outbox
 from storage.base import Decide, StoredEvent
 from storage.errors import MigrationError, StorageError
 from storage.execution import check_quota, counted_messages, execute, month_of, month_start
@@ -33,15 +33,21 @@ from storage.models import (
     Applied,
     Contact,
     Conversation,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryOutcome,
     IdempotencyRecord,
     Message,
     NodeLease,
     Org,
+    OutboxItem,
     StoredFile,
+    WebhookEndpoint,
     Widget,
     now,
     to_wire,
 )
+from storage.sqlite_values import json_text as _json, ts as _ts, ts_or_none as _ts_or_none
 
 __all__ = ["SQLiteStore"]
 
@@ -297,7 +303,10 @@ class SQLiteStore:
     async def create_widget(self, widget: Widget) -> None:
         await self._write(
             lambda c: c.execute(
-                "INSERT INTO widgets VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO widgets (id, org_id, name, allowed_origins, messages_per_minute,"
+                " live_agent_endpoint_url, bot_settings, created_at, live_agent_escalate_after,"
+                " live_agent_timeout, live_agent_fallback, live_agent_secret)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     widget.id,
                     widget.org_id,
@@ -307,6 +316,10 @@ class SQLiteStore:
                     widget.live_agent_endpoint_url,
                     _json(widget.bot_settings),
                     _ts(widget.created_at),
+                    widget.live_agent_escalate_after,
+                    widget.live_agent_timeout,
+                    widget.live_agent_fallback,
+                    widget.live_agent_secret,
                 ),
             )
         )
@@ -330,6 +343,7 @@ class SQLiteStore:
             "live_agent_endpoint_url": lambda v: v,
             "bot_settings": _json,
         }
+        columns.update(dict.fromkeys(LIVE_AGENT_COLUMNS, _same))
         unknown = set(updates) - set(columns)
         if unknown:
             raise RuntimeError(f"update_widget cannot change {sorted(unknown)}")
@@ -414,7 +428,13 @@ class SQLiteStore:
     # -- conversations --------------------------------------------------------------------
 
     async def create_conversation(self, conversation: Conversation) -> None:
-        await self._write(lambda c: _insert_conversation(c, conversation))
+        def txn(c: sqlite3.Connection) -> None:
+            _insert_conversation(c, conversation)
+            targets = sqlite_outbox.targets(c, conversation)
+            at = conversation.created_at
+            sqlite_outbox.insert(c, outbox.derive_created(conversation, targets, at), at)
+
+        await self._write(txn)
 
     async def get_conversation(self, org_id: str, conversation_id: str) -> Conversation | None:
         return await self._one(
@@ -500,6 +520,11 @@ class SQLiteStore:
             )
             if done.events:
                 _update_conversation(c, done.conversation)
+                targets = sqlite_outbox.targets(c, done.conversation)
+                derived = outbox.derive(done.conversation, done.events, targets, at)
+                sqlite_outbox.insert(c, [*derived, *done.outbox], at)
+            elif done.outbox:
+                sqlite_outbox.insert(c, done.outbox, at)
             return Applied(done.conversation, done.events, done.messages)
 
         return await self._write(txn)
@@ -599,6 +624,98 @@ class SQLiteStore:
         )
         return None if row is None else int(row["messages"])
 
+    # -- webhooks and the outbox ----------------------------------------------------------
+
+    async def create_webhook_endpoint(self, endpoint: WebhookEndpoint) -> None:
+        await self._write(lambda c: sqlite_outbox.create_endpoint(c, endpoint))
+
+    async def get_webhook_endpoint(self, org_id: str, endpoint_id: str) -> WebhookEndpoint | None:
+        return await self._one(
+            records.webhook_endpoint,
+            "SELECT * FROM webhook_endpoints WHERE id = ? AND org_id = ?",
+            (endpoint_id, org_id),
+        )
+
+    async def list_webhook_endpoints(self, org_id: str) -> list[WebhookEndpoint]:
+        return await self._all(
+            records.webhook_endpoint,
+            "SELECT * FROM webhook_endpoints WHERE org_id = ? ORDER BY created_at, id",
+            (org_id,),
+        )
+
+    async def update_webhook_endpoint(
+        self, org_id: str, endpoint_id: str, updates: Mapping[str, Any], at: datetime
+    ) -> WebhookEndpoint | None:
+        return await self._write(
+            lambda c: sqlite_outbox.update_endpoint(c, org_id, endpoint_id, updates, at)
+        )
+
+    async def delete_webhook_endpoint(self, org_id: str, endpoint_id: str, at: datetime) -> bool:
+        return await self._write(
+            lambda c: sqlite_outbox.delete_endpoint(c, org_id, endpoint_id, at)
+        )
+
+    async def enqueue(self, items: Sequence[OutboxItem]) -> None:
+        at = now()
+        await self._write(lambda c: sqlite_outbox.insert(c, items, at))
+
+    async def claim_deliveries(
+        self, owner: str, at: datetime, lease: timedelta, limit: int
+    ) -> list[Delivery]:
+        return await self._write(lambda c: sqlite_outbox.claim(c, owner, at, lease, limit))
+
+    async def finish_delivery(
+        self, delivery: Delivery, outcome: DeliveryOutcome, at: datetime
+    ) -> bool:
+        return await self._write(lambda c: sqlite_outbox.finish(c, delivery, outcome, at))
+
+    async def list_deliveries(
+        self,
+        org_id: str,
+        endpoint_id: str,
+        *,
+        status: str | None = None,
+        after: str | None = None,
+        limit: int = 50,
+    ) -> list[Delivery]:
+        return await self._read(
+            lambda c: sqlite_outbox.list_deliveries(c, org_id, endpoint_id, status, after, limit)
+        )
+
+    async def get_delivery(self, org_id: str, delivery_id: str) -> Delivery | None:
+        return await self._one(
+            records.delivery,
+            "SELECT * FROM outbox WHERE id = ? AND org_id = ?",
+            (delivery_id, org_id),
+        )
+
+    async def list_delivery_attempts(self, org_id: str, delivery_id: str) -> list[DeliveryAttempt]:
+        return await self._read(lambda c: sqlite_outbox.list_attempts(c, org_id, delivery_id))
+
+    async def replay_deliveries(
+        self,
+        org_id: str,
+        endpoint_id: str,
+        *,
+        delivery_id: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        statuses: Sequence[str] = ("dead",),
+        at: datetime,
+    ) -> int:
+        return await self._write(
+            lambda c: sqlite_outbox.replay(
+                c,
+                org_id,
+                endpoint_id,
+                delivery_id=delivery_id,
+                since=since,
+                until=until,
+                statuses=statuses,
+                at=at,
+            )
+        )
+
     # -- idempotency ----------------------------------------------------------------------
 
     async def claim_idempotency_key(
@@ -691,20 +808,16 @@ def _count_messages(c: sqlite3.Connection, org_id: str, adding: int, at: datetim
     )
 
 
-def _ts(value: datetime) -> str:
-    """RFC 3339 UTC with milliseconds, which sorts as text; naive values are refused."""
-    if value.tzinfo is None:
-        raise ValueError("timestamps must be timezone-aware")
-    value = value.astimezone(UTC)
-    return value.strftime("%Y-%m-%dT%H:%M:%S.") + f"{value.microsecond // 1000:03d}Z"
+LIVE_AGENT_COLUMNS = (
+    "live_agent_escalate_after",
+    "live_agent_timeout",
+    "live_agent_fallback",
+    "live_agent_secret",
+)
 
 
-def _ts_or_none(value: datetime | None) -> str | None:
-    return None if value is None else _ts(value)
-
-
-def _json(value: Any) -> str:
-    return orjson.dumps(value).decode()
+def _same(value: Any) -> Any:
+    return value
 
 
 def _conversation_values(v: Conversation) -> tuple[Any, ...]:
@@ -724,6 +837,7 @@ def _conversation_values(v: Conversation) -> tuple[Any, ...]:
         _ts_or_none(v.first_response_at),
         v.last_seq,
         _json(v.metadata),
+        v.channel,
     )
 
 
@@ -731,8 +845,8 @@ def _insert_conversation(c: sqlite3.Connection, v: Conversation) -> None:
     c.execute(
         "INSERT INTO conversations (id, org_id, widget_id, contact_id, status, handler, epoch,"
         " assignee_id, created_at, updated_at, resolved_at, ended_at, live_agent_handoff_at,"
-        " first_response_at, last_seq, metadata)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " first_response_at, last_seq, metadata, channel)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (v.id, *_conversation_values(v)),
     )
 
@@ -742,6 +856,6 @@ def _update_conversation(c: sqlite3.Connection, v: Conversation) -> None:
         "UPDATE conversations SET org_id = ?, widget_id = ?, contact_id = ?, status = ?,"
         " handler = ?, epoch = ?, assignee_id = ?, created_at = ?, updated_at = ?,"
         " resolved_at = ?, ended_at = ?, live_agent_handoff_at = ?, first_response_at = ?,"
-        " last_seq = ?, metadata = ? WHERE id = ?",
+        " last_seq = ?, metadata = ?, channel = ? WHERE id = ?",
         (*_conversation_values(v), v.id),
     )

@@ -143,7 +143,11 @@ def build_world(
     key = bearer(org.api_key)
     widget = client.patch(
         f"/v1/widgets/{org.widget_id}",
-        json={"live_agent_endpoint_url": "https://live.example/hook"},
+        # No hand-off during a contract test: the platform's address is never contacted.
+        json={
+            "live_agent_endpoint_url": "https://live.example/hook",
+            "live_agent_escalate_after": 3600,
+        },
         headers=key,
     )
     assert widget.status_code == 200, widget.text

@@ -56,10 +56,15 @@ def assert_clean(response, what: str) -> None:
 def test_bad_input_rest_sweep(client: TestClient, org: OrgCredentials) -> None:
     """Every operation, fed malformed bodies, ids and queries, answers a clean 4xx."""
     conversation = client.post("/v1/conversations", json={}, headers=bearer(org.api_key)).json()
+    webhook = client.post(
+        "/v1/webhooks", json={"url": "https://hooks.example/in"}, headers=bearer(org.api_key)
+    ).json()
     ids = {
         "conversation_id": conversation["id"],
         "widget_id": org.widget_id,
         "api_key_id": org.org_id,
+        "webhook_id": webhook["id"],
+        "delivery_id": "dlv_unknown",
     }
     requests = 0
     for op in OPERATIONS:

@@ -17,7 +17,11 @@ PARAM = re.compile(r"{(\w+)}")
 
 
 def _world(client: TestClient, org: OrgCredentials) -> dict[str, str]:
-    """An org with a visitor, a conversation with messages, a second API key."""
+    """An org with a visitor, a conversation with messages, a second API key, a webhook
+    endpoint with deliveries."""
+    webhook = client.post(
+        "/v1/webhooks", json={"url": "https://hooks.example/in"}, headers=bearer(org.api_key)
+    ).json()
     session = client.post(f"/v1/widgets/{org.widget_id}/sessions", json={"name": "Ada"}).json()
     conversation = client.post(
         "/v1/conversations", json={}, headers=bearer(session["token"])
@@ -29,7 +33,12 @@ def _world(client: TestClient, org: OrgCredentials) -> dict[str, str]:
     )
     key = client.post("/v1/api-keys", json={"name": "x"}, headers=bearer(org.api_key)).json()
     agent = client.post("/v1/tokens", json={"agent_id": org.agent_id}, headers=bearer(org.api_key))
+    deliveries = client.get(
+        f"/v1/webhooks/{webhook['id']}/deliveries", headers=bearer(org.api_key)
+    ).json()
     return {
+        "webhook_id": webhook["id"],
+        "delivery_id": deliveries["data"][0]["id"],
         "org_id": org.org_id,
         "conversation_id": conversation["id"],
         "widget_id": org.widget_id,
@@ -44,6 +53,8 @@ def _world(client: TestClient, org: OrgCredentials) -> dict[str, str]:
 
 def _body(op_path: str, ids: dict[str, str]) -> dict[str, Any]:
     """A body that would be valid for the owner, pointing at the owner's ids."""
+    if op_path.startswith("/v1/webhooks"):
+        return {"url": "https://hooks.example/in", "since": "2020-01-01T00:00:00Z"}
     return {
         "content": "hello",
         "name": "n",

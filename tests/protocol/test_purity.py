@@ -37,6 +37,9 @@ ALLOWED_IMPORTS = {
     "__future__",
     "collections",
     "dataclasses",
+    # As a type (commands take timestamps); test_protocol_never_reads_the_clock checks that
+    # nothing calls now().
+    "datetime",
     "enum",
     "re",
     "types",
@@ -94,3 +97,11 @@ def test_protocol_source_imports_only_pure_modules():
     for path in sources:
         extra = _imported_roots(path) - ALLOWED_IMPORTS
         assert not extra, f"{path.name} imports {sorted(extra)}"
+
+
+def test_protocol_never_reads_the_clock():
+    """datetime is imported as a type only: no protocol module reads the time."""
+    for path in sorted(PROTOCOL.glob("*.py")):
+        text = path.read_text()
+        for call in ("now(", "utcnow(", "today(", "time.time("):
+            assert call not in text, f"{path.name} calls {call}"

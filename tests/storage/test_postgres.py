@@ -10,12 +10,13 @@ import pytest
 from storage import migrations
 from storage.postgres import PostgresStore
 from tests.contracts.rows import add_conversation, add_org, plan_of, visitor_says
+from tests.contracts.outbox import OutboxContract
 from tests.contracts.store import StoreContract
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgresStore(StoreContract):
+class TestPostgresStore(StoreContract, OutboxContract):
     @pytest.fixture
     async def store(self, postgres_url: str) -> AsyncIterator[PostgresStore]:
         async with PostgresStore(postgres_url) as store:

@@ -21,10 +21,11 @@ from tests.contracts.rows import (
     visitor_says,
     widget_row,
 )
+from tests.contracts.outbox import OutboxContract
 from tests.contracts.store import StoreContract
 
 
-class TestSQLiteStore(StoreContract):
+class TestSQLiteStore(StoreContract, OutboxContract):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SQLiteStore]:
         store = SQLiteStore(tmp_path / "store.db")
