@@ -9,8 +9,8 @@ import pytest
 
 from storage import migrations
 from storage.postgres import PostgresStore
-from tests.contracts.rows import add_conversation, add_org, plan_of, visitor_says
 from tests.contracts.outbox import OutboxContract
+from tests.contracts.rows import add_conversation, add_org, plan_of, visitor_says
 from tests.contracts.store import StoreContract
 
 pytestmark = pytest.mark.postgres

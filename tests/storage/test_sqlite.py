@@ -13,6 +13,7 @@ from storage import migrations
 from storage.errors import MigrationError, StorageError
 from storage.models import now
 from storage.sqlite import SQLiteStore
+from tests.contracts.outbox import OutboxContract
 from tests.contracts.rows import (
     add_conversation,
     add_org,
@@ -21,7 +22,6 @@ from tests.contracts.rows import (
     visitor_says,
     widget_row,
 )
-from tests.contracts.outbox import OutboxContract
 from tests.contracts.store import StoreContract
 
 
