@@ -282,9 +282,12 @@ async def _track_endpoint(
             delivery.endpoint_id,
         )
         return
+    # A run of failures begins when its first failed attempt began.
+    assert outcome.attempt is not None
+    started = outcome.attempt.at
     await c.execute(
         "UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, $1) WHERE id = $2",
-        at,
+        started,
         delivery.endpoint_id,
     )
     if outcome.result == "dead" and outcome.pause_reason is not None:

@@ -239,9 +239,12 @@ def _track_endpoint(
             (delivery.endpoint_id,),
         )
         return
+    # A run of failures begins when its first failed attempt began.
+    assert outcome.attempt is not None
+    started = outcome.attempt.at
     c.execute(
         "UPDATE webhook_endpoints SET failing_since = coalesce(failing_since, ?) WHERE id = ?",
-        (ts(at), delivery.endpoint_id),
+        (ts(started), delivery.endpoint_id),
     )
     if outcome.result == "dead" and outcome.pause_reason is not None:
         # Pause only an endpoint that failed everything since this delivery's first attempt.
