@@ -156,9 +156,8 @@ def live_agent_initial(
 def live_agent_timeout(conversation: Conversation, widget: Widget, at: datetime) -> OutboxItem:
     """The timer that gives up on the platform if no live agent has answered by then
     (``at`` is the hand-off it is about)."""
-    return _timer(
-        conversation, LIVE_AGENT_TIMEOUT, at + timedelta(seconds=widget.live_agent_timeout)
-    )
+    due = at + timedelta(seconds=widget.live_agent_timeout)
+    return _timer(conversation, LIVE_AGENT_TIMEOUT, due, handoff_at=_to_wire(at))
 
 
 # -- webhooks -----------------------------------------------------------------------------
