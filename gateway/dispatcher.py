@@ -31,6 +31,8 @@ __all__ = ["Dispatcher", "DispatchPolicy"]
 log = logging.getLogger(__name__)
 
 USER_AGENT = "chatgate-webhooks/1"
+#: Seconds between two claims at least.
+CLAIM_GAP = 0.01
 #: Seconds before a timer that raised runs again.
 TIMER_RETRY = 5.0
 
@@ -100,6 +102,8 @@ class Dispatcher:
             if claimed < self._policy.batch:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._policy.poll_interval)
+                # A burst of stored changes makes one claim, not one each.
+                await asyncio.sleep(CLAIM_GAP)
 
     async def _claim(self) -> int:
         free = max(self._policy.concurrency - len(self._running), 0)

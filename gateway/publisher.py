@@ -32,8 +32,10 @@ class Publisher:
         self.on_publish: list[Callable[[], None]] = []
 
     async def publish(self, org_id: str, events: Iterable[Event]) -> None:
-        for hook in self.on_publish:
-            hook()
+        events = tuple(events)
+        if any(event.seq is not None for event in events):  # stored, not typing or read
+            for hook in self.on_publish:
+                hook()
         for event in events:
             payload = Push.from_event(event).payload
             try:

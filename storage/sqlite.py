@@ -662,6 +662,9 @@ class SQLiteStore:
     async def claim_deliveries(
         self, owner: str, at: datetime, lease: timedelta, limit: int
     ) -> list[Delivery]:
+        # Look before taking the write lock: most looks find nothing due.
+        if not await self._read(lambda c: sqlite_outbox.anything_due(c, at)):
+            return []
         return await self._write(lambda c: sqlite_outbox.claim(c, owner, at, lease, limit))
 
     async def finish_delivery(

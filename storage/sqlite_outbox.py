@@ -26,6 +26,7 @@ from storage.outbox import Targets
 from storage.sqlite_values import json_text, ts, ts_or_none
 
 __all__ = [
+    "anything_due",
     "claim",
     "create_endpoint",
     "delete_endpoint",
@@ -172,6 +173,15 @@ def delete_endpoint(c: sqlite3.Connection, org_id: str, endpoint_id: str, at: da
 
 
 # -- deliveries ---------------------------------------------------------------------------
+
+
+def anything_due(c: sqlite3.Connection, at: datetime) -> bool:
+    """Whether some pending row is due (leased or not): a cheap look before a claim."""
+    row = c.execute(
+        "SELECT 1 FROM outbox WHERE status = 'pending' AND next_attempt_at <= ? LIMIT 1",
+        (ts(at),),
+    ).fetchone()
+    return row is not None
 
 
 def claim(
