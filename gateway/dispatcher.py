@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
+from gateway.attachments import REASONS
 from gateway.escalation import Escalation
 from gateway.fetch import Fetcher, FetchRefused
 from gateway.metrics import Metrics
@@ -150,6 +151,7 @@ class Dispatcher:
         schedule = policy.live_agent if delivery.target == "live_agent" else policy.webhooks
         headers = {
             "content-type": "application/json",
+            "accept": "*/*",
             "user-agent": USER_AGENT,
             **signature_headers(
                 delivery.message_id, int(time.time()), delivery.payload, delivery.secrets
@@ -167,7 +169,8 @@ class Dispatcher:
                 error = f"HTTP {status}: {posted.body[:200].decode('utf-8', 'replace')}"
                 retry_after = retry_after_seconds(posted.retry_after)
         except FetchRefused as exc:
-            error = f"{exc.reason}: {exc.message}"
+            # The reason only: the message may name the addresses the host resolved to.
+            error = f"{exc.reason}: {REASONS.get(exc.reason, exc.reason)}"
         duration = int((time.perf_counter() - started) * 1000)
         attempt = DeliveryAttempt(delivery.id, 0, at, status, error, duration)
         if error is None:

@@ -63,8 +63,9 @@ class Settings:
     #: Requests per minute per org, over every surface; 0 turns the limit off.
     org_requests_per_minute: Annotated[int, Meta(ge=0)] = 6000
 
-    #: Seconds between webhook attempts, comma separated: the first is the wait before the
-    #: first attempt, the count is how many attempts before a delivery is dead.
+    #: Seconds between webhook attempts, comma separated; how many there are is how many
+    #: attempts a delivery gets before it is dead. The first attempt goes out as soon as the
+    #: change is stored (a first entry other than 0 is not waited for).
     webhook_retry_schedule: Schedule = "0,5,300,1800,7200,18000,36000,36000"
     #: The same for deliveries to live-agent platforms (a visitor is waiting).
     live_agent_retry_schedule: Schedule = "0,2,5,10,30,60"
