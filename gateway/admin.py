@@ -139,9 +139,6 @@ class AdminHandlers:
 
     # -- administration -------------------------------------------------------------------
 
-    async def _vet_url(self, url: str, path: str) -> None:
-        await vet_url(self._outbound, url, path)
-
     async def create_widget(self, ctx: Context, c: cmd.CreateWidget) -> Widget:
         org_id = admin_org(ctx)
         widget = Widget(
@@ -157,7 +154,7 @@ class AdminHandlers:
             live_agent_fallback=c.live_agent_fallback,
         )
         if c.live_agent_endpoint_url is not None:
-            await self._vet_url(c.live_agent_endpoint_url, "$.live_agent_endpoint_url")
+            await vet_url(self._outbound, c.live_agent_endpoint_url, "$.live_agent_endpoint_url")
             widget = dataclasses.replace(widget, live_agent_secret=signing.new_secret())
         await self._store.create_widget(widget)
         return widget
@@ -179,7 +176,7 @@ class AdminHandlers:
         }
         url = updates.get("live_agent_endpoint_url")
         if url is not None:
-            await self._vet_url(url, "$.live_agent_endpoint_url")
+            await vet_url(self._outbound, url, "$.live_agent_endpoint_url")
             current = await self._store.get_widget(org_id, str(c.widget_id))
             if current is not None and current.live_agent_secret is None:
                 updates["live_agent_secret"] = signing.new_secret()

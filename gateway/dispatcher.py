@@ -72,7 +72,6 @@ class Dispatcher:
         self._metrics = metrics
         self._owner = owner
         self._wake = asyncio.Event()
-        self._slots = asyncio.Semaphore(policy.concurrency)
         self._running: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
 
@@ -96,43 +95,43 @@ class Dispatcher:
         while True:
             self._wake.clear()
             try:
-                claimed = await self._claim()
+                more = await self._claim()
             except Exception:
                 log.exception("claiming outbox rows failed; retrying")
-                claimed = 0
-            if claimed < self._policy.batch:
+                more = False
+            if not more:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), self._policy.poll_interval)
                 # A burst of stored changes makes one claim, not one each.
                 await asyncio.sleep(CLAIM_GAP)
 
-    async def _claim(self) -> int:
-        free = max(self._policy.concurrency - len(self._running), 0)
-        if not free:
+    async def _claim(self) -> bool:
+        """Start up to ``concurrency`` attempts at once; True when more may be due now."""
+        free = self._policy.concurrency - len(self._running)
+        if free <= 0:
             await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
-            return self._policy.batch
+            return True
         limit = min(self._policy.batch, free)
         rows = await self._store.claim_deliveries(self._owner, now(), self._policy.lease, limit)
         for row in rows:
             task = asyncio.create_task(self._handle(row))
             self._running.add(task)
             task.add_done_callback(self._running.discard)
-        return len(rows) if len(rows) < limit else self._policy.batch
+        return len(rows) == limit
 
     async def _handle(self, delivery: Delivery) -> None:
-        async with self._slots:
-            try:
-                if delivery.target == "timer":
-                    outcome = await self._run_timer(delivery)
-                else:
-                    outcome = await self._send(delivery)
-                await self._store.finish_delivery(delivery, outcome, now())
-            except Exception:
-                log.exception("outbox row %s failed in chatgate; its lease runs out", delivery.id)
-                return
-            self._metrics.webhook_deliveries.labels(delivery.target, outcome.result).inc()
-            if outcome.result == "dead" and delivery.target == "live_agent":
-                await self._escalation.platform_gave_up(delivery)
+        try:
+            if delivery.target == "timer":
+                outcome = await self._run_timer(delivery)
+            else:
+                outcome = await self._send(delivery)
+            await self._store.finish_delivery(delivery, outcome, now())
+        except Exception:
+            log.exception("outbox row %s failed in chatgate; its lease runs out", delivery.id)
+            return
+        self._metrics.webhook_deliveries.labels(delivery.target, outcome.result).inc()
+        if outcome.result == "dead" and delivery.target == "live_agent":
+            await self._escalation.platform_gave_up(delivery)
 
     async def _run_timer(self, timer: Delivery) -> DeliveryOutcome:
         try:

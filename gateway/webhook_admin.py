@@ -70,7 +70,7 @@ class WebhookHandlers:
         return WebhookView.of(await self._endpoint(ctx, c.webhook_id))
 
     async def update(self, ctx: Context, c: cmd.UpdateWebhook) -> WebhookView:
-        await self._endpoint(ctx, c.webhook_id)
+        endpoint = await self._endpoint(ctx, c.webhook_id)
         updates: dict[str, Any] = {
             name: getattr(c, name)
             for name in ("url", "description", "event_types", "fifo", "status")
@@ -81,7 +81,12 @@ class WebhookHandlers:
         if "status" in updates:
             # Resuming (or disabling) starts the endpoint's record of failures afresh.
             updates.update(paused_reason=None, failing_since=None)
-        return await self._updated(ctx, c.webhook_id, updates)
+        updated = await self._store.update_webhook_endpoint(
+            endpoint.org_id, endpoint.id, updates, now()
+        )
+        if updated is None:  # deleted meanwhile
+            raise GatewayError.not_found("webhook")
+        return WebhookView.of(updated)
 
     async def delete(self, ctx: Context, c: cmd.DeleteWebhook) -> dict[str, Any]:
         if not await self._store.delete_webhook_endpoint(_admin(ctx), str(c.webhook_id), now()):
@@ -164,16 +169,6 @@ class WebhookHandlers:
             at=now(),
         )
         return Replayed(count)
-
-    async def _updated(
-        self, ctx: Context, webhook_id: uuid.UUID, updates: dict[str, Any]
-    ) -> WebhookView:
-        endpoint = await self._store.update_webhook_endpoint(
-            _admin(ctx), str(webhook_id), updates, now()
-        )
-        if endpoint is None:
-            raise GatewayError.not_found("webhook")
-        return WebhookView.of(endpoint)
 
 
 def _secret(given: str | Any) -> str:

@@ -182,6 +182,36 @@ def _webhooks(
     targets: Targets,
     at: datetime,
 ) -> Iterable[OutboxItem]:
+    subscribed = [
+        e
+        for e in targets.endpoints
+        if e.kind == "events" and (not e.event_types or event_type in e.event_types)
+    ]
+    return _to_endpoints(conversation, event_type, seq, data, subscribed, at)
+
+
+def _channel(
+    conversation: Conversation, event: MessageCreated, targets: Targets, at: datetime
+) -> Iterable[OutboxItem]:
+    """An ``api`` conversation's outgoing messages go to the org's channel endpoints, in order."""
+    if conversation.channel != "api" or event.message["role"] not in OUTGOING_ROLES:
+        return ()
+    data = {"message": event.message, "conversation": _to_wire(conversation)}
+    channels = [e for e in targets.endpoints if e.kind == "channel"]
+    return _to_endpoints(conversation, CHANNEL_MESSAGE, event.seq, data, channels, at, fifo=True)
+
+
+def _to_endpoints(
+    conversation: Conversation,
+    event_type: str,
+    seq: int,
+    data: dict[str, Any],
+    endpoints: Sequence[WebhookEndpoint],
+    at: datetime,
+    *,
+    fifo: bool = False,
+) -> list[OutboxItem]:
+    """One message (one id, one payload) for each of ``endpoints``."""
     message_id = new_message_id()
     payload = {
         "id": message_id,
@@ -192,12 +222,8 @@ def _webhooks(
         "occurred_at": _to_wire(at),
         "data": data,
     }
-    for endpoint in targets.endpoints:
-        if endpoint.kind != "events":
-            continue
-        if endpoint.event_types and event_type not in endpoint.event_types:
-            continue
-        yield OutboxItem(
+    return [
+        OutboxItem(
             message_id=message_id,
             org_id=conversation.org_id,
             target="endpoint",
@@ -207,40 +233,10 @@ def _webhooks(
             endpoint_id=endpoint.id,
             conversation_id=conversation.id,
             seq=seq,
-            fifo_key=f"{endpoint.id}:{conversation.id}" if endpoint.fifo else None,
+            fifo_key=f"{endpoint.id}:{conversation.id}" if fifo or endpoint.fifo else None,
         )
-
-
-def _channel(
-    conversation: Conversation, event: MessageCreated, targets: Targets, at: datetime
-) -> Iterable[OutboxItem]:
-    """An ``api`` conversation's outgoing messages go to the org's channel endpoints, in order."""
-    if conversation.channel != "api" or event.message["role"] not in OUTGOING_ROLES:
-        return
-    message_id = new_message_id()
-    payload = {
-        "id": message_id,
-        "type": CHANNEL_MESSAGE,
-        "org_id": conversation.org_id,
-        "conversation_id": conversation.id,
-        "seq": event.seq,
-        "occurred_at": _to_wire(at),
-        "data": {"message": event.message, "conversation": _to_wire(conversation)},
-    }
-    for endpoint in targets.endpoints:
-        if endpoint.kind == "channel":
-            yield OutboxItem(
-                message_id=message_id,
-                org_id=conversation.org_id,
-                target="endpoint",
-                event_type=CHANNEL_MESSAGE,
-                payload=payload,
-                due_at=at,
-                endpoint_id=endpoint.id,
-                conversation_id=conversation.id,
-                seq=event.seq,
-                fifo_key=f"{endpoint.id}:{conversation.id}",
-            )
+        for endpoint in endpoints
+    ]
 
 
 # -- the live-agent platform (Bland pattern) ----------------------------------------------

@@ -213,14 +213,6 @@ def webhook_endpoint(r: Row) -> WebhookEndpoint:
     )
 
 
-def secrets_json(endpoint: WebhookEndpoint) -> list[list[str | None]]:
-    """``WebhookEndpoint.secrets`` as stored: ``[[secret, expires_at or null], ...]``."""
-    return [
-        [secret, None if expires is None else expires.isoformat()]
-        for secret, expires in endpoint.secrets
-    ]
-
-
 def live_secrets(stored: Any, at: datetime) -> tuple[str, ...]:
     """The secrets of a stored ``secrets`` column that have not expired at ``at``."""
     return tuple(

@@ -5,18 +5,17 @@ Bland thread endpoint; the visitor's widget socket sees everything."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx2 as httpx
 import pytest
 
 from gateway.admin import OrgCredentials
-from gateway.app import create_app
 from gateway.lifecycle import FALLBACK_MARKERS
 from gateway.settings import Settings
 from tests.receiver import Receiver, receiver
-from tests.support import SocketClient, api, eventually, live_server, new_org, timeout
+from tests.support import SocketClient, api, eventually
 
 pytestmark = pytest.mark.e2e
 
@@ -28,36 +27,24 @@ def platform() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def base(settings: Settings) -> Iterator[str]:
-    configured = settings.replace(
+def settings(settings: Settings) -> Settings:
+    """The e2e server (``tests/e2e/conftest.py``), sending to a local platform, retrying fast."""
+    return settings.replace(
         webhook_allowed_hosts="127.0.0.1",
         live_agent_retry_schedule="0,0.2,0.2",
         webhook_poll_interval=0.1,
         webhook_timeout=2,
     )
-    with live_server(create_app(configured)) as url:
-        yield url
-
-
-@pytest.fixture
-async def http(base: str) -> AsyncIterator[httpx.AsyncClient]:
-    async with httpx.AsyncClient(base_url=base, timeout=timeout(30)) as client:
-        yield client
-
-
-@pytest.fixture
-async def org(http: httpx.AsyncClient, database_url: str) -> OrgCredentials:
-    return await new_org(database_url, "Acme")
 
 
 async def visitor_in_conversation(
-    http: httpx.AsyncClient, base: str, org: OrgCredentials
+    http: httpx.AsyncClient, server: str, org: OrgCredentials
 ) -> tuple[str, str, SocketClient]:
     """A visitor with a conversation, subscribed on the widget socket."""
     session = await api(http, "POST", f"/v1/widgets/{org.widget_id}/sessions", json={})
     token = session["token"]
     conversation = await api(http, "POST", "/v1/conversations", token, json={})
-    socket = await SocketClient.open(base)
+    socket = await SocketClient.open(server)
     await socket.hello(token)
     await socket.call("subscribe", conversation_id=conversation["id"])
     return token, conversation["id"], socket
@@ -76,12 +63,12 @@ async def configure(
 
 
 async def test_escalation_platform_takes_over_answers_and_ends(
-    http: httpx.AsyncClient, base: str, org: OrgCredentials, platform: Receiver
+    http: httpx.AsyncClient, server: str, org: OrgCredentials, platform: Receiver
 ) -> None:
     widget = await configure(http, org, platform, live_agent_escalate_after=0)
     secret = widget["live_agent_secret"]
     assert secret.startswith("whsec_")
-    token, cid, socket = await visitor_in_conversation(http, base, org)
+    token, cid, socket = await visitor_in_conversation(http, server, org)
     try:
         path = f"/v1/conversations/{cid}"
         await api(http, "POST", f"{path}/messages", token, json={"content": "my order is late"})
@@ -134,12 +121,12 @@ async def test_escalation_platform_takes_over_answers_and_ends(
 
 
 async def test_escalation_times_out_back_to_the_bot(
-    http: httpx.AsyncClient, base: str, org: OrgCredentials, platform: Receiver
+    http: httpx.AsyncClient, server: str, org: OrgCredentials, platform: Receiver
 ) -> None:
     """The platform accepts but no live agent answers in time: back to the bot, and the
     visitor reads why."""
     await configure(http, org, platform, live_agent_timeout=1, live_agent_fallback="bot")
-    token, cid, socket = await visitor_in_conversation(http, base, org)
+    token, cid, socket = await visitor_in_conversation(http, server, org)
     try:
         await api(
             http, "PATCH", f"/v1/conversations/{cid}", token, json={"status": "agent_requested"}
@@ -166,13 +153,13 @@ async def test_escalation_times_out_back_to_the_bot(
 
 
 async def test_escalation_undeliverable_platform_falls_back_to_the_team(
-    http: httpx.AsyncClient, base: str, org: OrgCredentials, platform: Receiver
+    http: httpx.AsyncClient, server: str, org: OrgCredentials, platform: Receiver
 ) -> None:
     """The platform never accepts (every attempt 500): the hand-off is undone and the
     conversation waits for the org's agents, who can still take it over."""
     platform.status = 500
     await configure(http, org, platform)
-    token, cid, socket = await visitor_in_conversation(http, base, org)
+    token, cid, socket = await visitor_in_conversation(http, server, org)
     try:
         await api(
             http, "PATCH", f"/v1/conversations/{cid}", token, json={"status": "agent_requested"}
@@ -196,12 +183,12 @@ async def test_escalation_undeliverable_platform_falls_back_to_the_team(
 
 
 async def test_escalation_waits_for_the_team_first(
-    http: httpx.AsyncClient, base: str, org: OrgCredentials, platform: Receiver
+    http: httpx.AsyncClient, server: str, org: OrgCredentials, platform: Receiver
 ) -> None:
     """With a delay, an agent of the org who answers first keeps the conversation: nothing
     is sent to the platform."""
     await configure(http, org, platform, live_agent_escalate_after=1)
-    token, cid, socket = await visitor_in_conversation(http, base, org)
+    token, cid, socket = await visitor_in_conversation(http, server, org)
     try:
         path = f"/v1/conversations/{cid}"
         await api(http, "PATCH", path, token, json={"status": "agent_requested"})

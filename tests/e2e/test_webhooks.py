@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,11 +14,10 @@ import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
 from gateway.admin import OrgCredentials
-from gateway.app import create_app
 from gateway.settings import Settings
 from tests.processes import gateway_process
 from tests.receiver import Receiver, receiver
-from tests.support import api, eventually, live_server, new_org, timeout
+from tests.support import api, eventually, new_org, timeout
 
 pytestmark = pytest.mark.e2e
 
@@ -32,25 +31,14 @@ def hooks() -> Iterator[Receiver]:
 
 
 @pytest.fixture
-def webhook_settings(settings: Settings) -> Settings:
+def settings(settings: Settings) -> Settings:
+    """The e2e server (``tests/e2e/conftest.py``), sending to local receivers, retrying fast."""
     return settings.replace(
         webhook_allowed_hosts="127.0.0.1",
         webhook_retry_schedule=FAST,
         webhook_poll_interval=0.1,
         webhook_timeout=2,
     )
-
-
-@pytest.fixture
-async def http(webhook_settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
-    with live_server(create_app(webhook_settings)) as url:
-        async with httpx.AsyncClient(base_url=url, timeout=timeout(30)) as client:
-            yield client
-
-
-@pytest.fixture
-async def org(http: httpx.AsyncClient, database_url: str) -> OrgCredentials:
-    return await new_org(database_url, "Acme")
 
 
 async def endpoint(http: httpx.AsyncClient, key: str, url: str, **fields: Any) -> Any:
