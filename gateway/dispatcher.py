@@ -18,7 +18,6 @@ import time
 from dataclasses import dataclass
 from datetime import timedelta
 
-from gateway.attachments import REASONS
 from gateway.escalation import Escalation
 from gateway.fetch import Fetcher, FetchRefused
 from gateway.metrics import Metrics
@@ -32,6 +31,8 @@ __all__ = ["Dispatcher", "DispatchPolicy"]
 log = logging.getLogger(__name__)
 
 USER_AGENT = "chatgate-webhooks/1"
+#: Refusals whose message may name the addresses a host resolved to.
+NAMES_ADDRESSES = frozenset({"unsafe_address", "connection_failed"})
 #: Seconds between two claims at least.
 CLAIM_GAP = 0.01
 #: Seconds before a timer that raised runs again.
@@ -168,8 +169,10 @@ class Dispatcher:
                 error = f"HTTP {status}: {posted.body[:200].decode('utf-8', 'replace')}"
                 retry_after = retry_after_seconds(posted.retry_after)
         except FetchRefused as exc:
-            # The reason only: the message may name the addresses the host resolved to.
-            error = f"{exc.reason}: {REASONS.get(exc.reason, exc.reason)}"
+            # The org reads this: keep out messages that may name the addresses a host
+            # resolved to (the reason alone says enough there).
+            named = exc.reason in NAMES_ADDRESSES
+            error = exc.reason if named else f"{exc.reason}: {exc.message}"
         duration = int((time.perf_counter() - started) * 1000)
         attempt = DeliveryAttempt(delivery.id, 0, at, status, error, duration)
         if error is None:
