@@ -110,6 +110,7 @@ class PostgresStore:
                 min_size=self._min_size,
                 max_size=self._max_size,
                 init=_init_connection,
+                reset=_keep_session,
             )
         except _FAILURES as exc:
             raise StorageError(f"postgres: {exc}") from exc
@@ -436,11 +437,10 @@ class PostgresStore:
     ) -> Applied:
         at = now()
         async with self._transaction() as conn:
-            row = await conn.fetchrow(
-                "SELECT * FROM conversations WHERE id = $1 AND org_id = $2 FOR UPDATE",
-                conversation_id,
-                org_id,
-            )
+            # One round trip locks the conversation and says whether the org counts its
+            # messages and whether anything (endpoints, a live-agent platform) may be
+            # addressed: most changes need no further read.
+            row = await conn.fetchrow(APPLY_QUERY, conversation_id, org_id)
             if row is None:
                 raise GatewayError.not_found("conversation")
             conversation = records.conversation(row)
@@ -453,12 +453,13 @@ class PostgresStore:
                 if existing is not None:
                     return Applied(conversation, (), (), replayed=records.message(existing))
             done = execute(conversation, decide(conversation), at)
-            await _count_messages(conn, org_id, counted_messages(done.messages), at)
-            if done.messages:
-                await conn.executemany(
-                    "INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
-                    [_message_values(m) for m in done.messages],
-                )
+            limit = row["monthly_message_limit"]
+            if limit is not None:
+                await _count_messages(conn, org_id, limit, counted_messages(done.messages), at)
+            if len(done.messages) == 1:
+                await conn.execute(INSERT_MESSAGE, *_message_values(done.messages[0]))
+            elif done.messages:
+                await conn.executemany(INSERT_MESSAGE, [_message_values(m) for m in done.messages])
             if done.changes:
                 await conn.executemany(
                     "INSERT INTO conversation_changes VALUES ($1, $2, $3, $4)",
@@ -470,7 +471,9 @@ class PostgresStore:
                     " WHERE id = $1",
                     *_conversation_values(done.conversation),
                 )
-                targets = await postgres_outbox.targets(conn, done.conversation)
+                targets = outbox.Targets()
+                if row["has_endpoints"] or row["has_live_agent"]:
+                    targets = await postgres_outbox.targets(conn, done.conversation)
                 derived = outbox.derive(done.conversation, done.events, targets, at)
                 await postgres_outbox.insert(conn, [*derived, *done.outbox], at)
             elif done.outbox:
@@ -732,6 +735,13 @@ class PostgresStore:
         return int(result.split()[-1])  # "DELETE <count>"
 
 
+async def _keep_session(conn: asyncpg.Connection) -> None:
+    """The pool's reset on release. Our sessions hold no state to undo (advisory locks are
+    per transaction, nothing LISTENs or SETs), and asyncpg itself rolls back a transaction
+    left open, so the default reset (a round trip of ``RESET ALL``, ``UNLISTEN *``...) on
+    every release buys nothing."""
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
     # Ids travel as text and JSON as Python objects, as in every other layer.
     await conn.set_type_codec("uuid", encoder=str, decoder=str, schema="pg_catalog", format="text")
@@ -749,16 +759,29 @@ FILE_QUERY = (
 )
 
 
-async def _count_messages(conn: asyncpg.Connection, org_id: str, adding: int, at: datetime) -> None:
-    """Count ``adding`` messages against the org's monthly limit, if it has one.
+#: ``apply``'s first read: the conversation, locked, and what the change may need next.
+APPLY_QUERY = """
+SELECT c.*, o.monthly_message_limit,
+    EXISTS (SELECT 1 FROM webhook_endpoints e
+            WHERE e.org_id = c.org_id AND e.status != 'disabled') AS has_endpoints,
+    EXISTS (SELECT 1 FROM widgets w
+            WHERE w.id = c.widget_id AND w.live_agent_endpoint_url IS NOT NULL) AS has_live_agent
+FROM conversations c JOIN orgs o ON o.id = c.org_id
+WHERE c.id = $1 AND c.org_id = $2
+FOR UPDATE OF c
+"""
+INSERT_MESSAGE = "INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+
+
+async def _count_messages(
+    conn: asyncpg.Connection, org_id: str, limit: int, adding: int, at: datetime
+) -> None:
+    """Count ``adding`` messages against the org's monthly ``limit``.
 
     The usage row is locked after the conversation (every writer takes them in that order),
     so concurrent sends of one org serialize on it only while they count.
     """
     if not adding:
-        return
-    limit = await conn.fetchval("SELECT monthly_message_limit FROM orgs WHERE id = $1", org_id)
-    if limit is None:
         return
     month = month_of(at)
     lock = "SELECT messages FROM message_usage WHERE org_id = $1 AND month = $2 FOR UPDATE"

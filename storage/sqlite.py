@@ -1,9 +1,10 @@
 """SQLite backend: the embedded default, one file, nothing to install.
 
 Threading model: SQLite allows one writer at a time, so all writes run on one dedicated
-thread with one connection, each as a whole ``BEGIN IMMEDIATE ... COMMIT`` unit of work
-(one thread hop per transaction, not per statement). Reads run on a small pool of reader
-threads with their own connections; WAL mode lets them proceed while a write commits.
+thread with one connection, each as a whole unit of work (one thread hop per transaction,
+not per statement); units that queue up share a commit (``storage/sqlite_writer.py``).
+Reads run on a small pool of reader threads with their own connections; WAL mode lets them
+proceed while a write commits.
 
 Durability follows ``synchronous`` (default ``FULL``: a returned write survives power loss).
 """
@@ -48,6 +49,7 @@ from storage.models import (
     to_wire,
 )
 from storage.sqlite_values import json_text as _json, ts as _ts, ts_or_none as _ts_or_none
+from storage.sqlite_writer import GroupWriter
 
 __all__ = ["SQLiteStore"]
 
@@ -74,9 +76,8 @@ class SQLiteStore:
         self.path = Path(path)
         self._synchronous = synchronous.upper()
         self._reader_count = readers
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer: GroupWriter | None = None
         self._readers: ThreadPoolExecutor | None = None
-        self._write_conn: sqlite3.Connection | None = None
         self._read_conns: list[sqlite3.Connection] = []
         self._local = threading.local()
         self._conns_lock = threading.Lock()
@@ -103,20 +104,21 @@ class SQLiteStore:
         if self._writer is not None:
             raise RuntimeError("SQLiteStore.start() called twice")
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._writer = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._writer = GroupWriter(self._connect, name="sqlite-writer")
         self._readers = ThreadPoolExecutor(self._reader_count, thread_name_prefix="sqlite-reader")
-        self._write_conn = await self._run(self._writer, self._connect)
-        await self._run(self._writer, self._migrate)
+        await self._writer.start()
+        try:
+            await self._writer.call(self._migrate)
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite: {exc}") from exc
 
     async def aclose(self) -> None:
         writer, readers = self._writer, self._readers
         if writer is None or readers is None:
             return
         self._writer = self._readers = None
-        writer.shutdown(wait=True)
+        writer.close()
         readers.shutdown(wait=True)
-        if self._write_conn is not None:
-            self._write_conn.close()
         for conn in self._read_conns:
             conn.close()
         self._read_conns.clear()
@@ -130,19 +132,13 @@ class SQLiteStore:
             raise StorageError(f"sqlite: {exc}") from exc
 
     async def _write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
-        def transaction() -> T:
-            conn = self._write_conn
-            assert conn is not None
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                result = fn(conn)
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            conn.execute("COMMIT")
-            return result
-
-        return await self._run(self._writer, transaction)
+        """Run ``fn`` in a write transaction (group-committed with others queued)."""
+        if self._writer is None:
+            raise RuntimeError("the store is not started (or already closed)")
+        try:
+            return await self._writer.transaction(fn)
+        except sqlite3.Error as exc:
+            raise StorageError(f"sqlite: {exc}") from exc
 
     async def _read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         def snapshot() -> T:
@@ -171,9 +167,7 @@ class SQLiteStore:
         rows = await self._read(lambda c: c.execute(sql, params).fetchall())
         return [decode(r) for r in rows]
 
-    def _migrate(self) -> None:
-        conn = self._write_conn
-        assert conn is not None
+    def _migrate(self, conn: sqlite3.Connection) -> None:
         conn.execute(
             "CREATE TABLE IF NOT EXISTS schema_migrations"
             " (version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at TEXT NOT NULL)"

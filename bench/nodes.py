@@ -1,0 +1,225 @@
+"""The gateways a run loads: started here (``chatgate serve`` processes, plus a Redis of
+their own when there are several) or already running (``--url``, with ``--api-key``).
+
+Started nodes share one database and a secret key, log at ``warning`` and have the org rate
+limit off (a load test is not abuse). Their process ids let the run read their CPU time
+and memory.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx2 as httpx
+import orjson
+import psutil
+
+from bench.services import RedisServer, free_port, redis_available
+
+__all__ = ["Node", "Topology", "Usage"]
+
+READY_SECONDS = 30.0
+
+
+@dataclass(frozen=True, slots=True)
+class Node:
+    url: str
+    pid: int | None
+
+    @property
+    def ws_url(self) -> str:
+        return "ws" + self.url.removeprefix("http") + "/ws"
+
+
+@dataclass(frozen=True, slots=True)
+class Usage:
+    """CPU seconds and resident memory of a set of processes at one moment."""
+
+    cpu: float
+    rss: int
+    #: The part of ``cpu`` spent in the kernel (socket writes, fsync).
+    system: float = 0.0
+
+    @classmethod
+    def of(cls, processes: list[psutil.Process]) -> Usage:
+        cpu, rss, system = 0.0, 0, 0.0
+        for process in processes:
+            try:
+                times = process.cpu_times()
+                cpu += times.user + times.system
+                system += times.system
+                rss += process.memory_info().rss
+            except psutil.NoSuchProcess:
+                continue
+        return cls(cpu, rss, system)
+
+
+@dataclass
+class Topology:
+    """Gateway nodes for a run, and the org the run uses on them.
+
+    Args:
+        nodes: how many gateway processes to start (ignored with ``urls``).
+        database_url: shared by started nodes; default a fresh SQLite file.
+        redis_url: the broker of started nodes; default a ``redis-server`` of our own when
+            there are several nodes (none for one).
+        urls, api_key: load running gateways instead, as this org.
+        env: extra ``CHATGATE_*`` settings for started nodes.
+    """
+
+    nodes: int = 1
+    database_url: str | None = None
+    redis_url: str | None = None
+    urls: list[str] = field(default_factory=list)
+    api_key: str | None = None
+    env: dict[str, str] = field(default_factory=dict)
+    started: list[Node] = field(default_factory=list, init=False)
+    credentials: dict[str, str] = field(default_factory=dict, init=False)
+    _processes: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
+    _redis: RedisServer | None = field(default=None, init=False)
+    _dir: Path | None = field(default=None, init=False)
+
+    def __enter__(self) -> Topology:
+        try:
+            self.start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def processes(self) -> list[psutil.Process]:
+        return [psutil.Process(n.pid) for n in self.started if n.pid is not None]
+
+    @property
+    def redis_processes(self) -> list[psutil.Process]:
+        if self._redis is None or self._redis.process is None:
+            return []
+        return [psutil.Process(self._redis.process.pid)]
+
+    @property
+    def database_processes(self) -> list[psutil.Process]:
+        """A local PostgreSQL's processes (its CPU is reported apart from ours)."""
+        if not (self.database_url or "").startswith("postgres"):
+            return []
+        return [p for p in psutil.process_iter(["name"]) if p.info["name"] == "postgres"]
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "nodes": len(self.started),
+            "database": (self.database_url or "").split("://")[0] or "remote",
+            "broker": "redis" if self.redis_url else "memory" if not self.urls else "remote",
+            "started_here": not self.urls,
+        }
+
+    def start(self) -> None:
+        if self.urls:
+            if not self.api_key:
+                raise ValueError("--url needs --api-key (an API key of the org to load)")
+            self.started = [Node(url.rstrip("/"), None) for url in self.urls]
+            self.credentials = _org_of(self.started[0].url, self.api_key)
+            return
+        self._dir = Path(tempfile.mkdtemp(prefix="chatgate-bench-"))
+        if self.database_url is None:
+            self.database_url = f"sqlite:///{self._dir / 'bench.db'}"
+        if self.nodes > 1 and not self.redis_url:
+            if not redis_available():
+                raise RuntimeError("several nodes need Redis: install redis-server")
+            self._redis = RedisServer().start()
+            self.redis_url = self._redis.url
+        env = os.environ | {
+            "CHATGATE_DATABASE_URL": self.database_url,
+            "CHATGATE_REDIS_URL": self.redis_url or "",
+            "CHATGATE_SECRET_KEY": secrets.token_urlsafe(36),
+            "CHATGATE_BOOTSTRAP": "false",
+            "CHATGATE_ORG_REQUESTS_PER_MINUTE": "0",
+            "CHATGATE_LOG_LEVEL": "warning",
+            "CHATGATE_HOST": "127.0.0.1",
+        }
+        env.update(self.env)
+        for index in range(self.nodes):
+            port = free_port()
+            log = (self._dir / f"node{index}.log").open("wb")
+            process = subprocess.Popen(
+                [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            self._processes.append(process)
+            self.started.append(Node(f"http://127.0.0.1:{port}", process.pid))
+            if index == 0:
+                # The first node migrates the database; the others start on it.
+                self._wait_ready(self.started[0], process)
+        for node, process in zip(self.started, self._processes, strict=True):
+            self._wait_ready(node, process)
+        created = subprocess.run(
+            [sys.executable, "-m", "gateway", "orgs", "create", "bench", "--json"],
+            env=env,
+            capture_output=True,
+            check=True,
+        )
+        self.credentials = orjson.loads(created.stdout)
+        self.api_key = self.credentials["api_key"]
+
+    def _wait_ready(self, node: Node, process: subprocess.Popen[bytes]) -> None:
+        deadline = time.monotonic() + READY_SECONDS
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"gateway {node.url} exited: {self.log_tail()}")
+            try:
+                if httpx.get(node.url + "/readyz", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"gateway {node.url} not ready: {self.log_tail()}")
+            time.sleep(0.05)
+
+    def log_tail(self) -> str:
+        if self._dir is None:
+            return ""
+        return "\n".join(
+            f"{log.name}: {log.read_text(errors='replace')[-1500:]}"
+            for log in sorted(self._dir.glob("node*.log"))
+        )
+
+    def stop(self) -> None:
+        for process in self._processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self._processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+        self._processes.clear()
+        if self._redis is not None:
+            self._redis.stop()
+            self._redis = None
+
+
+def _org_of(url: str, api_key: str) -> dict[str, str]:
+    """The org, a widget and an agent, for a run against running gateways."""
+    headers = {"Authorization": f"Bearer {api_key}"}
+    widgets = httpx.get(url + "/v1/widgets", headers=headers, timeout=10).raise_for_status()
+    agents = httpx.get(url + "/v1/agents", headers=headers, timeout=10).raise_for_status()
+    widget = widgets.json()["data"][0]
+    agent = agents.json()["data"][0]
+    return {
+        "api_key": api_key,
+        "org_id": widget["org_id"],
+        "widget_id": widget["id"],
+        "agent_id": agent["id"],
+    }

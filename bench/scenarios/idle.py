@@ -1,0 +1,12 @@
+"""placeholder"""
+
+NAME = "idle"
+HELP = "todo"
+
+
+def arguments(parser):
+    pass
+
+
+def execute(args, topology):
+    raise NotImplementedError
