@@ -14,6 +14,7 @@ publishes. Both layouts give the same owner for a channel on every gateway node.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 from dataclasses import dataclass
 from functools import lru_cache
@@ -36,6 +37,11 @@ __all__ = [
 ]
 
 
+#: Connections one client keeps to one Redis node at most (publishes and rate-limit calls
+#: are short: a few connections carry thousands a second).
+MAX_CONNECTIONS = 32
+
+
 @dataclass(frozen=True, slots=True)
 class NodeAddress:
     """A Redis node that holds subscriptions; ``name`` is ``host:port``."""
@@ -50,9 +56,15 @@ class NodeAddress:
     def client(
         self, *, connect_timeout: float, timeout: float, retry: Retry | None = None
     ) -> redis.Redis:
-        """A client of this node (connects lazily); ``retry`` None keeps redis-py's."""
+        """A client of this node (connects lazily); ``retry`` None keeps redis-py's.
+
+        Its pool holds at most ``MAX_CONNECTIONS`` connections, and a command that finds them
+        all busy waits up to ``timeout`` for one: redis-py's default pool raises
+        ``MaxConnectionsError`` at once instead, which under a burst of publishes failed
+        them by the hundred while Redis itself was fine.
+        """
         options: dict[str, Any] = {} if retry is None else {"retry": retry}
-        return redis.Redis(
+        pool = redis.BlockingConnectionPool(
             host=self.host,
             port=self.port,
             db=self.db,
@@ -60,8 +72,11 @@ class NodeAddress:
             password=self.password,
             socket_connect_timeout=connect_timeout,
             socket_timeout=timeout,
+            max_connections=MAX_CONNECTIONS,
+            timeout=timeout,
             **options,
         )
+        return redis.Redis.from_pool(pool)
 
 
 def cluster_client(
@@ -214,6 +229,9 @@ class ClusterLayout:
     def __init__(self, seeds: list[NodeAddress]) -> None:
         self._seeds = seeds
         self._cluster: RedisCluster | None = None
+        # redis-py's cluster client refuses a command (MaxConnectionsError) when its node's
+        # pool is exhausted, and has no waiting pool: publishes wait their turn here.
+        self._publishing = asyncio.Semaphore(MAX_CONNECTIONS)
 
     @property
     def cluster(self) -> RedisCluster:
@@ -249,10 +267,11 @@ class ClusterLayout:
         return str(node.name)
 
     async def publish(self, channel: str, payload: bytes) -> None:
-        await self.cluster.spublish(channel, payload)
+        async with self._publishing:
+            await self.cluster.spublish(channel, payload)
 
     async def publish_to(self, node: str, channel: str, payload: bytes) -> None:
-        await self.cluster.spublish(channel, payload)  # the channel's slot is the node's
+        await self.publish(channel, payload)  # the channel's slot is the node's
 
     async def refresh(self) -> None:
         await self.cluster.nodes_manager.initialize()

@@ -71,6 +71,17 @@ class BrokerContract:
         assert await inbox.wait_for(1) == [("conv:a", b"one")]
         assert broker.healthy
 
+    async def test_broker_takes_a_burst_of_publishes_at_once(self, node: Any) -> None:
+        """500 publishes in flight together (a busy node after a stall) all succeed and all
+        arrive; none is refused for want of a connection."""
+        (a, _), (b, inbox_b) = [await node() for _ in range(2)]
+        channels = [f"conv:burst-{n}" for n in range(500)]
+        for channel in channels:
+            await b.subscribe(channel)
+        await asyncio.gather(*(a.publish(channel, b"x") for channel in channels))
+        received = await inbox_b.wait_for(len(channels), seconds=10)
+        assert sorted(channel for channel, _ in received) == sorted(channels)
+
     async def test_broker_fans_out_to_subscribed_nodes_only(self, node: Any) -> None:
         """Every subscribed node gets a publish; a node not subscribed gets nothing."""
         (a, inbox_a), (b, inbox_b), (c, inbox_c) = [await node() for _ in range(3)]
