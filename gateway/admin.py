@@ -16,7 +16,7 @@ from typing import Any
 from msgspec import UNSET
 
 from gateway import signing
-from gateway.auth import Principal, TokenSigner, new_api_key, origin_allowed
+from gateway.auth import Authenticator, Principal, new_api_key, origin_allowed
 from gateway.bus import Context
 from gateway.fetch import Fetcher
 from gateway.outbound import vet_url
@@ -65,10 +65,11 @@ async def create_org(
 
 class AdminHandlers:
     def __init__(
-        self, store: Store, signer: TokenSigner, settings: Settings, outbound: Fetcher
+        self, store: Store, authenticator: Authenticator, settings: Settings, outbound: Fetcher
     ) -> None:
         self._store = store
-        self._signer = signer
+        self._authenticator = authenticator
+        self._signer = authenticator.signer
         self._outbound = outbound
         self._agent_ttl = timedelta(seconds=settings.agent_token_ttl)
         self._visitor_ttl = timedelta(seconds=settings.visitor_token_ttl)
@@ -216,6 +217,7 @@ class AdminHandlers:
         key = await self._store.revoke_api_key(admin_org(ctx), str(c.api_key_id), now())
         if key is None:
             raise GatewayError.not_found("API key")
+        self._authenticator.forget(key.id)
         return key
 
 

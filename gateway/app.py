@@ -108,12 +108,15 @@ def create_app(
             )
             metrics = Metrics()
             signer = TokenSigner(secret)
+            authenticator = Authenticator(
+                the_store, signer, cache_seconds=settings.api_key_cache_seconds
+            )
             registry = Registry(
                 the_broker, the_store, gap_timeout=settings.gap_timeout, metrics=metrics
             )
             outbound = Fetcher(_outbound_policy(settings))
             stack.push_async_callback(outbound.aclose)
-            admin = AdminHandlers(the_store, signer, settings, outbound)
+            admin = AdminHandlers(the_store, authenticator, settings, outbound)
             attachments = Attachments(
                 the_store,
                 Fetcher(_fetch_policy(settings)),
@@ -126,6 +129,7 @@ def create_app(
             stack.push_async_callback(limiter.aclose)
             limits = Limits(limiter, settings.org_requests_per_minute, metrics)
             publisher = Publisher(the_broker)
+            stack.push_async_callback(publisher.aclose)
             bus, conversations = build_bus(
                 the_store,
                 publisher,
@@ -164,7 +168,7 @@ def create_app(
                 broker=the_broker,
                 registry=registry,
                 bus=bus,
-                authenticator=Authenticator(the_store, signer),
+                authenticator=authenticator,
                 idempotency=Idempotency(the_store, timedelta(seconds=settings.idempotency_ttl)),
                 limits=limits,
                 metrics=metrics,

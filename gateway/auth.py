@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Literal
@@ -32,6 +33,8 @@ __all__ = [
 ]
 
 API_KEY_PREFIX = "cgk_"
+#: Most API keys one process remembers (the oldest is dropped first).
+API_KEY_CACHE_SIZE = 10_000
 PrincipalKind = Literal["api_key", "agent", "bot", "visitor"]
 
 
@@ -131,11 +134,26 @@ class TokenSigner:
 
 
 class Authenticator:
-    """Resolves a bearer credential (API key or token) to a principal."""
+    """Resolves a bearer credential (API key or token) to a principal.
 
-    def __init__(self, store: Store, signer: TokenSigner) -> None:
+    Found API keys are remembered for ``cache_seconds`` (0: never), so that a busy
+    integration does not cost a database read per request. A key revoked through this
+    process is forgotten at once; other processes stop accepting it within
+    ``cache_seconds``.
+    """
+
+    def __init__(self, store: Store, signer: TokenSigner, *, cache_seconds: float = 0) -> None:
         self._store = store
         self.signer = signer
+        self._cache_seconds = cache_seconds
+        #: key hash -> (principal, monotonic expiry), oldest first.
+        self._keys: dict[str, tuple[Principal, float]] = {}
+
+    def forget(self, api_key_id: str) -> None:
+        """Stop accepting a revoked key from the cache."""
+        for digest, (principal, _) in tuple(self._keys.items()):
+            if principal.subject == api_key_id:
+                del self._keys[digest]
 
     async def authenticate(self, credential: str | None) -> Principal:
         """Raises ``GatewayError``: ``unauthorized`` for a missing or invalid credential,
@@ -143,16 +161,29 @@ class Authenticator:
         if not credential:
             raise GatewayError(ErrorCode.UNAUTHORIZED, "missing credentials")
         if credential.startswith(API_KEY_PREFIX):
-            try:
-                key = await self._store.find_api_key(hash_api_key(credential))
-            except StorageError:
-                raise GatewayError(
-                    ErrorCode.UNAVAILABLE, "storage is unavailable, retry later", temporary=True
-                ) from None
-            if key is None:
-                raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid API key")
-            return Principal(kind="api_key", org_id=key.org_id, subject=key.id)
+            return await self._api_key(hash_api_key(credential))
         return self.signer.verify(credential)
+
+    async def _api_key(self, digest: str) -> Principal:
+        cached = self._keys.get(digest)
+        if cached is not None and cached[1] > time.monotonic():
+            return cached[0]
+        try:
+            key = await self._store.find_api_key(digest)
+        except StorageError:
+            raise GatewayError(
+                ErrorCode.UNAVAILABLE, "storage is unavailable, retry later", temporary=True
+            ) from None
+        if key is None:
+            self._keys.pop(digest, None)
+            raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid API key")
+        principal = Principal(kind="api_key", org_id=key.org_id, subject=key.id)
+        if self._cache_seconds > 0:
+            self._keys.pop(digest, None)
+            self._keys[digest] = (principal, time.monotonic() + self._cache_seconds)
+            if len(self._keys) > API_KEY_CACHE_SIZE:
+                del self._keys[next(iter(self._keys))]
+        return principal
 
 
 def origin_allowed(origin: str | None, allowed: tuple[str, ...]) -> bool:

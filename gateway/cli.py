@@ -1,4 +1,5 @@
-"""The ``chatgate`` command: ``serve`` and ``orgs create``."""
+"""The ``chatgate`` command: ``serve``, ``orgs create`` and ``bench`` (the load-test harness
+in ``bench/``, which has its own arguments)."""
 
 from __future__ import annotations
 
@@ -15,18 +16,25 @@ from typing import Any
 
 import orjson
 import uvicorn
+from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
 from gateway.admin import OrgCredentials, create_org
 from gateway.app import create_app
 from gateway.broker import create_broker
+from gateway.runtime import tune_gc
 from gateway.settings import Settings
 from gateway.stores import open_store
 
-__all__ = ["listen", "main"]
+__all__ = ["listen", "main", "worker_app"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["bench"]:
+        from bench.cli import main as bench
+
+        return bench(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -66,6 +74,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--workers", type=int, help="processes (CHATGATE_WORKERS, default 1)")
     serve.add_argument("--redis-url", help="CHATGATE_REDIS_URL (needed for --workers > 1)")
 
+    commands.add_parser("bench", help="load-test gateways (chatgate bench --help)", add_help=False)
     orgs = commands.add_parser("orgs", help="manage orgs").add_subparsers(
         dest="orgs_command", required=True
     )
@@ -110,18 +119,27 @@ def _serve(settings: Settings) -> int:
         "lifespan": "on",
     }
     if settings.workers == 1:
-        uvicorn.run(create_app(settings), **options)
+        app = create_app(settings)
+        tune_gc()
+        uvicorn.run(app, **options)
         return 0
     # Workers are fresh processes that build their app from the environment.
     os.environ.update(settings.to_env())
     config = uvicorn.Config(
-        "gateway.app:create_app", factory=True, workers=settings.workers, **options
+        "gateway.cli:worker_app", factory=True, workers=settings.workers, **options
     )
     sock = listen(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     print(f"chatgate: serving on http://{host}:{port} with {settings.workers} workers", flush=True)
     Multiprocess(config, sockets=[sock]).run()
     return 0
+
+
+def worker_app() -> Starlette:
+    """The app of one of several worker processes (``serve --workers N``)."""
+    app = create_app()
+    tune_gc()
+    return app
 
 
 def listen(host: str, port: int) -> socket.socket:

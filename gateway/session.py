@@ -6,7 +6,10 @@ closed with 4008 (slow consumer) and the client resumes by ``seq``: a slow clien
 makes the broker, the registry or any other session wait. Replies and catch-up events use
 ``send``, which waits for room instead (they come from this session's own reader, so
 waiting is the backpressure). When several frames are queued the writer packs up to
-``max_batch`` of them into one array frame.
+``max_batch`` of them into one array frame. A frame for an idle session (nothing queued, the
+writer waiting) is written at once, without waking the writer task: the ASGI ``send`` of a
+writable socket completes without suspending, and if it does suspend (the transport pushed
+back) the writer finishes it before anything else goes out.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,7 +37,7 @@ log = logging.getLogger(__name__)
 CATCH_UP_BUFFER = 1000
 PAGE = 200
 
-SendFrame = Callable[[str | bytes], Awaitable[None]]
+SendFrame = Callable[[str | bytes], Coroutine[Any, Any, None]]
 ReadPage = Callable[[int], Awaitable[list[StoredEvent]]]
 
 
@@ -84,6 +87,10 @@ class Session:
         self._wakeup = asyncio.Event()
         self._space = asyncio.Event()
         self._tasks: list[asyncio.Task[None]] = []
+        #: The writer waits for frames with nothing queued: a frame may be written at once.
+        self._idle = False
+        #: A send written at once that suspended: (its coroutine, what it waits for).
+        self._suspended: tuple[Coroutine[Any, Any, None], Any] | None = None
 
     @property
     def channels(self) -> list[str]:
@@ -129,9 +136,28 @@ class Session:
         self._enqueue(frame)
 
     def _enqueue(self, frame: str | bytes) -> None:
+        if self._idle and not self._queue and self._suspended is None:
+            self._write_now(frame)
+            return
         self._queue.append(frame)
         if not self._wakeup.is_set():
             self._wakeup.set()
+
+    def _write_now(self, frame: str | bytes) -> None:
+        """Write one frame from here, without a hop through the writer task."""
+        send = self._send_frame(frame)
+        try:
+            waiting = send.send(None)
+        except StopIteration:
+            self._metrics.frames_out.inc()
+            return
+        except Exception as exc:
+            # The socket is gone (uvicorn raises ClientDisconnected); the reader sees it too.
+            log.debug("session %s: write failed: %r", self.id, exc)
+            self.fail(CloseCode.INTERNAL_ERROR, "write failed")
+            return
+        self._suspended = (send, waiting)
+        self._wakeup.set()
 
     # -- own frames (reader side; wait for room) ------------------------------------------
 
@@ -218,9 +244,18 @@ class Session:
     async def _write_loop(self) -> None:
         queue = self._queue
         while True:
-            while not queue:
+            if self._suspended is not None:
+                await _finish(*self._suspended)
+                self._suspended = None
+                self._metrics.frames_out.inc()
+            if not queue:
                 self._wakeup.clear()
-                await self._wakeup.wait()
+                self._idle = True
+                try:
+                    await self._wakeup.wait()
+                finally:
+                    self._idle = False
+                continue
             count = min(len(queue), self._max_batch)
             if count == 1:
                 frame = queue.popleft()
@@ -230,3 +265,20 @@ class Session:
                 self._space.set()
             await self._send_frame(frame)
             self._metrics.frames_out.inc()
+
+
+async def _finish(send: Coroutine[Any, Any, None], waiting: Any) -> None:
+    """Drive a send coroutine that suspended on ``waiting`` (a future, or None for a bare
+    yield) to its end, as a task would have. The future is waited on from outside (its
+    own iterator stays with the coroutine, which reads its result or exception itself)."""
+    try:
+        while True:
+            if waiting is None:
+                await asyncio.sleep(0)
+            else:
+                await asyncio.wait((waiting,))
+            waiting = send.send(None)
+    except StopIteration:
+        return
+    finally:
+        send.close()

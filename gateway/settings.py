@@ -77,6 +77,9 @@ class Settings:
     #: separated (as ``fetch_allowed_hosts``).
     webhook_allowed_hosts: str = ""
 
+    #: Seconds a process remembers a valid API key instead of reading it again; a key
+    #: revoked elsewhere keeps working here this long at most. 0 reads it every time.
+    api_key_cache_seconds: Annotated[float, Meta(ge=0)] = 5.0
     agent_token_ttl: Annotated[int, Meta(ge=60)] = 3600
     visitor_token_ttl: Annotated[int, Meta(ge=60)] = 86400
     idempotency_ttl: Annotated[int, Meta(ge=60)] = 86400

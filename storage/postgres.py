@@ -456,21 +456,27 @@ class PostgresStore:
             limit = row["monthly_message_limit"]
             if limit is not None:
                 await _count_messages(conn, org_id, limit, counted_messages(done.messages), at)
-            if len(done.messages) == 1:
-                await conn.execute(INSERT_MESSAGE, *_message_values(done.messages[0]))
-            elif done.messages:
-                await conn.executemany(INSERT_MESSAGE, [_message_values(m) for m in done.messages])
-            if done.changes:
-                await conn.executemany(
-                    "INSERT INTO conversation_changes VALUES ($1, $2, $3, $4)",
-                    [(conversation_id, seq, data, at) for seq, data in done.changes],
-                )
-            if done.events:
+            if len(done.messages) == 1 and not done.changes:
+                # The common change, one message, is one statement: insert and update.
                 await conn.execute(
-                    f"UPDATE conversations SET ({CONVERSATION_COLUMNS}) = ({CONVERSATION_VALUES})"
-                    " WHERE id = $1",
+                    UPDATE_WITH_MESSAGE,
                     *_conversation_values(done.conversation),
+                    *_message_values(done.messages[0]),
                 )
+            else:
+                if done.messages:
+                    await conn.executemany(
+                        INSERT_MESSAGE, [_message_values(m) for m in done.messages]
+                    )
+                if done.changes:
+                    await conn.executemany(
+                        "INSERT INTO conversation_changes VALUES ($1, $2, $3, $4)",
+                        [(conversation_id, seq, data, at) for seq, data in done.changes],
+                    )
+                if done.events:
+                    values = _conversation_values(done.conversation)
+                    await conn.execute(UPDATE_CONVERSATION, *values)
+            if done.events:
                 targets = outbox.Targets()
                 if row["has_endpoints"] or row["has_live_agent"]:
                     targets = await postgres_outbox.targets(conn, done.conversation)
@@ -771,6 +777,17 @@ WHERE c.id = $1 AND c.org_id = $2
 FOR UPDATE OF c
 """
 INSERT_MESSAGE = "INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+UPDATE_CONVERSATION = (
+    f"UPDATE conversations SET ({CONVERSATION_COLUMNS}) = ({CONVERSATION_VALUES}) WHERE id = $1"
+)
+_AFTER_CONVERSATION = CONVERSATION_COLUMNS.count(",") + 1
+#: A message and its conversation's new state in one round trip (message values follow the
+#: conversation's, numbered on from them).
+UPDATE_WITH_MESSAGE = (
+    "WITH message AS (INSERT INTO messages VALUES ("
+    + ", ".join(f"${_AFTER_CONVERSATION + n}" for n in range(1, 11))
+    + f")) {UPDATE_CONVERSATION}"
+)
 
 
 async def _count_messages(

@@ -99,7 +99,10 @@ def test_app_storage_outage_outside_the_bus_is_503(tmp_path: Path) -> None:
         return (await create_org(store, "Acme")).api_key
 
     key = asyncio.run(prepare())
-    settings = Settings(database_url="sqlite:///unused.db", secret_key="k" * 32)
+    # No API-key cache: every request looks its key up.
+    settings = Settings(
+        database_url="sqlite:///unused.db", secret_key="k" * 32, api_key_cache_seconds=0
+    )
     with TestClient(create_app(settings, store=store)) as client:
         store.failing = frozenset({"claim_idempotency_key"})
         keyed = client.post(
