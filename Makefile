@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
 
-.PHONY: install run test lint types fmt cov cluster clean
+.PHONY: install run test lint types fmt cov bench cluster clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,12 @@ fmt: $(STAMP)
 
 cov: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term-missing
+
+## A small fanout and chat run against gateways started here; prints each summary.
+## Bigger runs: .venv/bin/chatgate bench --help (and docs/performance.md).
+bench: $(STAMP)
+	$(BIN)/chatgate bench fanout --rooms 10 --members 10 --rate 2000 --duration 5
+	$(BIN)/chatgate bench chat --pairs 20 --inboxes 2 --rate 100 --duration 5
 
 ## Three gateways + a Redis Cluster + PostgreSQL on this machine, until Ctrl-C.
 cluster: $(STAMP)

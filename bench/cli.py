@@ -5,6 +5,8 @@
     chatgate bench idle --connections 50000
     chatgate bench ingest --rate 6000
     chatgate bench storm --clients 10000
+    chatgate bench sweep --rates 5000,10000,20000 -- --nodes 2   (fanout at several rates)
+    chatgate bench store --concurrency 1,20   (the durable write alone)
 
 By default the gateways are started here (``--nodes``, SQLite unless ``--database-url``,
 a Redis of their own for several nodes unless ``--redis-url``). ``--url`` (repeatable) with
@@ -31,9 +33,20 @@ Scenario = Callable[[argparse.Namespace, Topology], tuple[Outcome, dict[str, Any
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    if argv[:1] == ["sweep"]:
+        from bench import sweep
+
+        return sweep.main(argv[1:])
+    if argv[:1] == ["store"]:
+        from bench import store
+
+        return store.main(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     scenario: Scenario = args.scenario
+    if args.nodes is None:
+        args.nodes = args.default_nodes
     topology = Topology(
         nodes=args.nodes,
         database_url=args.database_url,
@@ -48,7 +61,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     options = {
         k: v
         for k, v in vars(args).items()
-        if k not in {"scenario", "api_key", "out", "name", "quiet", "set"} and v is not None
+        if k not in {"scenario", "default_nodes", "api_key", "out", "name", "quiet", "set"}
+        and v is not None
     }
     summary = report.summarise(args.command, options, described, outcome)
     summary.update(summary_extra)
@@ -66,7 +80,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     common = argparse.ArgumentParser(add_help=False)
     where = common.add_argument_group("gateways")
-    where.add_argument("--nodes", type=int, default=2, help="gateway processes to start")
+    where.add_argument(
+        "--nodes", type=int, help="gateway processes to start (default 2; idle and ingest 1)"
+    )
     where.add_argument("--database-url", help="database of started nodes (default: SQLite)")
     where.add_argument("--redis-url", help="Redis of started nodes (default: one of our own)")
     where.add_argument("--url", action="append", help="a running gateway (repeatable)")
@@ -86,7 +102,8 @@ def _parser() -> argparse.ArgumentParser:
             module.NAME, parents=[common], help=module.HELP, description=module.__doc__
         )
         module.arguments(sub)
-        sub.set_defaults(scenario=module.execute)
+        # Not set_defaults(nodes=...): the option object is shared by every subcommand.
+        sub.set_defaults(scenario=module.execute, default_nodes=getattr(module, "NODES", 2))
     return parser
 
 

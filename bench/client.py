@@ -84,11 +84,19 @@ class Socket(WSListener):
             await ws_connect(
                 factory, url, socket_factory=connect, websocket_handshake_timeout=within
             )
+            if not created or created[0].transport is None:
+                # picows returns without a listener when the server closes before answering
+                # the upgrade (a gateway out of file descriptors does that).
+                raise ClosedError("closed before the WebSocket handshake")
             sock = created[0]
             hello: dict[str, Any] = {"token": token}
             if resume:
                 hello["resume"] = resume
-            sock.hello = await sock.request("hello", **hello)
+            try:
+                sock.hello = await sock.request("hello", **hello)
+            except BaseException:
+                sock.drop()  # a refused or late hello leaves nothing open behind it
+                raise
         return sock
 
     # -- picows callbacks -----------------------------------------------------------------

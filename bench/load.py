@@ -65,7 +65,9 @@ class WorkerResult:
         for code, count in other.errors.items():
             self.errors[code] = self.errors.get(code, 0) + count
         for key, value in other.extra.items():
-            if isinstance(value, int | float) and isinstance(self.extra.get(key), int | float):
+            if isinstance(value, bool):
+                self.extra[key] = self.extra.get(key, False) or value
+            elif isinstance(value, int | float) and isinstance(self.extra.get(key), int | float):
                 self.extra[key] += value
             elif isinstance(value, list) and isinstance(self.extra.get(key), list):
                 self.extra[key].extend(value)

@@ -9,7 +9,9 @@ and memory.
 from __future__ import annotations
 
 import os
+import resource
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -24,7 +26,7 @@ import psutil
 
 from bench.services import RedisServer, free_port, redis_available
 
-__all__ = ["Node", "Topology", "Usage"]
+__all__ = ["Node", "Topology", "Usage", "raise_open_files"]
 
 READY_SECONDS = 30.0
 
@@ -95,7 +97,10 @@ class Topology:
             raise
         return self
 
-    def __exit__(self, *exc: object) -> None:
+    def __exit__(self, kind: type[BaseException] | None, *exc: object) -> None:
+        if kind is not None and self._dir is not None:
+            print(f"chatgate bench: gateway logs kept in {self._dir}", file=sys.stderr)
+            self._dir = None  # kept
         self.stop()
 
     @property
@@ -150,13 +155,14 @@ class Topology:
         env.update(self.env)
         for index in range(self.nodes):
             port = free_port()
-            log = (self._dir / f"node{index}.log").open("wb")
-            process = subprocess.Popen(
-                [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
+            with (self._dir / f"node{index}.log").open("wb") as log:
+                process = subprocess.Popen(
+                    [sys.executable, "-m", "gateway", "serve", "--port", str(port)],
+                    env=env,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    preexec_fn=raise_open_files,
+                )
             self._processes.append(process)
             self.started.append(Node(f"http://127.0.0.1:{port}", process.pid))
             if index == 0:
@@ -208,6 +214,18 @@ class Topology:
         if self._redis is not None:
             self._redis.stop()
             self._redis = None
+        if self._dir is not None:
+            shutil.rmtree(self._dir, ignore_errors=True)
+            self._dir = None
+
+
+def raise_open_files() -> None:
+    """Lift this process's soft open-file limit to the hard one: every socket is a file
+    descriptor (the ``idle`` scenario holds tens of thousands). Started nodes run it before
+    exec; load workers when they prepare."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft != hard:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
 
 
 def _org_of(url: str, api_key: str) -> dict[str, str]:

@@ -50,11 +50,18 @@ def summarise(
     server_cpu = outcome.server_after.cpu - outcome.server_before.cpu
     lag = percentiles(result.lag)
     busiest = max(outcome.client_cpu, default=0.0) / outcome.duration
-    reasons = []
+    reasons, notes = [], []
     if busiest > CLIENT_BUSY:
         reasons.append(f"a load worker used {busiest:.2f} of a core")
     if lag["p99"] > CLIENT_LATE_MS:
-        reasons.append(f"sends left {lag['p99']} ms late (p99)")
+        # Late sends mean the load was not offered on time: a busy client, a machine with
+        # no core to spare, or a full in-flight window (the gateway answering slower than
+        # the rate). Only the first two are the client's doing.
+        late = f"sends left {lag['p99']} ms late (p99)"
+        if busiest > CLIENT_BUSY or outcome.machine_cpu > 0.95 * (os.cpu_count() or 1):
+            reasons.append(late)
+        else:
+            notes.append(late + ": the gateway did not keep up with the offered rate")
     cores = os.cpu_count() or 1
     summary: dict[str, Any] = {
         "scenario": scenario,
@@ -84,6 +91,7 @@ def summarise(
             "send_lag_ms": lag,
             "bottleneck": bool(reasons),
             "why": "; ".join(reasons),
+            "notes": "; ".join(notes),
         },
         "machine": {
             "cores": cores,
@@ -123,9 +131,8 @@ def print_summary(summary: dict[str, Any]) -> None:
         f"  redis        {summary['redis_cores']} cores; "
         f"postgres {summary['postgres_cores']} cores",
         f"  load client  {client['cores']} cores over {client['workers']} workers"
-        + (
-            f"  CLIENT-BOUND: {client['why']}" if client["bottleneck"] else "  (not the bottleneck)"
-        ),
+        + (f"  CLIENT-BOUND: {client['why']}" if client["bottleneck"] else "  (not the bottleneck)")
+        + (f"; {client['notes']}" if client["notes"] else ""),
         f"  machine      {summary['machine']['cores_used']} of {summary['machine']['cores']} "
         "cores busy" + ("  SATURATED" if summary["machine"]["saturated"] else ""),
         f"  sent {summary['sent']:,}, acked {summary['acked']:,}, errors {summary['errors'] or 0}",

@@ -40,6 +40,11 @@ class Rest:
         body = await self.call("POST", "/v1/tokens", json={"kind": "agent", "agent_id": agent_id})
         return str(body["token"])
 
+    async def bot_token(self) -> str:
+        """A token of the org's bot (it speaks until a human takes over)."""
+        body = await self.call("POST", "/v1/tokens", json={"kind": "bot"})
+        return str(body["token"])
+
     async def visitor(self, widget_id: str) -> dict[str, Any]:
         """A visitor session: ``token`` and ``contact``."""
         request = self.http.build_request("POST", f"/v1/widgets/{widget_id}/sessions", json={})
