@@ -54,6 +54,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         urls=args.url or [],
         api_key=args.api_key,
         env=dict(pair.split("=", 1) for pair in args.set or []),
+        source=args.gateway_source,
     )
     with topology:
         outcome, summary_extra = scenario(args, topology)
@@ -89,6 +90,9 @@ def _parser() -> argparse.ArgumentParser:
     where.add_argument("--api-key", help="an API key of the org to load (with --url)")
     where.add_argument(
         "--set", action="append", metavar="CHATGATE_X=V", help="a setting of started nodes"
+    )
+    where.add_argument(
+        "--gateway-source", metavar="DIR", help="start the gateways from another checkout (A/B)"
     )
     run = common.add_argument_group("run")
     run.add_argument("--duration", type=float, default=10.0, help="measured seconds")

@@ -159,6 +159,13 @@ class Socket(WSListener):
     async def request(self, op: str, **fields: Any) -> Any:
         return await self.send(op, **fields)
 
+    async def last_seq(self, conversation_id: str) -> int:
+        """The conversation's last stored seq, as the gateway says now (a subscribe, then an
+        unsubscribe): what every follower must end up with, acknowledged to us or not."""
+        reply = await self.request("subscribe", conversation_id=conversation_id)
+        await self.request("unsubscribe", conversation_id=conversation_id)
+        return int(reply["last_seq"])
+
     def drop(self) -> None:
         """Cut the connection without a close handshake (a client that vanished)."""
         if self.transport is not None:

@@ -83,6 +83,9 @@ class Topology:
     urls: list[str] = field(default_factory=list)
     api_key: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: Run the gateways from this source tree instead (``python -m gateway`` there): an
+    #: A/B comparison against another checkout with one harness.
+    source: str | None = None
     started: list[Node] = field(default_factory=list, init=False)
     credentials: dict[str, str] = field(default_factory=dict, init=False)
     _processes: list[subprocess.Popen[bytes]] = field(default_factory=list, init=False)
@@ -162,6 +165,7 @@ class Topology:
                     stdout=log,
                     stderr=subprocess.STDOUT,
                     preexec_fn=raise_open_files,
+                    cwd=self.source,
                 )
             self._processes.append(process)
             self.started.append(Node(f"http://127.0.0.1:{port}", process.pid))
@@ -175,6 +179,7 @@ class Topology:
             env=env,
             capture_output=True,
             check=True,
+            cwd=self.source,
         )
         self.credentials = orjson.loads(created.stdout)
         self.api_key = self.credentials["api_key"]

@@ -110,6 +110,7 @@ def summarise(
             "duplicated": result.checks.duplicated,
             "out_of_order": result.checks.out_of_order,
             "unexpected": result.checks.unexpected,
+            "beyond_final": result.checks.beyond,
         },
         "prepare_seconds": round(outcome.prepare_seconds, 2),
         "timeline": outcome.timeline,

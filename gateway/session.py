@@ -86,7 +86,9 @@ class Session:
         self._metrics = metrics
         self._wakeup = asyncio.Event()
         self._space = asyncio.Event()
-        self._tasks: list[asyncio.Task[None]] = []
+        #: The reader (the task that called ``run``) and the writer.
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._reader_stopped = False
         #: The writer waits for frames with nothing queued: a frame may be written at once.
         self._idle = False
         #: A send written at once that suspended: (its coroutine, what it waits for).
@@ -213,12 +215,21 @@ class Session:
     # -- running --------------------------------------------------------------------------
 
     async def run(self, read_loop: Callable[[], Awaitable[None]]) -> None:
-        """Run the reader and the writer until either ends or ``fail`` is called."""
-        async with asyncio.TaskGroup() as group:
-            self._tasks = [
-                group.create_task(self._guard(read_loop)),
-                group.create_task(self._guard(self._write_loop)),
-            ]
+        """Run the reader (in the calling task: one task less per connection) and the
+        writer until either ends or ``fail`` is called."""
+        reader = asyncio.current_task()
+        assert reader is not None
+        writer = asyncio.create_task(self._guard(self._write_loop))
+        self._tasks = [reader, writer]
+        try:
+            await self._guard(read_loop)
+        except asyncio.CancelledError:
+            # Ours to swallow only if ``fail`` alone cancelled it (not a shutdown too).
+            if not self._reader_stopped or reader.uncancel() > 0:
+                raise
+        finally:
+            writer.cancel()
+            await asyncio.gather(writer, return_exceptions=True)
 
     async def _guard(self, loop: Callable[[], Awaitable[None]]) -> None:
         try:
@@ -237,8 +248,11 @@ class Session:
             self.close_code = code
             self.close_reason = reason
         self._space.set()
-        for task in self._tasks:
-            if task is not asyncio.current_task():
+        current = asyncio.current_task()
+        for index, task in enumerate(self._tasks):
+            if task is not current and not task.done():
+                if index == 0:
+                    self._reader_stopped = True
                 task.cancel()
 
     async def _write_loop(self) -> None:

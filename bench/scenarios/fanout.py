@@ -176,8 +176,19 @@ class FanoutLoad(Load):
             self.result.error(error.code if isinstance(error, RequestError) else "closed")
 
     async def drain(self, deadline_ns: int) -> None:
+        if self.pending:
+            left = (deadline_ns - time.monotonic_ns()) / 1e9
+            await asyncio.wait(tuple(self.pending), timeout=max(0.0, left))
+        # A send whose reply never came (the drain ran out) may still have been stored: the
+        # gateway's own last seq is what every member must reach.
+        # (On a socket of its own: a publisher may have been closed by an overloaded run.)
+        asking = await Socket.open(self.plan.rooms[0].publisher_url, self.plan.token)
+        for room in self.plan.rooms:
+            cid = room.conversation_id
+            self.final[cid] = max(self.final[cid], await asking.last_seq(cid))
+        await asking.aclose()
         while time.monotonic_ns() < deadline_ns:
-            if not self.pending and all(
+            if all(
                 self.ledgers[sock].last >= self.final[cid]
                 for cid, socks in self.members.items()
                 for sock in socks
@@ -186,10 +197,15 @@ class FanoutLoad(Load):
             await asyncio.sleep(0.05)
 
     async def finish(self) -> Any:
+        for sock in self.publishers:
+            if sock.closed.done():
+                self.result.error(f"publisher closed:{sock.close_code}")
         checks = Checks()
         for cid, socks in self.members.items():
             for sock in socks:
                 checks = checks + self.ledgers[sock].check(self.final[cid])
+                if sock.closed.done():  # closed by the gateway (1011: keepalive timeout)
+                    self.result.error(f"member closed:{sock.close_code}")
         self.result.checks = checks
         closing = [*self.publishers, *self.ledgers]
         await asyncio.gather(*(s.aclose() for s in closing), return_exceptions=True)
