@@ -12,15 +12,15 @@ import asyncio
 import random
 import time
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
-from bench.client import RequestError, Socket
+from bench.client import Socket
 from bench.ledger import Checks, Ledger
-from bench.load import Load, Probe, stamp, stamped_at
+from bench.load import Load, Probe, stamped_at
 from bench.nodes import Topology
 from bench.rest import Rest, gather_limited
 from bench.runner import Outcome, run
+from bench.sends import Sends
 
 __all__ = ["FanoutLoad", "Room", "execute", "plan"]
 
@@ -108,8 +108,7 @@ class FanoutLoad(Load):
         super().__init__(plan, probe)
         self.ledgers: dict[Socket, Ledger] = {}
         self.publishers: list[Socket] = []
-        self.final: dict[str, int] = {}
-        self.pending: set[asyncio.Future[Any]] = set()
+        self.sends = Sends(self.result, (room.conversation_id for room in plan.rooms))
         self.members: dict[str, list[Socket]] = {}
 
     async def prepare(self) -> None:
@@ -123,7 +122,6 @@ class FanoutLoad(Load):
                 return sock
 
         for room in self.plan.rooms:
-            self.final[room.conversation_id] = 0
             self.members[room.conversation_id] = list(
                 await asyncio.gather(*(member(room, url) for url in room.member_urls))
             )
@@ -140,56 +138,25 @@ class FanoutLoad(Load):
     async def run(self, start_ns: int, stop_ns: int) -> None:
         await asyncio.gather(
             *(
-                self._publish(room, sock, start_ns, stop_ns)
+                self.sends.pace(
+                    sock,
+                    room.conversation_id,
+                    rate=room.rate,
+                    size=room.size,
+                    start_ns=start_ns,
+                    stop_ns=stop_ns,
+                    phase=random.random(),  # rooms out of phase
+                )
                 for room, sock in zip(self.plan.rooms, self.publishers, strict=True)
             )
         )
 
-    async def _publish(self, room: Room, sock: Socket, start_ns: int, stop_ns: int) -> None:
-        interval = int(1e9 / room.rate)
-        due = start_ns + random.randrange(interval)  # rooms out of phase
-        result = self.result
-        while due < stop_ns:
-            now = time.monotonic_ns()
-            if due > now:
-                await asyncio.sleep((due - now) / 1e9)
-                now = time.monotonic_ns()
-            result.lag.append((now - due) // 1000)
-            future = sock.send(
-                "message.send", conversation_id=room.conversation_id, content=stamp(room.size, now)
-            )
-            result.sent += 1
-            self.pending.add(future)
-            future.add_done_callback(partial(self._acked, room.conversation_id))
-            due += interval
-
-    def _acked(self, conversation_id: str, future: asyncio.Future[Any]) -> None:
-        self.pending.discard(future)
-        if future.cancelled():
-            return
-        error = future.exception()
-        if error is None:
-            self.result.acked += 1
-            seq = future.result()["seq"]
-            self.final[conversation_id] = max(self.final[conversation_id], seq)
-        else:
-            self.result.error(error.code if isinstance(error, RequestError) else "closed")
-
     async def drain(self, deadline_ns: int) -> None:
-        if self.pending:
-            left = (deadline_ns - time.monotonic_ns()) / 1e9
-            await asyncio.wait(tuple(self.pending), timeout=max(0.0, left))
-        # A send whose reply never came (the drain ran out) may still have been stored: the
-        # gateway's own last seq is what every member must reach.
-        # (On a socket of its own: a publisher may have been closed by an overloaded run.)
-        asking = await Socket.open(self.plan.rooms[0].publisher_url, self.plan.token)
-        for room in self.plan.rooms:
-            cid = room.conversation_id
-            self.final[cid] = max(self.final[cid], await asking.last_seq(cid))
-        await asking.aclose()
+        await self.sends.settle(self.plan.rooms[0].publisher_url, self.plan.token, deadline_ns)
+        final = self.sends.final
         while time.monotonic_ns() < deadline_ns:
             if all(
-                self.ledgers[sock].last >= self.final[cid]
+                self.ledgers[sock].last >= final[cid]
                 for cid, socks in self.members.items()
                 for sock in socks
             ):
@@ -203,7 +170,7 @@ class FanoutLoad(Load):
         checks = Checks()
         for cid, socks in self.members.items():
             for sock in socks:
-                checks = checks + self.ledgers[sock].check(self.final[cid])
+                checks = checks + self.ledgers[sock].check(self.sends.final[cid])
                 if sock.closed.done():  # closed by the gateway (1011: keepalive timeout)
                     self.result.error(f"member closed:{sock.close_code}")
         self.result.checks = checks

@@ -32,17 +32,17 @@ import math
 import resource
 import time
 from dataclasses import dataclass
-from functools import partial
 from typing import Any
 
 import psutil
 
-from bench.client import RequestError, Socket
+from bench.client import Socket
 from bench.ledger import Checks, Ledger
 from bench.load import Load, Probe, stamp, stamped_at
 from bench.nodes import Topology, Usage, raise_open_files
 from bench.rest import Rest, gather_limited
 from bench.runner import Outcome, run
+from bench.sends import Sends
 
 __all__ = ["Group", "IdleLoad", "execute", "plan", "source_address"]
 
@@ -61,8 +61,6 @@ GIVE_UP_AFTER = 256
 FD_RESERVE = 1000
 #: Seconds after the window before the final messages go (keeps them out of its CPU figure).
 SETTLE_SECONDS = 0.5
-#: Final messages one publisher has in flight at most.
-PUBLISH_CONCURRENCY = 256
 #: The targets the issue sets.
 TARGET_RSS_KB = 12.0
 TARGET_CONNECTIONS = 50_000
@@ -323,7 +321,7 @@ class IdleLoad(Load):
         super().__init__(plan, probe)
         self.ledgers: dict[Socket, Ledger] = {}
         self.members: dict[str, list[Socket]] = {}
-        self.final: dict[str, int] = {}
+        self.sends = Sends(self.result, (group.conversation_id for group in plan.groups))
         self.publisher: Socket | None = None
         self.failures = 0
 
@@ -334,7 +332,6 @@ class IdleLoad(Load):
         jobs = iter([(group, group.first + k) for group in plan.groups for k in range(group.count)])
         for group in plan.groups:
             self.members[group.conversation_id] = []
-            self.final[group.conversation_id] = 0
 
         async def connector() -> None:
             for group, index in jobs:
@@ -397,52 +394,25 @@ class IdleLoad(Load):
     async def drain(self, deadline_ns: int) -> None:
         """One message per conversation, then wait until every idle socket has it."""
         await asyncio.sleep(SETTLE_SECONDS)
-        publisher = self.publisher
-        assert publisher is not None
-        semaphore = asyncio.Semaphore(PUBLISH_CONCURRENCY)
-
-        async def publish(conversation_id: str) -> None:
-            async with semaphore:
-                now = time.monotonic_ns()
-                future = publisher.send(
-                    "message.send",
-                    conversation_id=conversation_id,
-                    content=stamp(self.plan.size, now),
-                    role="bot",
-                )
-                self.result.sent += 1
-                future.add_done_callback(partial(self._acked, conversation_id))
-                await asyncio.wait([future])
-
-        try:
-            async with asyncio.timeout(max(0.0, (deadline_ns - time.monotonic_ns()) / 1e9)):
-                await asyncio.gather(*(publish(cid) for cid in self.members))
-        except TimeoutError:
-            return
+        assert self.publisher is not None
+        for cid in self.members:
+            self.sends.send(self.publisher, cid, stamp(self.plan.size), role="bot")
+        await self.sends.settle(self.plan.nodes[0], self.plan.token, deadline_ns)
+        final = self.sends.final
         while time.monotonic_ns() < deadline_ns:
             if all(
-                self.ledgers[sock].last >= self.final[cid] or sock.closed.done()
+                self.ledgers[sock].last >= final[cid] or sock.closed.done()
                 for cid, socks in self.members.items()
                 for sock in socks
             ):
                 return
             await asyncio.sleep(0.05)
 
-    def _acked(self, conversation_id: str, future: asyncio.Future[Any]) -> None:
-        if future.cancelled():
-            return
-        error = future.exception()
-        if error is None:
-            self.result.acked += 1
-            self.final[conversation_id] = max(self.final[conversation_id], future.result()["seq"])
-        else:
-            self.result.error(error.code if isinstance(error, RequestError) else "closed")
-
     async def finish(self) -> Any:
         checks = Checks()
         for cid, socks in self.members.items():
             for sock in socks:
-                checks = checks + self.ledgers[sock].check(self.final[cid])
+                checks = checks + self.ledgers[sock].check(self.sends.final[cid])
         self.result.checks = checks
         closing = [*self.ledgers, *([self.publisher] if self.publisher else [])]
         try:

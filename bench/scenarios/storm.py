@@ -42,10 +42,11 @@ import numpy as np
 
 from bench.client import RequestError, Socket
 from bench.ledger import Checks, Ledger
-from bench.load import Load, Probe, stamp, stamped_at
+from bench.load import Load, Probe, stamped_at
 from bench.nodes import Topology, raise_open_files
 from bench.rest import Rest, gather_limited
 from bench.runner import Outcome, run
+from bench.sends import Sends
 
 __all__ = ["Client", "Group", "StormLoad", "execute", "plan"]
 
@@ -241,8 +242,7 @@ class StormLoad(Load):
         super().__init__(plan, probe)
         self.clients: list[Client] = []
         self.publishers: list[Socket] = []
-        self.final: dict[str, int] = {}
-        self.pending: set[asyncio.Future[Any]] = set()
+        self.sends = Sends(self.result, (group.conversation_id for group in plan.groups))
         self.reconnecting: set[asyncio.Task[None]] = set()
         self.drop_ns = 0
         self.counts = {
@@ -271,7 +271,6 @@ class StormLoad(Load):
             return client
 
         for group in self.plan.groups:
-            self.final[group.conversation_id] = 0
             self.publishers.append(await Socket.open(group.publisher_url, self.plan.token))
         self.clients = list(
             await asyncio.gather(
@@ -310,7 +309,15 @@ class StormLoad(Load):
         await asyncio.gather(
             self._storm(stop_ns + int(DRAIN_SECONDS * 1e9)),
             *(
-                self._publish(group, sock, start_ns, stop_ns)
+                self.sends.pace(
+                    sock,
+                    group.conversation_id,
+                    rate=group.rate,
+                    size=group.size,
+                    start_ns=start_ns,
+                    stop_ns=stop_ns,
+                    phase=random.random(),  # conversations out of phase
+                )
                 for group, sock in zip(self.plan.groups, self.publishers, strict=True)
             ),
         )
@@ -370,55 +377,14 @@ class StormLoad(Load):
                 client.caught_ns = client.hello_ns
             return
 
-    async def _publish(self, group: Group, sock: Socket, start_ns: int, stop_ns: int) -> None:
-        interval = int(1e9 / group.rate)
-        due = start_ns + random.randrange(interval)  # conversations out of phase
-        result = self.result
-        while due < stop_ns:
-            now = time.monotonic_ns()
-            if due > now:
-                await asyncio.sleep((due - now) / 1e9)
-                now = time.monotonic_ns()
-            result.lag.append((now - due) // 1000)
-            future = sock.send(
-                "message.send",
-                conversation_id=group.conversation_id,
-                content=stamp(group.size, now),
-            )
-            result.sent += 1
-            self.pending.add(future)
-            future.add_done_callback(partial(self._acked, group.conversation_id))
-            due += interval
-
-    def _acked(self, conversation_id: str, future: asyncio.Future[Any]) -> None:
-        self.pending.discard(future)
-        if future.cancelled():
-            return
-        error = future.exception()
-        if error is None:
-            self.result.acked += 1
-            seq = future.result()["seq"]
-            self.final[conversation_id] = max(self.final[conversation_id], seq)
-        else:
-            self.result.error(error.code if isinstance(error, RequestError) else "closed")
-
     # -- after ----------------------------------------------------------------------------
 
     async def drain(self, deadline_ns: int) -> None:
-        if self.pending:
-            left = (deadline_ns - time.monotonic_ns()) / 1e9
-            await asyncio.wait(tuple(self.pending), timeout=max(0.0, left))
-        # A send whose reply never came may still have been stored: the gateway's own last
-        # seq is what every client must reach.
-        # (On a socket of its own: a publisher may have been closed by an overloaded run.)
-        asking = await Socket.open(self.plan.groups[0].publisher_url, self.plan.token)
-        for group in self.plan.groups:
-            cid = group.conversation_id
-            self.final[cid] = max(self.final[cid], await asking.last_seq(cid))
-        await asking.aclose()
+        await self.sends.settle(self.plan.groups[0].publisher_url, self.plan.token, deadline_ns)
+        final = self.sends.final
         while time.monotonic_ns() < deadline_ns:
             if not self.reconnecting and all(
-                c.highest >= self.final[c.conversation_id] for c in self.clients
+                c.highest >= final[c.conversation_id] for c in self.clients
             ):
                 return
             await asyncio.sleep(0.05)
@@ -431,7 +397,7 @@ class StormLoad(Load):
         hello_ms: list[float] = []
         caught_ms: list[float] = []
         for client in self.clients:
-            checks = checks + client.ledger.check(self.final[client.conversation_id])
+            checks = checks + client.ledger.check(self.sends.final[client.conversation_id])
             if client.hello_ns:
                 hello_ms.append(round((client.hello_ns - self.drop_ns) / 1e6, 2))
             if client.caught_ns:
