@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 import httpx2 as httpx
 
-__all__ = ["Rest", "gather_limited"]
+__all__ = ["Rest", "agent_and_conversations", "gather_limited"]
 
 T = TypeVar("T")
 
@@ -78,3 +78,23 @@ async def gather_limited(calls: list[Callable[[], Awaitable[T]]], limit: int = 3
             return await call()
 
     return await asyncio.gather(*(one(call) for call in calls))
+
+
+def agent_and_conversations(
+    base_url: str, credentials: dict[str, str], count: int, *, escalate: bool
+) -> tuple[str, list[str]]:
+    """What most runs start from: a token of the org's agent and ``count`` new conversations
+    on its widget (handed to the team first with ``escalate``, so that agents may speak)."""
+
+    async def setup() -> tuple[str, list[str]]:
+        async with Rest(base_url, credentials["api_key"]) as rest:
+            token = await rest.agent_token(credentials["agent_id"])
+            ids = await gather_limited(
+                [
+                    lambda: rest.conversation(credentials["widget_id"], escalate=escalate)
+                    for _ in range(count)
+                ]
+            )
+            return token, ids
+
+    return asyncio.run(setup())

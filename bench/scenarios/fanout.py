@@ -18,7 +18,7 @@ from bench.client import Socket
 from bench.ledger import Checks, Ledger
 from bench.load import Load, Probe, stamped_at
 from bench.nodes import Topology
-from bench.rest import Rest, gather_limited
+from bench.rest import agent_and_conversations
 from bench.runner import Outcome, run
 from bench.sends import Sends
 
@@ -75,18 +75,7 @@ def plan(
     credentials = topology.credentials
     nodes = [node.ws_url for node in topology.started]
 
-    async def setup() -> tuple[str, list[str]]:
-        async with Rest(topology.started[0].url, credentials["api_key"]) as rest:
-            token = await rest.agent_token(credentials["agent_id"])
-            ids = await gather_limited(
-                [
-                    lambda: rest.conversation(credentials["widget_id"], escalate=True)
-                    for _ in range(rooms)
-                ]
-            )
-            return token, ids
-
-    token, ids = asyncio.run(setup())
+    token, ids = agent_and_conversations(topology.started[0].url, credentials, rooms, escalate=True)
     per_room = rate / (rooms * members)
     built = [
         Room(

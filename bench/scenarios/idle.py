@@ -40,7 +40,7 @@ from bench.client import Socket
 from bench.ledger import Checks, Ledger
 from bench.load import Load, Probe, stamp, stamped_at
 from bench.nodes import Topology, Usage, raise_open_files
-from bench.rest import Rest, gather_limited
+from bench.rest import agent_and_conversations
 from bench.runner import Outcome, run
 from bench.sends import Sends
 
@@ -139,18 +139,9 @@ def plan(
     nodes = tuple(node.ws_url for node in topology.started)
     total = sum(len(sizes) for sizes in layout)
 
-    async def setup() -> tuple[str, list[str]]:
-        async with Rest(topology.started[0].url, credentials["api_key"]) as rest:
-            token = await rest.agent_token(credentials["agent_id"])
-            ids = await gather_limited(
-                [
-                    lambda: rest.conversation(credentials["widget_id"], escalate=False)
-                    for _ in range(total)
-                ]
-            )
-            return token, ids
-
-    token, ids = asyncio.run(setup())
+    token, ids = agent_and_conversations(
+        topology.started[0].url, credentials, total, escalate=False
+    )
     plans, first, next_id = [], 0, iter(ids)
     for sizes in layout:
         groups = []

@@ -37,7 +37,7 @@ from bench.ledger import Checks, Ledger
 from bench.load import Load, Probe, stamp
 from bench.nodes import Topology
 from bench.report import percentiles
-from bench.rest import Rest, gather_limited
+from bench.rest import agent_and_conversations
 from bench.runner import Outcome, run
 
 __all__ = ["IngestLoad", "Target", "execute", "plan"]
@@ -111,18 +111,7 @@ def plan(
     credentials = topology.credentials
     nodes = topology.started
 
-    async def setup() -> tuple[str, list[str]]:
-        async with Rest(nodes[0].url, credentials["api_key"]) as rest:
-            token = await rest.agent_token(credentials["agent_id"])
-            ids = await gather_limited(
-                [
-                    lambda: rest.conversation(credentials["widget_id"], escalate=True)
-                    for _ in range(conversations)
-                ]
-            )
-            return token, ids
-
-    token, ids = asyncio.run(setup())
+    token, ids = agent_and_conversations(nodes[0].url, credentials, conversations, escalate=True)
     built = [
         Target(cid, nodes[c % len(nodes)].url, nodes[(c + 1) % len(nodes)].ws_url)
         for c, cid in enumerate(ids)

@@ -44,7 +44,7 @@ from bench.client import RequestError, Socket
 from bench.ledger import Checks, Ledger
 from bench.load import Load, Probe, stamped_at
 from bench.nodes import Topology, raise_open_files
-from bench.rest import Rest, gather_limited
+from bench.rest import agent_and_conversations
 from bench.runner import Outcome, run
 from bench.sends import Sends
 
@@ -176,18 +176,9 @@ def plan(
     n = len(nodes)
     conversations = math.ceil(clients / per_conversation)
 
-    async def setup() -> tuple[str, list[str]]:
-        async with Rest(topology.started[0].url, credentials["api_key"]) as rest:
-            token = await rest.agent_token(credentials["agent_id"])
-            ids = await gather_limited(
-                [
-                    lambda: rest.conversation(credentials["widget_id"], escalate=True)
-                    for _ in range(conversations)
-                ]
-            )
-            return token, ids
-
-    token, ids = asyncio.run(setup())
+    token, ids = agent_and_conversations(
+        topology.started[0].url, credentials, conversations, escalate=True
+    )
     built = []
     for c, cid in enumerate(ids):
         members = range(min(per_conversation, clients - c * per_conversation))
