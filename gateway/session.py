@@ -228,6 +228,7 @@ class Session:
             if not self._reader_stopped or reader.uncancel() > 0:
                 raise
         finally:
+            self._tasks = []  # the calling task goes on (closing the socket): not ours now
             writer.cancel()
             await asyncio.gather(writer, return_exceptions=True)
 
