@@ -13,7 +13,7 @@ from array import array
 from dataclasses import dataclass, field
 from typing import Any
 
-from bench.ledger import Checks
+from bench.ledger import Checks, Ledger
 
 __all__ = ["Load", "Probe", "WorkerResult", "stamp", "stamped_at"]
 
@@ -84,6 +84,16 @@ class Probe:
         self.result = result
         self.count = 0
         self.start_ns = 0
+
+    def followed(self, ledger: Ledger, frame: dict[str, Any], now_ns: int) -> None:
+        """An event of a followed conversation: its seq goes to ``ledger``, and a message
+        counts as a delivery. Events without a seq (typing, read) are neither."""
+        seq = frame.get("seq")
+        if seq is None:
+            return
+        ledger.seqs.append(seq)
+        if frame["event"] == "new_message":
+            self.delivered(stamped_at(frame["data"].get("content")), now_ns)
 
     def delivered(self, sent_ns: int | None, now_ns: int) -> None:
         self.count += 1

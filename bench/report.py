@@ -50,6 +50,8 @@ def summarise(
     server_cpu = outcome.server_after.cpu - outcome.server_before.cpu
     lag = percentiles(result.lag)
     busiest = max(outcome.client_cpu, default=0.0) / outcome.duration
+    cores = os.cpu_count() or 1
+    saturated = outcome.machine_cpu > 0.95 * cores
     reasons, notes = [], []
     if busiest > CLIENT_BUSY:
         reasons.append(f"a load worker used {busiest:.2f} of a core")
@@ -58,11 +60,10 @@ def summarise(
         # no core to spare, or a full in-flight window (the gateway answering slower than
         # the rate). Only the first two are the client's doing.
         late = f"sends left {lag['p99']} ms late (p99)"
-        if busiest > CLIENT_BUSY or outcome.machine_cpu > 0.95 * (os.cpu_count() or 1):
+        if busiest > CLIENT_BUSY or saturated:
             reasons.append(late)
         else:
             notes.append(late + ": the gateway did not keep up with the offered rate")
-    cores = os.cpu_count() or 1
     summary: dict[str, Any] = {
         "scenario": scenario,
         "options": options,
@@ -96,7 +97,7 @@ def summarise(
         "machine": {
             "cores": cores,
             "cores_used": round(outcome.machine_cpu, 2),
-            "saturated": outcome.machine_cpu > 0.95 * cores,
+            "saturated": saturated,
         },
         "sent": result.sent,
         "acked": result.acked,

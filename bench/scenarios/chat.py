@@ -58,7 +58,7 @@ import orjson
 
 from bench.client import ClosedError, RequestError, Socket
 from bench.ledger import Checks, Ledger
-from bench.load import Load, Probe, stamp, stamped_at
+from bench.load import Load, Probe, stamp
 from bench.nodes import Node, Topology
 from bench.report import percentiles
 from bench.rest import Rest, gather_limited
@@ -327,11 +327,8 @@ class ChatLoad(Load):
         if ledger is None:
             self.counts["stray_events"] += 1
             return
-        ledger.seqs.append(seq)
-        event = frame["event"]
-        if event == "new_message":
-            self.probe.delivered(stamped_at(frame["data"].get("content")), now)
-        elif event == "conversation.updated":
+        self.probe.followed(ledger, frame, now)
+        if frame["event"] == "conversation.updated":
             self.updated[cid].add(seq)
             if side == VISITOR:
                 changes = frame["data"].get("changes", {})

@@ -16,7 +16,7 @@ from typing import Any
 
 from bench.client import Socket
 from bench.ledger import Checks, Ledger
-from bench.load import Load, Probe, stamped_at
+from bench.load import Load, Probe
 from bench.nodes import Topology
 from bench.rest import agent_and_conversations
 from bench.runner import Outcome, run
@@ -117,12 +117,7 @@ class FanoutLoad(Load):
             self.publishers.append(await Socket.open(room.publisher_url, self.plan.token))
 
     def _on_event(self, sock: Socket, frame: dict[str, Any], now: int) -> None:
-        seq = frame.get("seq")
-        if seq is None:
-            return
-        self.ledgers[sock].seqs.append(seq)
-        if frame["event"] == "new_message":
-            self.probe.delivered(stamped_at(frame["data"].get("content")), now)
+        self.probe.followed(self.ledgers[sock], frame, now)
 
     async def run(self, start_ns: int, stop_ns: int) -> None:
         await asyncio.gather(

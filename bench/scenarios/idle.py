@@ -38,7 +38,7 @@ import psutil
 
 from bench.client import Socket
 from bench.ledger import Checks, Ledger
-from bench.load import Load, Probe, stamp, stamped_at
+from bench.load import Load, Probe, stamp
 from bench.nodes import Topology, Usage, raise_open_files
 from bench.rest import agent_and_conversations
 from bench.runner import Outcome, run
@@ -365,12 +365,7 @@ class IdleLoad(Load):
         self.members[group.conversation_id].append(sock)
 
     def _on_event(self, sock: Socket, frame: dict[str, Any], now: int) -> None:
-        seq = frame.get("seq")
-        if seq is None:
-            return
-        self.ledgers[sock].seqs.append(seq)
-        if frame["event"] == "new_message":
-            self.probe.delivered(stamped_at(frame["data"].get("content")), now)
+        self.probe.followed(self.ledgers[sock], frame, now)
 
     async def run(self, start_ns: int, stop_ns: int) -> None:
         """Hold: nothing to do but stay connected (the server pings; picows answers)."""

@@ -42,7 +42,7 @@ import numpy as np
 
 from bench.client import RequestError, Socket
 from bench.ledger import Checks, Ledger
-from bench.load import Load, Probe, stamped_at
+from bench.load import Load, Probe
 from bench.nodes import Topology, raise_open_files
 from bench.rest import agent_and_conversations
 from bench.runner import Outcome, run
@@ -284,14 +284,12 @@ class StormLoad(Load):
         seq = frame.get("seq")
         if seq is None:
             return
-        client.ledger.seqs.append(seq)
+        self.probe.followed(client.ledger, frame, now)
         client.highest = max(client.highest, seq)
         if attempt and not client.caught_ns:
             self.counts["catch_up_events"] += 1
             if client.target is not None and client.highest >= client.target:
                 client.caught_ns = now
-        if frame["event"] == "new_message":
-            self.probe.delivered(stamped_at(frame["data"].get("content")), now)
 
     # -- the window -----------------------------------------------------------------------
 
