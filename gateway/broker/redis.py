@@ -31,9 +31,9 @@ from typing import Any
 import redis.exceptions as redis_errors
 from redis.asyncio.client import PubSub
 from redis.asyncio.connection import ConnectionPool
+from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
 from redis.crc import key_slot
-from redis.retry import Retry
 
 from gateway.broker import BrokerError, Deliver, Resync
 from gateway.broker.layouts import Layout, NodeAddress
@@ -302,7 +302,7 @@ class _Shard:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
         with contextlib.suppress(Exception):
-            await self.pubsub.aclose()  # type: ignore[no-untyped-call]
+            await self.pubsub.aclose()
         await self.pool.aclose()
 
     def has(self, channel: str) -> bool:
@@ -336,7 +336,7 @@ class _Shard:
         """A fresh pub/sub connection with every channel of this shard, canary last."""
         old, self.pubsub = self.pubsub, PubSub(connection_pool=self.pool)
         with contextlib.suppress(Exception):
-            await old.aclose()  # type: ignore[no-untyped-call]
+            await old.aclose()
         for group in self._groups(self.channels):
             await self._command("subscribe", group)
         await self._command("subscribe", [self.canary])
