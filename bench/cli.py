@@ -37,7 +37,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if argv[:1] == ["sweep"]:
         from bench import sweep
 
-        return sweep.main(argv[1:])
+        return sweep.main(argv[1:], fanout=main)
     if argv[:1] == ["store"]:
         from bench import store
 

@@ -18,8 +18,8 @@ import time
 
 import uvloop
 
-from gateway.admin import create_org
-from gateway.lifecycle import new_conversation, plan_message
+from gateway.core.lifecycle import new_conversation, plan_message
+from gateway.handlers.orgs import create_org
 from gateway.settings import Settings
 from gateway.stores import open_store
 from protocol.states import Role

@@ -10,17 +10,17 @@ offered deliveries/s, p50/p99 latency, gateway CPU per delivery) under ``--out``
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from bench import cli
-
 __all__ = ["main"]
 
 
-def main(argv: list[str]) -> int:
+def main(argv: list[str], fanout: Callable[[list[str]], int]) -> int:
+    """Run ``fanout`` (the ``chatgate bench fanout`` command) at each rate, then chart them."""
     parser = argparse.ArgumentParser(prog="chatgate bench sweep", description=__doc__)
     parser.add_argument("--rates", required=True, help="offered deliveries/s, comma separated")
     parser.add_argument("--out", default="bench/results")
@@ -32,7 +32,7 @@ def main(argv: list[str]) -> int:
     failed = False
     for rate in (float(r) for r in args.rates.split(",")):
         name = f"sweep-{rate:.0f}"
-        code = cli.main(["fanout", *rest, "--rate", str(rate), "--out", str(out), "--name", name])
+        code = fanout(["fanout", *rest, "--rate", str(rate), "--out", str(out), "--name", name])
         failed |= code != 0
         summary = orjson.loads((out / f"{name}.json").read_bytes())
         points.append(

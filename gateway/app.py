@@ -15,38 +15,43 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
-from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from gateway import nodes
-from gateway.admin import AdminHandlers
-from gateway.attachments import Attachments
-from gateway.auth import Authenticator, TokenSigner
-from gateway.broker import Broker, create_broker
-from gateway.bus import CommandBus
-from gateway.dialects import dialect_routes
-from gateway.dispatcher import Dispatcher, DispatchPolicy
-from gateway.endpoint import SocketEndpoint
-from gateway.escalation import Escalation
-from gateway.fetch import Fetcher, FetchPolicy
-from gateway.files import file_routes
-from gateway.handlers import build_bus
-from gateway.idempotency import Idempotency
-from gateway.limits import Limits
-from gateway.metrics import Metrics
-from gateway.middleware import RequestContextMiddleware
-from gateway.openapi import docs_page, openapi_document
-from gateway.publisher import Publisher
-from gateway.ratelimit import create_rate_limiter
-from gateway.registry import Registry
-from gateway.responses import http_exception_handler, json_response
-from gateway.retries import RetrySchedule
-from gateway.routes import rest_routes
+from gateway.core.auth import Authenticator, TokenSigner
+from gateway.core.bus import CommandBus
+from gateway.core.idempotency import Idempotency
+from gateway.core.metrics import Metrics
+from gateway.delivery.dispatcher import Dispatcher, DispatchPolicy
+from gateway.delivery.escalation import Escalation
+from gateway.delivery.retries import RetrySchedule
+from gateway.delivery.webhooks import WebhookHandlers
+from gateway.dialects.routes import dialect_routes
+from gateway.handlers.admin import AdminHandlers
+from gateway.handlers.wiring import build_bus
+from gateway.http.files import file_routes
+from gateway.http.middleware import RequestContextMiddleware
+from gateway.http.openapi import openapi_document
+from gateway.http.operations import (
+    STATE_KEY as OPERATIONS_STATE_KEY,
+    OperationsServices,
+    operations_routes,
+)
+from gateway.http.responses import http_exception_handler
+from gateway.http.routes import rest_routes
+from gateway.http.services import STATE_KEY as HTTP_STATE_KEY, HttpServices
+from gateway.limits.factory import create_rate_limiter
+from gateway.limits.policy import Limits
+from gateway.media.attachments import Attachments
+from gateway.media.fetch import Fetcher, FetchPolicy
+from gateway.realtime import nodes
+from gateway.realtime.broker.base import Broker
+from gateway.realtime.broker.factory import create_broker
+from gateway.realtime.endpoint import SocketEndpoint
+from gateway.realtime.publisher import Publisher
+from gateway.realtime.registry import Registry
+from gateway.realtime.services import STATE_KEY as SOCKETS_STATE_KEY, SocketServices
 from gateway.settings import Settings
 from gateway.stores import open_store
-from gateway.webhook_admin import WebhookHandlers
 from storage.base import Store
 from storage.models import now
 from storage.sqlite import SQLiteStore
@@ -60,7 +65,8 @@ PURGE_EVERY = 600.0
 
 @dataclass(frozen=True, slots=True)
 class Gateway:
-    """Everything a route or a socket needs, built once per app in the lifespan."""
+    """Everything routes and sockets need, built once per app in the lifespan; each of them
+    sees only its narrow view (``HttpServices``, ``OperationsServices``, ``SocketServices``)."""
 
     settings: Settings
     store: Store
@@ -97,7 +103,7 @@ def create_app(
     settings = settings or Settings.from_env()
 
     @contextlib.asynccontextmanager
-    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, Gateway]]:
+    async def lifespan(app: Starlette) -> AsyncIterator[dict[str, object]]:
         async with contextlib.AsyncExitStack() as stack:
             the_store = store
             if the_store is None:
@@ -178,26 +184,22 @@ def create_app(
             )
             purger = asyncio.create_task(_purge_idempotency_keys(gateway))
             stack.callback(purger.cancel)
-            yield {"gateway": gateway}
-
-    document = openapi_document(chatgate_version())
-    docs = docs_page(document)
-
-    async def openapi(request: Request) -> Response:
-        return json_response(document)
-
-    async def docs_html(request: Request) -> Response:
-        return HTMLResponse(docs)
+            # Routes and sockets see the app only through these narrow views (mypy checks
+            # that ``Gateway`` provides each).
+            http: HttpServices = gateway
+            operations: OperationsServices = gateway
+            sockets: SocketServices = gateway
+            yield {
+                HTTP_STATE_KEY: http,
+                OPERATIONS_STATE_KEY: operations,
+                SOCKETS_STATE_KEY: sockets,
+            }
 
     routes = [
         *rest_routes(),
         *file_routes(),
         *dialect_routes(),
-        Route("/healthz", _healthz),
-        Route("/readyz", _readyz),
-        Route("/metrics", _metrics),
-        Route("/openapi.json", openapi),
-        Route("/docs", docs_html),
+        *operations_routes(openapi_document(chatgate_version())),
     ]
     return GatewayApp(
         socket=SocketEndpoint(),
@@ -260,29 +262,6 @@ def _dispatch_policy(settings: Settings) -> DispatchPolicy:
 
 def _hosts(listed: str) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in listed.split(",") if h.strip())
-
-
-async def _healthz(request: Request) -> Response:
-    gateway: Gateway = request.state.gateway
-    return json_response({"status": "ok", "node": gateway.node_id})
-
-
-async def _readyz(request: Request) -> Response:
-    gateway: Gateway = request.state.gateway
-    checks = {"store": "ok", "broker": "ok" if gateway.broker.healthy else "unavailable"}
-    try:
-        await gateway.store.ping()
-    except Exception:
-        checks["store"] = "unavailable"
-    ready = all(value == "ok" for value in checks.values())
-    return json_response(
-        {"status": "ready" if ready else "unavailable", "checks": checks}, 200 if ready else 503
-    )
-
-
-async def _metrics(request: Request) -> Response:
-    gateway: Gateway = request.state.gateway
-    return Response(gateway.metrics.render(), media_type="text/plain; version=0.0.4")
 
 
 async def _purge_idempotency_keys(gateway: Gateway) -> None:

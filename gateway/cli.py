@@ -11,7 +11,8 @@ import os
 import socket
 import sys
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from importlib.metadata import entry_points
 from typing import Any
 
 import orjson
@@ -19,9 +20,9 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
-from gateway.admin import OrgCredentials, create_org
 from gateway.app import create_app
-from gateway.broker import create_broker
+from gateway.handlers.orgs import OrgCredentials, create_org
+from gateway.realtime.broker.factory import create_broker
 from gateway.runtime import tune_gc
 from gateway.settings import Settings
 from gateway.stores import open_store
@@ -31,10 +32,8 @@ __all__ = ["listen", "main", "worker_app"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else list(argv)
-    if argv[:1] == ["bench"]:
-        from bench.cli import main as bench
-
-        return bench(argv[1:])
+    if argv[:1] and (command := _installed_command(argv[0])) is not None:
+        return command(argv[1:])
     parser = _parser()
     args = parser.parse_args(argv)
     try:
@@ -60,6 +59,16 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _serve(settings)
     origins = tuple(args.origin or ("*",))
     return _orgs_create(settings, args.name, origins, args.monthly_message_limit, args.json)
+
+
+def _installed_command(name: str) -> Callable[[list[str]], int] | None:
+    """A subcommand that another installed package adds through the ``chatgate.commands``
+    entry points (``chatgate bench`` comes from ``bench``, which builds on the gateway, so the
+    gateway must not import it); it parses its own arguments."""
+    for entry in entry_points(group="chatgate.commands", name=name):
+        command: Callable[[list[str]], int] = entry.load()
+        return command
+    return None
 
 
 def _parser() -> argparse.ArgumentParser:

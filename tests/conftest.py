@@ -18,8 +18,8 @@ pytest.register_assert_rewrite("tests.contracts")
 from starlette.testclient import TestClient  # noqa: E402
 
 from bench.services import RedisClusterProcesses, RedisServer  # noqa: E402
-from gateway.admin import OrgCredentials  # noqa: E402
 from gateway.app import create_app  # noqa: E402
+from gateway.handlers.orgs import OrgCredentials  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
 from tests.support import new_org  # noqa: E402

@@ -18,7 +18,7 @@ import uvicorn
 from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection, connect
 
-from gateway.admin import OrgCredentials, create_org
+from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.settings import Settings
 from gateway.stores import open_store
 

@@ -17,28 +17,26 @@ created_at}``; errors ``{"error": code, "message", "request_id", "details"?}``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import Annotated, Any, Final
 
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.bus import Context
+from gateway.core.bus import Context
+from gateway.core.results import MessagePage, Sent
 from gateway.dialects.common import ErrorTable, VendorError, path_id
-from gateway.limits import rate_limit_headers
-from gateway.responses import json_response
-from gateway.results import MessagePage, Sent
-from gateway.routes import json_object, serve
+from gateway.http.responses import json_response
+from gateway.http.routes import json_object, serve
+from gateway.http.services import http_services
+from gateway.limits.policy import rate_limit_headers
 from protocol import commands as cmd
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.states import Role, Status
 from protocol.validation import parse
 from storage.models import Conversation, Message, to_wire
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
 
 __all__ = ["ERRORS", "ROLES", "routes"]
 
@@ -102,7 +100,7 @@ def routes() -> list[Route]:
 
 async def _send(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
-        gateway: Gateway = request.state.gateway
+        gateway = http_services(request)
         message = parse(MessageBody, json_object(body))
         command = cmd.SendMessage(
             conversation_id=path_id(request, "conversation_id", "conversation"),
@@ -118,7 +116,7 @@ async def _send(request: Request) -> Response:
 
 async def _update(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
-        gateway: Gateway = request.state.gateway
+        gateway = http_services(request)
         change = parse(StatusBody, json_object(body))
         command = cmd.UpdateConversation(
             path_id(request, "conversation_id", "conversation"), status=change.status
@@ -131,7 +129,7 @@ async def _update(request: Request) -> Response:
 
 async def _list(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
-        gateway: Gateway = request.state.gateway
+        gateway = http_services(request)
         query = {
             **request.query_params,
             "conversation_id": str(path_id(request, "conversation_id", "conversation")),

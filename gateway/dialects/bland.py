@@ -14,7 +14,7 @@ message}]}``.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
 from msgspec import Meta
@@ -22,20 +22,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.bus import Context
+from gateway.core.bus import Context
 from gateway.dialects.common import ErrorTable, VendorError, ended, path_id
-from gateway.limits import rate_limit_headers
-from gateway.responses import json_response
-from gateway.routes import json_object, serve
+from gateway.http.responses import json_response
+from gateway.http.routes import json_object, serve
+from gateway.http.services import HttpServices, http_services
+from gateway.limits.policy import rate_limit_headers
 from protocol import commands as cmd
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.states import Role
 from protocol.validation import parse
 from storage.models import Conversation, Message, Widget, to_wire
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
 
 __all__ = ["ERRORS", "routes"]
 
@@ -92,7 +90,7 @@ def _credential(request: Request) -> str | None:
 
 async def _webhook(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
-        gateway: Gateway = request.state.gateway
+        gateway = http_services(request)
         thread = await _thread(gateway, ctx, request)
         payload = json_object(body)
         kind = payload.get("type")
@@ -128,7 +126,7 @@ async def _webhook(request: Request) -> Response:
     return await serve(request, run, credential=_credential, on_error=_error)
 
 
-async def _thread(gateway: Gateway, ctx: Context, request: Request) -> Conversation:
+async def _thread(gateway: HttpServices, ctx: Context, request: Request) -> Conversation:
     """The conversation named by the path, if it is a thread of that widget."""
     widget_id = path_id(request, "widget_id", "thread")
     thread_id = path_id(request, "thread_id", "thread")

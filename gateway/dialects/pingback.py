@@ -15,29 +15,27 @@ validation (``content`` required unless ``attachments``).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Annotated, Any, Final
+from typing import Annotated, Any, Final
 
 from msgspec import Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from gateway.bus import Context
+from gateway.core.bus import Context
+from gateway.core.results import Sent
 from gateway.dialects.common import ErrorTable, VendorError, path_id
-from gateway.files import read_upload
-from gateway.limits import rate_limit_headers
-from gateway.responses import json_response
-from gateway.results import Sent
-from gateway.routes import json_object, serve
+from gateway.http.files import read_upload
+from gateway.http.responses import json_response
+from gateway.http.routes import json_object, serve
+from gateway.http.services import http_services
+from gateway.limits.policy import rate_limit_headers
 from protocol import commands as cmd
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.states import Role
 from protocol.validation import parse
 from storage.models import to_wire
-
-if TYPE_CHECKING:
-    from gateway.app import Gateway
 
 __all__ = ["ERRORS", "routes"]
 
@@ -90,7 +88,7 @@ def routes() -> list[Route]:
 
 async def _send(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
-        gateway: Gateway = request.state.gateway
+        gateway = http_services(request)
         conversation_id = path_id(request, "conversation_id", "conversation")
         message = parse(MessageBody, json_object(body))
         command = cmd.SendMessage(
@@ -107,7 +105,7 @@ async def _send(request: Request) -> Response:
 
 async def _upload(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
-        gateway: Gateway = request.state.gateway
+        gateway = http_services(request)
         conversation_id = path_id(request, "conversation_id", "conversation")
         upload = await read_upload(request, conversation_id)
         stored = await gateway.bus.dispatch(ctx, upload)

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from gateway.broker import Broker
+from gateway.realtime.broker.base import Broker
 from tests.support import timeout
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from gateway.lifecycle import new_conversation
+from gateway.core.lifecycle import new_conversation
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.states import Role

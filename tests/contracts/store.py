@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from gateway.lifecycle import TAKEOVER_MARKER, plan_message, plan_update
+from gateway.core.lifecycle import TAKEOVER_MARKER, plan_message, plan_update
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.events import ConversationUpdated, MessageCreated

@@ -21,8 +21,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from gateway.admin import OrgCredentials
 from gateway.app import create_app
+from gateway.handlers.orgs import OrgCredentials
 from gateway.settings import Settings
 from tests.support import bearer, live_server, new_org
 

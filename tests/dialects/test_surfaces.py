@@ -12,9 +12,9 @@ from pathlib import Path
 import httpx2 as httpx
 import pytest
 
-from gateway.admin import OrgCredentials
 from gateway.app import create_app
-from gateway.lifecycle import TAKEOVER_MARKER
+from gateway.core.lifecycle import TAKEOVER_MARKER
+from gateway.handlers.orgs import OrgCredentials
 from tests.dialects.conftest import ImageServer, dialect_settings, png
 from tests.support import SocketClient, api, bearer, live_server, new_org, timeout
 

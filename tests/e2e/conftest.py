@@ -7,8 +7,8 @@ from collections.abc import AsyncIterator, Iterator
 import httpx2 as httpx
 import pytest
 
-from gateway.admin import OrgCredentials
 from gateway.app import create_app
+from gateway.handlers.orgs import OrgCredentials
 from gateway.settings import Settings
 from tests.support import live_server, new_org, timeout
 

@@ -11,8 +11,8 @@ from typing import Any
 import httpx2 as httpx
 import pytest
 
-from gateway.admin import OrgCredentials
-from gateway.lifecycle import FALLBACK_MARKERS
+from gateway.core.lifecycle import FALLBACK_MARKERS
+from gateway.handlers.orgs import OrgCredentials
 from gateway.settings import Settings
 from tests.receiver import Receiver, receiver
 from tests.support import SocketClient, api, eventually

@@ -13,7 +13,7 @@ import httpx2 as httpx
 import pytest
 
 from bench.services import RedisClusterProcesses, RedisServer
-from gateway.admin import OrgCredentials
+from gateway.handlers.orgs import OrgCredentials
 from tests.processes import GatewayProcess, gateway_process, run_chatgate
 from tests.support import SocketClient, api, new_org
 

@@ -7,7 +7,7 @@ import asyncio
 import httpx2 as httpx
 import pytest
 
-from gateway.admin import OrgCredentials
+from gateway.handlers.orgs import OrgCredentials
 from tests.support import SocketClient, api, bearer
 
 

@@ -13,7 +13,7 @@ import httpx2 as httpx
 import pytest
 from standardwebhooks.webhooks import Webhook, WebhookVerificationError
 
-from gateway.admin import OrgCredentials
+from gateway.handlers.orgs import OrgCredentials
 from gateway.settings import Settings
 from tests.processes import gateway_process
 from tests.receiver import Receiver, receiver

@@ -7,10 +7,10 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from gateway.admin import create_org
 from gateway.app import create_app
-from gateway.broker import BrokerError
-from gateway.broker.memory import MemoryBroker
+from gateway.handlers.orgs import create_org
+from gateway.realtime.broker.base import BrokerError
+from gateway.realtime.broker.memory import MemoryBroker
 from gateway.settings import Settings
 from storage.errors import StorageError
 from storage.sqlite import SQLiteStore

@@ -7,7 +7,7 @@ from datetime import timedelta
 import jwt
 import pytest
 
-from gateway.auth import Principal, TokenSigner, hash_api_key, new_api_key, origin_allowed
+from gateway.core.auth import Principal, TokenSigner, hash_api_key, new_api_key, origin_allowed
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from storage.models import now

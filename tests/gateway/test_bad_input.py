@@ -8,8 +8,8 @@ import msgpack
 import orjson
 from starlette.testclient import TestClient
 
-from gateway.admin import OrgCredentials
-from gateway.routes import OPERATIONS
+from gateway.handlers.orgs import OrgCredentials
+from gateway.http.routes import OPERATIONS
 from protocol.codes import ErrorCode
 from tests.gateway.test_socket import socket
 from tests.support import bearer

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 
 import pytest
 
-from gateway.bus import CommandBus, Context
-from gateway.metrics import Metrics
+from gateway.core.bus import CommandBus, Context
+from gateway.core.metrics import Metrics
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from storage.errors import StorageError

@@ -24,7 +24,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
-from gateway.fetch import Fetcher, FetchPolicy, FetchRefused, address_allowed
+from gateway.media.fetch import Fetcher, FetchPolicy, FetchRefused, address_allowed
 from tests.support import live_server, timeout
 
 TRUSTED = "127.0.0.2"
@@ -367,7 +367,7 @@ async def test_fetch_unresolvable_host(fetcher: Fetcher) -> None:
 async def test_fetch_logs_refusals(fetcher: Fetcher, caplog: pytest.LogCaptureFixture) -> None:
     """An unsafe address is logged as a warning with the URL and the reason."""
     url = "http://169.254.169.254/latest/meta-data/"
-    with caplog.at_level(logging.INFO, logger="gateway.fetch"):
+    with caplog.at_level(logging.INFO, logger="gateway.media.fetch"):
         await refusal(fetcher, url)
     [entry] = caplog.records
     assert entry.levelno == logging.WARNING
@@ -378,7 +378,7 @@ async def test_fetch_logs_no_credentials(
     fetcher: Fetcher, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A refused URL with credentials in it is logged without them."""
-    with caplog.at_level(logging.INFO, logger="gateway.fetch"):
+    with caplog.at_level(logging.INFO, logger="gateway.media.fetch"):
         await refusal(fetcher, "http://admin:hunter2@example.com/x.png")
     [entry] = caplog.records
     assert "hunter2" not in entry.getMessage() and "invalid_url" in entry.getMessage()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.filetypes import EXTENSIONS, IMAGE_TYPES, sniff
+from gateway.media.filetypes import EXTENSIONS, IMAGE_TYPES, sniff
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from starlette.responses import Response
 
-from gateway.idempotency import Idempotency
+from gateway.core.idempotency import Idempotency
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from storage.sqlite import SQLiteStore

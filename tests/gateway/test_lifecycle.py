@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from gateway.lifecycle import TAKEOVER_MARKER, TRANSITIONS, plan_message, plan_update
+from gateway.core.lifecycle import TAKEOVER_MARKER, TRANSITIONS, plan_message, plan_update
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.states import Handler, Role, Status

@@ -11,12 +11,12 @@ import pytest
 from starlette.testclient import TestClient
 
 from bench.services import RedisServer
-from gateway.admin import OrgCredentials
 from gateway.app import create_app
-from gateway.auth import Principal
-from gateway.limits import Limits
-from gateway.metrics import Metrics
-from gateway.ratelimit_redis import RedisRateLimiter
+from gateway.core.auth import Principal
+from gateway.core.metrics import Metrics
+from gateway.handlers.orgs import OrgCredentials
+from gateway.limits.policy import Limits
+from gateway.limits.redis import RedisRateLimiter
 from gateway.settings import Settings
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError

@@ -6,8 +6,8 @@ from collections.abc import Callable
 
 import pytest
 
-from gateway.broker import Broker
-from gateway.broker.memory import MemoryBroker, MemoryHub
+from gateway.realtime.broker.base import Broker
+from gateway.realtime.broker.memory import MemoryBroker, MemoryHub
 from tests.contracts.broker import BrokerContract
 
 

@@ -12,7 +12,7 @@ from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 from starlette.testclient import TestClient
 
-from gateway.middleware import RequestContextMiddleware
+from gateway.http.middleware import RequestContextMiddleware
 
 
 async def broken(request: Request) -> Response:

@@ -9,7 +9,7 @@ from datetime import timedelta
 
 import pytest
 
-from gateway import nodes
+from gateway.realtime import nodes
 from storage.models import NodeLease, now
 from storage.sqlite import SQLiteStore
 

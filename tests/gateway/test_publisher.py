@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import asyncio
 
-from gateway.broker import BrokerError
-from gateway.broker.memory import MemoryBroker, MemoryHub
-from gateway.publisher import Publisher
+from gateway.realtime.broker.base import BrokerError
+from gateway.realtime.broker.memory import MemoryBroker, MemoryHub
+from gateway.realtime.publisher import Publisher
 from protocol.events import ConversationCreated, TypingChanged
 from tests.contracts.broker import Inbox
 

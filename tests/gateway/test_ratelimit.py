@@ -11,16 +11,10 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 import pytest
 
 from bench.services import RedisClusterProcesses, RedisServer, free_port
-from gateway.ratelimit import (
-    Decision,
-    MemoryRateLimiter,
-    Rate,
-    RateLimiter,
-    RateLimiterUnavailable,
-    create_rate_limiter,
-    gcra,
-)
-from gateway.ratelimit_redis import KEY_PREFIX, RedisRateLimiter
+from gateway.limits.factory import create_rate_limiter
+from gateway.limits.gcra import Decision, Rate, RateLimiter, RateLimiterUnavailable, gcra
+from gateway.limits.memory import MemoryRateLimiter
+from gateway.limits.redis import KEY_PREFIX, RedisRateLimiter
 from tests.support import timeout
 
 FAST = Rate(5, 0.5)  # T = 0.1 s: refills quickly enough for tests that wait

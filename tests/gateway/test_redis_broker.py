@@ -11,9 +11,9 @@ from collections.abc import AsyncIterator, Callable
 import pytest
 
 from bench.services import RedisClusterProcesses, RedisServer
-from gateway.broker import Broker
-from gateway.broker.layouts import ClusterLayout, StandaloneLayout, parse_redis_url, rendezvous
-from gateway.broker.redis import RedisBroker
+from gateway.realtime.broker.base import Broker
+from gateway.realtime.broker.redis import RedisBroker
+from gateway.shards.layouts import ClusterLayout, StandaloneLayout, parse_redis_url, rendezvous
 from tests.contracts.broker import BrokerContract, Inbox
 from tests.support import eventually
 
@@ -202,7 +202,7 @@ async def test_redis_cluster_broker_follows_a_slot_move(redis_binaries: None) ->
 async def test_redis_broker_start_fails_clearly_without_redis() -> None:
     """Starting against a port where no Redis listens is a BrokerError, not a hang."""
     from bench.services import free_port
-    from gateway.broker import BrokerError
+    from gateway.realtime.broker.base import BrokerError
 
     broker = RedisBroker(parse_redis_url(f"redis://127.0.0.1:{free_port()}"))
     with pytest.raises(BrokerError, match="cannot reach Redis"):
@@ -214,7 +214,7 @@ async def test_redis_broker_subscribe_during_an_outage_fails_then_recovers(
 ) -> None:
     """While the room's node is down a subscribe fails (the client gets unavailable and
     retries); once the node is back the same subscribe works and delivers."""
-    from gateway.broker import BrokerError
+    from gateway.realtime.broker.base import BrokerError
 
     node = RedisServer().start()
     broker = RedisBroker(

@@ -12,12 +12,13 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.broker import BrokerError
-from gateway.broker.memory import MemoryBroker, MemoryHub
-from gateway.metrics import Metrics
-from gateway.push import Push
-from gateway.registry import Registry, conversation_channel
-from gateway.session import Session
+from gateway.core.metrics import Metrics
+from gateway.core.rooms import conversation_channel
+from gateway.realtime.broker.base import BrokerError
+from gateway.realtime.broker.memory import MemoryBroker, MemoryHub
+from gateway.realtime.push import Push
+from gateway.realtime.registry import Registry
+from gateway.realtime.session import Session
 from protocol.codes import ErrorCode
 from protocol.encoding import JSON, MSGPACK
 from protocol.errors import GatewayError

@@ -7,7 +7,7 @@ import uuid
 
 from starlette.testclient import TestClient
 
-from gateway.admin import OrgCredentials
+from gateway.handlers.orgs import OrgCredentials
 from tests.support import bearer
 
 

@@ -8,9 +8,9 @@ from typing import Any
 import orjson
 import pytest
 
-from gateway.metrics import Metrics
-from gateway.push import Push
-from gateway.session import CATCH_UP_BUFFER, PAGE, Session
+from gateway.core.metrics import Metrics
+from gateway.realtime.push import Push
+from gateway.realtime.session import CATCH_UP_BUFFER, PAGE, Session
 from protocol.codes import CloseCode
 from protocol.encoding import JSON, MSGPACK, unpack
 from protocol.events import MessageCreated, TypingChanged

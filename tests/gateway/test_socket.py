@@ -12,8 +12,8 @@ import pytest
 from starlette.testclient import TestClient, WebSocketDenialResponse
 from starlette.websockets import WebSocketDisconnect
 
-from gateway.admin import OrgCredentials
 from gateway.app import create_app
+from gateway.handlers.orgs import OrgCredentials
 from gateway.settings import Settings
 from tests.support import bearer
 

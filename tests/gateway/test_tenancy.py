@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from starlette.testclient import TestClient
 
-from gateway.admin import OrgCredentials
-from gateway.routes import OPERATIONS
+from gateway.handlers.orgs import OrgCredentials
+from gateway.http.routes import OPERATIONS
 from tests.gateway.test_socket import socket
 from tests.support import bearer
 

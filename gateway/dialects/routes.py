@@ -1,0 +1,13 @@
+"""Every dialect's routes, in the order the app mounts them."""
+
+from __future__ import annotations
+
+from starlette.routing import Route
+
+from gateway.dialects import awardee, bland, pingback
+
+__all__ = ["dialect_routes"]
+
+
+def dialect_routes() -> list[Route]:
+    return [*bland.routes(), *pingback.routes(), *awardee.routes()]

@@ -1,0 +1,190 @@
+"""Org administration (widgets, agents, API keys), tokens and widget sessions.
+
+Administration needs an API key. Tokens: an API key issues them for any agent of its org or
+for the org's bot; an agent token may renew itself. A widget session is anonymous but checked
+against the widget's allowed origins; a visitor token of that widget renews its own session.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import uuid
+from datetime import timedelta
+from typing import Any
+
+from msgspec import UNSET
+
+from gateway.core.access import admin_org
+from gateway.core.auth import Authenticator, Principal, new_api_key, origin_allowed
+from gateway.core.bus import Context
+from gateway.core.results import CreatedApiKey, IssuedToken, WidgetSession
+from gateway.core.rooms import inbox_channel
+from gateway.delivery import signing
+from gateway.media.fetch import Fetcher
+from gateway.media.outbound import vet_url
+from gateway.settings import Settings
+from protocol import commands as cmd
+from protocol.codes import ErrorCode
+from protocol.errors import GatewayError
+from storage.base import Store
+from storage.models import Agent, ApiKey, Contact, Widget, now
+
+__all__ = ["AdminHandlers"]
+
+
+class AdminHandlers:
+    def __init__(
+        self, store: Store, authenticator: Authenticator, settings: Settings, outbound: Fetcher
+    ) -> None:
+        self._store = store
+        self._authenticator = authenticator
+        self._signer = authenticator.signer
+        self._outbound = outbound
+        self._agent_ttl = timedelta(seconds=settings.agent_token_ttl)
+        self._visitor_ttl = timedelta(seconds=settings.visitor_token_ttl)
+
+    # -- sessions and tokens --------------------------------------------------------------
+
+    async def open_widget_session(self, ctx: Context, c: cmd.OpenWidgetSession) -> WidgetSession:
+        widget = await self._store.get_widget(None, str(c.widget_id))
+        if widget is None:
+            raise GatewayError.not_found("widget")
+        if not origin_allowed(ctx.origin, widget.allowed_origins):
+            raise GatewayError(ErrorCode.FORBIDDEN, "this origin may not use the widget")
+        renewing = ctx.principal
+        contact: Contact | None = None
+        if renewing is not None and renewing.is_visitor and renewing.widget_id == widget.id:
+            contact = await self._store.get_contact(widget.org_id, renewing.subject)
+        if contact is None:
+            # Anonymous sessions always get a new contact: name and email are unverified
+            # labels, and there is no way to claim an existing contact without an API key.
+            contact = await self._store.get_or_create_contact(
+                Contact(
+                    id=str(uuid.uuid4()),
+                    org_id=widget.org_id,
+                    widget_id=widget.id,
+                    external_id=None,
+                    name=c.name,
+                    email=c.email,
+                    metadata=c.metadata,
+                    created_at=now(),
+                )
+            )
+        principal = Principal("visitor", widget.org_id, contact.id, widget_id=widget.id)
+        token, expires = self._signer.issue(principal, self._visitor_ttl, now())
+        return WidgetSession(token, expires, widget.id, contact)
+
+    async def issue_token(self, ctx: Context, c: cmd.IssueToken) -> IssuedToken:
+        principal = ctx.require()
+        if principal.kind == "agent" and c.kind == "agent":
+            if c.agent_id not in (UNSET, uuid.UUID(principal.subject)):
+                raise GatewayError(ErrorCode.FORBIDDEN, "an agent token can only renew itself")
+            subject = principal.subject
+        elif principal.kind != "api_key":
+            raise GatewayError(ErrorCode.FORBIDDEN, "issuing tokens needs an API key")
+        elif c.kind == "bot":
+            subject = "bot"
+        else:
+            if c.agent_id is UNSET:
+                raise GatewayError(
+                    ErrorCode.VALIDATION_ERROR,
+                    "agent_id is required for an agent token",
+                    details={"path": "$.agent_id"},
+                )
+            agent = await self._store.get_agent(principal.org_id, str(c.agent_id))
+            if agent is None:
+                raise GatewayError.not_found("agent", "$.agent_id")
+            subject = agent.id
+        token, expires = self._signer.issue(
+            Principal(c.kind, principal.org_id, subject), self._agent_ttl, now()
+        )
+        return IssuedToken(token, expires)
+
+    async def watch_inbox(self, ctx: Context, c: cmd.WatchInbox) -> str:
+        """The inbox channel of the caller's org; visitors have none."""
+        principal = ctx.require()
+        if principal.is_visitor:
+            raise GatewayError(ErrorCode.FORBIDDEN, "visitors have no inbox")
+        return inbox_channel(principal.org_id)
+
+    # -- administration -------------------------------------------------------------------
+
+    async def create_widget(self, ctx: Context, c: cmd.CreateWidget) -> Widget:
+        org_id = admin_org(ctx)
+        widget = Widget(
+            id=str(uuid.uuid4()),
+            org_id=org_id,
+            name=c.name,
+            allowed_origins=c.allowed_origins,
+            messages_per_minute=c.messages_per_minute,
+            live_agent_endpoint_url=c.live_agent_endpoint_url,
+            created_at=now(),
+            live_agent_escalate_after=c.live_agent_escalate_after,
+            live_agent_timeout=c.live_agent_timeout,
+            live_agent_fallback=c.live_agent_fallback,
+        )
+        if c.live_agent_endpoint_url is not None:
+            await vet_url(self._outbound, c.live_agent_endpoint_url, "$.live_agent_endpoint_url")
+            widget = dataclasses.replace(widget, live_agent_secret=signing.new_secret())
+        await self._store.create_widget(widget)
+        return widget
+
+    async def update_widget(self, ctx: Context, c: cmd.UpdateWidget) -> Widget:
+        org_id = admin_org(ctx)
+        updates: dict[str, Any] = {
+            name: getattr(c, name)
+            for name in (
+                "name",
+                "allowed_origins",
+                "messages_per_minute",
+                "live_agent_endpoint_url",
+                "live_agent_escalate_after",
+                "live_agent_timeout",
+                "live_agent_fallback",
+            )
+            if getattr(c, name) is not UNSET
+        }
+        url = updates.get("live_agent_endpoint_url")
+        if url is not None:
+            await vet_url(self._outbound, url, "$.live_agent_endpoint_url")
+            current = await self._store.get_widget(org_id, str(c.widget_id))
+            if current is not None and current.live_agent_secret is None:
+                updates["live_agent_secret"] = signing.new_secret()
+        widget = await self._store.update_widget(org_id, str(c.widget_id), updates)
+        if widget is None:
+            raise GatewayError.not_found("widget")
+        return widget
+
+    async def get_widget(self, ctx: Context, c: cmd.GetWidget) -> Widget:
+        widget = await self._store.get_widget(admin_org(ctx), str(c.widget_id))
+        if widget is None:
+            raise GatewayError.not_found("widget")
+        return widget
+
+    async def list_widgets(self, ctx: Context, c: cmd.ListWidgets) -> dict[str, list[Widget]]:
+        return {"data": await self._store.list_widgets(admin_org(ctx))}
+
+    async def create_agent(self, ctx: Context, c: cmd.CreateAgent) -> Agent:
+        agent = Agent(str(uuid.uuid4()), admin_org(ctx), c.name, c.email, now())
+        await self._store.create_agent(agent)
+        return agent
+
+    async def list_agents(self, ctx: Context, c: cmd.ListAgents) -> dict[str, list[Agent]]:
+        return {"data": await self._store.list_agents(admin_org(ctx))}
+
+    async def create_api_key(self, ctx: Context, c: cmd.CreateApiKey) -> CreatedApiKey:
+        org_id = admin_org(ctx)
+        key = new_api_key()
+        api_key = ApiKey(str(uuid.uuid4()), org_id, c.name, key.prefix, now())
+        await self._store.create_api_key(api_key, key.hash)
+        return CreatedApiKey(api_key, key.secret)
+
+    async def list_api_keys(self, ctx: Context, c: cmd.ListApiKeys) -> dict[str, list[ApiKey]]:
+        return {"data": await self._store.list_api_keys(admin_org(ctx))}
+
+    async def revoke_api_key(self, ctx: Context, c: cmd.RevokeApiKey) -> ApiKey:
+        key = await self._store.revoke_api_key(admin_org(ctx), str(c.api_key_id), now())
+        if key is None:
+            raise GatewayError.not_found("API key")
+        self._authenticator.forget(key.id)
+        return key

@@ -1,0 +1,400 @@
+"""Conversation and message handlers: start, read, update, end, send, typing, read positions.
+
+Handlers have the shape ``async (ctx, command) -> result``; they never see a Request or a
+WebSocket. Access rule for every conversation: it must belong to the caller's org, and a
+visitor only ever reaches the conversations of their own contact. Anything else answers
+``not_found``, exactly like an id that does not exist.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import uuid
+from collections.abc import Coroutine
+from datetime import datetime
+from typing import Any, TypeVar
+
+import orjson
+from msgspec import UNSET
+
+from gateway.core.auth import Principal
+from gateway.core.bus import Context
+from gateway.core.lifecycle import new_conversation, plan_end, plan_message, plan_update
+from gateway.core.publishing import EventPublisher
+from gateway.core.results import ConversationPage, MessagePage, ReadPosition, Sent
+from gateway.limits.policy import Limits
+from gateway.media.attachments import Attachments
+from protocol import commands as cmd
+from protocol.codes import ErrorCode
+from protocol.errors import GatewayError
+from protocol.events import ConversationCreated, ReadMarked, TypingChanged
+from protocol.states import Handler, Role, Status
+from storage.base import Decide, Store, StoredEvent
+from storage.models import (
+    Applied,
+    Contact,
+    Conversation,
+    NewMessage,
+    Plan,
+    StoredFile,
+    now,
+    to_wire,
+)
+
+__all__ = ["ConversationHandlers"]
+
+T = TypeVar("T")
+
+#: Roles an API key may send as (``system`` is the gateway's own).
+API_KEY_ROLES = frozenset({Role.AGENT, Role.BOT, Role.VISITOR, Role.LIVE_AGENT})
+PRINCIPAL_ROLE = {"agent": Role.AGENT, "bot": Role.BOT, "visitor": Role.VISITOR}
+BOT_STATUSES = frozenset({Status.AGENT_REQUESTED, Status.RESOLVED, Status.CLOSED})
+
+
+class ConversationHandlers:
+    """Conversations, messages, typing and read positions."""
+
+    def __init__(
+        self, store: Store, publisher: EventPublisher, attachments: Attachments, limits: Limits
+    ) -> None:
+        self._store = store
+        self._publisher = publisher
+        self._attachments = attachments
+        self._limits = limits
+        self._inflight: set[asyncio.Task[Any]] = set()
+
+    async def drain(self) -> None:
+        """Wait for writes whose caller went away to finish publishing (shutdown)."""
+        await asyncio.gather(*self._inflight, return_exceptions=True)
+
+    # -- access ---------------------------------------------------------------------------
+
+    async def _conversation(self, ctx: Context, conversation_id: uuid.UUID) -> Conversation:
+        principal = ctx.require()
+        conversation = await self._store.get_conversation(principal.org_id, str(conversation_id))
+        if conversation is None or not _visible(principal, conversation):
+            raise GatewayError.not_found("conversation")
+        return conversation
+
+    async def _commit(
+        self,
+        principal: Principal,
+        conversation_id: uuid.UUID,
+        decide: Decide,
+        *,
+        client_message_id: str | None = None,
+    ) -> Applied:
+        def guarded(conversation: Conversation) -> Plan:
+            if not _visible(principal, conversation):
+                raise GatewayError.not_found("conversation")
+            return decide(conversation)
+
+        async def apply_and_publish() -> Applied:
+            applied = await self._store.apply(
+                principal.org_id,
+                str(conversation_id),
+                guarded,
+                client_message_id=client_message_id,
+            )
+            await self._publisher.publish(principal.org_id, applied.events)
+            return applied
+
+        # Persist, then publish, even if the caller is cancelled in between (a socket that
+        # closes mid-command): the write may already be committed, and its event must go out.
+        return await self._shielded(apply_and_publish())
+
+    async def _shielded(self, coro: Coroutine[Any, Any, T]) -> T:
+        task = asyncio.create_task(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._inflight.discard)
+        task.add_done_callback(_retrieve)
+        return await asyncio.shield(task)
+
+    # -- conversations --------------------------------------------------------------------
+
+    async def start_conversation(self, ctx: Context, c: cmd.StartConversation) -> Conversation:
+        principal = ctx.require()
+        org_id = principal.org_id
+        if principal.is_visitor:
+            if c.contact is not UNSET or c.contact_id not in (UNSET, _uuid(principal.contact_id)):
+                raise GatewayError(
+                    ErrorCode.FORBIDDEN, "visitors start conversations as themselves"
+                )
+            if c.widget_id not in (UNSET, _uuid(principal.widget_id)):
+                raise GatewayError(ErrorCode.FORBIDDEN, "a visitor token belongs to one widget")
+            widget_id, contact_id = principal.widget_id, principal.contact_id
+        else:
+            widget_id = contact_id = None
+            if c.widget_id is not UNSET:
+                if await self._store.get_widget(org_id, str(c.widget_id)) is None:
+                    raise GatewayError.not_found("widget", "$.widget_id")
+                widget_id = str(c.widget_id)
+            if c.contact_id is not UNSET:
+                if await self._store.get_contact(org_id, str(c.contact_id)) is None:
+                    raise GatewayError.not_found("contact", "$.contact_id")
+                contact_id = str(c.contact_id)
+            elif c.contact is not UNSET:
+                contact = await self._store.get_or_create_contact(
+                    _new_contact(org_id, widget_id, c.contact)
+                )
+                contact_id = contact.id
+        conversation = new_conversation(
+            org_id=org_id,
+            widget_id=widget_id,
+            contact_id=contact_id,
+            metadata=c.metadata,
+            at=now(),
+            channel=c.channel,
+        )
+
+        async def create_and_publish() -> None:
+            await self._store.create_conversation(conversation)
+            created = ConversationCreated(conversation.id, to_wire(conversation))
+            await self._publisher.publish(org_id, (created,))
+
+        await self._shielded(create_and_publish())
+        return conversation
+
+    async def get_conversation(self, ctx: Context, c: cmd.GetConversation) -> Conversation:
+        return await self._conversation(ctx, c.conversation_id)
+
+    async def watch_conversation(self, ctx: Context, c: cmd.WatchConversation) -> Conversation:
+        return await self._conversation(ctx, c.conversation_id)
+
+    async def list_conversations(self, ctx: Context, c: cmd.ListConversations) -> ConversationPage:
+        principal = ctx.require()
+        before = None if c.cursor is UNSET else _decode_cursor(c.cursor)
+        rows = await self._store.list_conversations(
+            principal.org_id,
+            status=None if c.status is UNSET else c.status.value,
+            contact_id=principal.contact_id,
+            before=before,
+            limit=c.limit + 1,
+        )
+        page, more = rows[: c.limit], len(rows) > c.limit
+        cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
+        return ConversationPage(page, cursor)
+
+    async def update_conversation(self, ctx: Context, c: cmd.UpdateConversation) -> Conversation:
+        principal = ctx.require()
+        status = None if c.status is UNSET else c.status
+        if principal.kind == "visitor" and (
+            status is not Status.AGENT_REQUESTED or c.assignee_id is not UNSET
+        ):
+            raise GatewayError(
+                ErrorCode.FORBIDDEN, "a visitor can only ask for a human (status agent_requested)"
+            )
+        if principal.kind == "bot" and (status not in BOT_STATUSES or c.assignee_id is not UNSET):
+            raise GatewayError(
+                ErrorCode.FORBIDDEN, "the bot can only set status agent_requested, resolved, closed"
+            )
+        assignee: tuple[str | None] | None = None
+        if c.assignee_id is not UNSET:
+            if c.assignee_id is not None and (
+                await self._store.get_agent(principal.org_id, str(c.assignee_id)) is None
+            ):
+                raise GatewayError.not_found("agent", "$.assignee_id")
+            assignee = (None if c.assignee_id is None else str(c.assignee_id),)
+        epoch = None if c.epoch is UNSET else c.epoch
+        at = now()
+
+        def decide(conversation: Conversation) -> Plan:
+            if principal.kind == "bot" and conversation.handler is not Handler.BOT:
+                raise GatewayError(
+                    ErrorCode.CONTROL_LOST, "a human has taken over; the bot can no longer act"
+                )
+            return plan_update(
+                conversation,
+                status=status,
+                assignee=assignee,
+                epoch=epoch,
+                actor_agent_id=principal.agent_id,
+                at=at,
+            )
+
+        applied = await self._commit(principal, c.conversation_id, decide)
+        return applied.conversation
+
+    # -- messages -------------------------------------------------------------------------
+
+    async def send_message(self, ctx: Context, c: cmd.SendMessage) -> Sent:
+        principal = ctx.require()
+        role = _sending_role(principal, c)
+        sender_id = principal.agent_id if role is Role.AGENT else None
+        if c.external_sender_id is not UNSET:
+            if role is not Role.LIVE_AGENT:
+                raise GatewayError(
+                    ErrorCode.VALIDATION_ERROR,
+                    "external_sender_id goes with role live_agent",
+                    details={"path": "$.external_sender_id"},
+                )
+            sender_id = c.external_sender_id
+        if principal.kind == "api_key" and c.agent_id is not UNSET:
+            if role not in (Role.AGENT, Role.LIVE_AGENT):
+                raise GatewayError(
+                    ErrorCode.VALIDATION_ERROR,
+                    "agent_id goes with role agent",
+                    details={"path": "$.agent_id"},
+                )
+            if await self._store.get_agent(principal.org_id, str(c.agent_id)) is None:
+                raise GatewayError.not_found("agent", "$.agent_id")
+            sender_id = str(c.agent_id)
+        if principal.is_visitor and principal.widget_id is not None:
+            widget = await self._store.get_widget(principal.org_id, principal.widget_id)
+            if widget is not None:
+                await self._limits.visitor_message(widget.id, widget.messages_per_minute)
+        client_message_id = None if c.client_message_id is UNSET else c.client_message_id
+        epoch = None if c.epoch is UNSET else c.epoch
+        attachments: tuple[dict[str, Any], ...] = ()
+        if c.attachments:
+            # Check access before fetching anything on the caller's behalf.
+            await self._conversation(ctx, c.conversation_id)
+            attachments = await self._attachments.resolve(
+                principal.org_id, ctx.base_url, c.attachments
+            )
+        metadata = {**c.metadata, "source": "api" if ctx.transport == "http" else "socket"}
+        at = now()
+
+        def decide(conversation: Conversation) -> Plan:
+            message = NewMessage(
+                role=role,
+                sender_id=conversation.contact_id if role is Role.VISITOR else sender_id,
+                content=c.content,
+                attachments=attachments,
+                metadata=metadata,
+                client_message_id=client_message_id,
+            )
+            return plan_message(conversation, message, epoch=epoch, at=at)
+
+        applied = await self._commit(
+            principal, c.conversation_id, decide, client_message_id=client_message_id
+        )
+        if applied.replayed is not None:
+            return Sent(applied.replayed, applied.conversation, replayed=True)
+        # A plan for a message always ends with that message (after any takeover steps).
+        return Sent(applied.messages[-1], applied.conversation, replayed=False)
+
+    async def end_conversation(self, ctx: Context, c: cmd.EndConversation) -> Conversation:
+        principal = ctx.require()
+        at = now()
+
+        def decide(conversation: Conversation) -> Plan:
+            if principal.kind == "bot" and conversation.handler is not Handler.BOT:
+                raise GatewayError(
+                    ErrorCode.CONTROL_LOST, "a human has taken over; the bot can no longer act"
+                )
+            return plan_end(conversation, at=at)
+
+        applied = await self._commit(principal, c.conversation_id, decide)
+        return applied.conversation
+
+    async def list_messages(self, ctx: Context, c: cmd.ListMessages) -> MessagePage:
+        conversation = await self._conversation(ctx, c.conversation_id)
+        rows = await self._store.list_messages(conversation.id, c.after_seq, c.limit + 1)
+        page, more = rows[: c.limit], len(rows) > c.limit
+        return MessagePage(page, more, page[-1].seq if page else c.after_seq)
+
+    async def read_events(self, ctx: Context, c: cmd.ReadEvents) -> list[StoredEvent]:
+        conversation = await self._conversation(ctx, c.conversation_id)
+        return list(await self._store.read_events(conversation.id, c.after_seq, c.limit))
+
+    # -- files ----------------------------------------------------------------------------
+
+    async def store_upload(self, ctx: Context, c: cmd.StoreUpload) -> dict[str, Any]:
+        conversation = await self._conversation(ctx, c.conversation_id)
+        return await self._attachments.upload(
+            conversation.org_id, ctx.base_url, c.data, c.filename, c.content_type
+        )
+
+    async def get_file(self, ctx: Context, c: cmd.GetFile) -> tuple[StoredFile, bytes]:
+        return await self._attachments.read(ctx.require().org_id, c.sha256)
+
+    # -- presence -------------------------------------------------------------------------
+
+    async def set_typing(self, ctx: Context, c: cmd.SetTyping) -> None:
+        principal = ctx.require()
+        conversation = await self._conversation(ctx, c.conversation_id)
+        event = TypingChanged(conversation.id, c.on, _actor_role(principal), _actor_id(principal))
+        await self._publisher.publish(principal.org_id, (event,))
+
+    async def mark_read(self, ctx: Context, c: cmd.MarkRead) -> ReadPosition:
+        principal = ctx.require()
+        conversation = await self._conversation(ctx, c.conversation_id)
+        seq = min(c.seq, conversation.last_seq)
+        stored = await self._store.mark_read(conversation.id, principal.identity, seq, now())
+        event = ReadMarked(conversation.id, stored, _actor_role(principal), _actor_id(principal))
+        await self._publisher.publish(principal.org_id, (event,))
+        return ReadPosition(conversation.id, stored)
+
+
+# -- helpers ------------------------------------------------------------------------------
+
+
+def _visible(principal: Principal, conversation: Conversation) -> bool:
+    if conversation.org_id != principal.org_id:
+        return False
+    return not principal.is_visitor or conversation.contact_id == principal.contact_id
+
+
+def _sending_role(principal: Principal, c: cmd.SendMessage) -> Role:
+    if principal.kind == "api_key":
+        role = Role.AGENT if c.role is UNSET else c.role
+        if role not in API_KEY_ROLES:
+            raise GatewayError(
+                ErrorCode.VALIDATION_ERROR,
+                f"an API key cannot send as {role}",
+                details={"path": "$.role"},
+            )
+        return role
+    own = PRINCIPAL_ROLE[principal.kind]
+    if c.role is not UNSET and c.role is not own:
+        raise GatewayError(ErrorCode.FORBIDDEN, f"this token sends as {own}, not {c.role}")
+    return own
+
+
+def _actor_role(principal: Principal) -> str:
+    return PRINCIPAL_ROLE.get(principal.kind, Role.AGENT).value
+
+
+def _actor_id(principal: Principal) -> str | None:
+    return principal.contact_id or principal.agent_id
+
+
+def _uuid(value: str | None) -> uuid.UUID | None:
+    return None if value is None else uuid.UUID(value)
+
+
+def _new_contact(org_id: str, widget_id: str | None, contact: cmd.ContactInput) -> Contact:
+    return Contact(
+        id=str(uuid.uuid4()),
+        org_id=org_id,
+        widget_id=widget_id,
+        external_id=contact.external_id,
+        name=contact.name,
+        email=contact.email,
+        metadata=contact.metadata,
+        created_at=now(),
+    )
+
+
+def _encode_cursor(created_at: datetime, conversation_id: str) -> str:
+    raw = orjson.dumps([created_at.isoformat(), conversation_id])
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, str]:
+    try:
+        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        created_at, conversation_id = orjson.loads(raw)
+        return datetime.fromisoformat(created_at), str(uuid.UUID(conversation_id))
+    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
+        raise GatewayError(
+            ErrorCode.VALIDATION_ERROR, "invalid cursor", details={"path": "$.cursor"}
+        ) from None
+
+
+def _retrieve(task: asyncio.Task[Any]) -> None:
+    if not task.cancelled():
+        task.exception()

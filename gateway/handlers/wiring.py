@@ -1,0 +1,66 @@
+"""``build_bus``: every command type with its handler, registered explicitly in one place."""
+
+from __future__ import annotations
+
+from gateway.core.bus import CommandBus
+from gateway.core.metrics import Metrics
+from gateway.core.publishing import EventPublisher
+from gateway.delivery.webhooks import WebhookHandlers
+from gateway.handlers.admin import AdminHandlers
+from gateway.handlers.conversations import ConversationHandlers
+from gateway.limits.policy import Limits
+from gateway.media.attachments import Attachments
+from protocol import commands as cmd
+from storage.base import Store
+
+__all__ = ["build_bus"]
+
+
+def build_bus(
+    store: Store,
+    publisher: EventPublisher,
+    admin: AdminHandlers,
+    webhooks: WebhookHandlers,
+    attachments: Attachments,
+    limits: Limits,
+    metrics: Metrics,
+) -> tuple[CommandBus, ConversationHandlers]:
+    """Every command type with its handler, in one place."""
+    conversations = ConversationHandlers(store, publisher, attachments, limits)
+    bus = CommandBus(metrics)
+    bus.register(cmd.StartConversation, conversations.start_conversation)
+    bus.register(cmd.GetConversation, conversations.get_conversation)
+    bus.register(cmd.ListConversations, conversations.list_conversations)
+    bus.register(cmd.UpdateConversation, conversations.update_conversation)
+    bus.register(cmd.SendMessage, conversations.send_message)
+    bus.register(cmd.EndConversation, conversations.end_conversation)
+    bus.register(cmd.ListMessages, conversations.list_messages)
+    bus.register(cmd.StoreUpload, conversations.store_upload)
+    bus.register(cmd.GetFile, conversations.get_file)
+    bus.register(cmd.ReadEvents, conversations.read_events)
+    bus.register(cmd.WatchConversation, conversations.watch_conversation)
+    bus.register(cmd.WatchInbox, admin.watch_inbox)
+    bus.register(cmd.SetTyping, conversations.set_typing)
+    bus.register(cmd.MarkRead, conversations.mark_read)
+    bus.register(cmd.OpenWidgetSession, admin.open_widget_session)
+    bus.register(cmd.IssueToken, admin.issue_token)
+    bus.register(cmd.CreateWidget, admin.create_widget)
+    bus.register(cmd.UpdateWidget, admin.update_widget)
+    bus.register(cmd.GetWidget, admin.get_widget)
+    bus.register(cmd.ListWidgets, admin.list_widgets)
+    bus.register(cmd.CreateAgent, admin.create_agent)
+    bus.register(cmd.ListAgents, admin.list_agents)
+    bus.register(cmd.CreateApiKey, admin.create_api_key)
+    bus.register(cmd.ListApiKeys, admin.list_api_keys)
+    bus.register(cmd.RevokeApiKey, admin.revoke_api_key)
+    bus.register(cmd.CreateWebhook, webhooks.create)
+    bus.register(cmd.ListWebhooks, webhooks.list_all)
+    bus.register(cmd.GetWebhook, webhooks.get)
+    bus.register(cmd.UpdateWebhook, webhooks.update)
+    bus.register(cmd.DeleteWebhook, webhooks.delete)
+    bus.register(cmd.RotateWebhookSecret, webhooks.rotate_secret)
+    bus.register(cmd.ListWebhookDeliveries, webhooks.list_deliveries)
+    bus.register(cmd.GetWebhookDelivery, webhooks.get_delivery)
+    bus.register(cmd.ReplayWebhookDelivery, webhooks.replay_delivery)
+    bus.register(cmd.ReplayWebhookDeliveries, webhooks.replay_range)
+    return bus, conversations

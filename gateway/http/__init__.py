@@ -1,0 +1,14 @@
+"""The HTTP surface: the native REST API, files, OpenAPI, operations endpoints.
+
+Lives here: the ``/v1`` routes, declared once in ``routes.OPERATIONS`` (``routes``), file
+upload and download (``files``), the OpenAPI document and ``/docs`` page (``openapi``),
+``/healthz``, ``/readyz`` and ``/metrics`` (``operations``), the request-id and
+no-stack-trace middleware (``middleware``), JSON and error responses (``responses``), and
+what routes need from the app (``services``).
+
+May import: ``gateway.core``, ``gateway.media``, ``gateway.limits``, ``gateway.settings``,
+``storage``, ``protocol``. Must not import ``gateway.realtime`` (a sibling transport),
+``gateway.dialects`` (which builds on this package), ``gateway.app`` or ``gateway.cli``.
+"""
+
+__all__: list[str] = []

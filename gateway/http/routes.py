@@ -1,0 +1,388 @@
+"""The native REST API (``/v1``): each route builds a command, dispatches it, encodes the result.
+
+Routes are declared once in ``OPERATIONS``; the same table generates the OpenAPI document.
+Request bodies are JSON objects (whatever the Content-Type); path parameters override body
+fields; GET query parameters are converted to the command's types.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from gateway.core.auth import Principal
+from gateway.core.bus import Context
+from gateway.core.results import (
+    ConversationPage,
+    CreatedApiKey,
+    DeliveryDetail,
+    DeliveryPage,
+    IssuedToken,
+    MessagePage,
+    ReadPosition,
+    Replayed,
+    WebhookView,
+    WidgetSession,
+    render,
+)
+from gateway.http.responses import error_response, json_response, request_id_of
+from gateway.http.services import http_services
+from gateway.media.attachments import base_url_of
+from protocol import commands as cmd
+from protocol.codes import ErrorCode
+from protocol.errors import GatewayError, ProtocolError
+from protocol.validation import parse
+from storage.errors import StorageError
+from storage.models import Agent, ApiKey, Conversation, Message, Widget
+
+__all__ = [
+    "OPERATIONS",
+    "Operation",
+    "bearer_token",
+    "read_body",
+    "json_object",
+    "rest_routes",
+    "serve",
+]
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One REST operation: method + path -> command -> rendered result."""
+
+    method: str
+    path: str
+    command: type[Any]
+    summary: str
+    result: Any
+    status: int = 200
+    #: Credentials optional (the widget session endpoint).
+    anonymous: bool = False
+    tag: str = "conversations"
+
+
+def _listing(of: type[Any]) -> Any:
+    return dict[str, list[of]]  # type: ignore[valid-type]
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation(
+        "POST",
+        "/v1/conversations",
+        cmd.StartConversation,
+        "Start a conversation",
+        Conversation,
+        201,
+    ),
+    Operation(
+        "GET",
+        "/v1/conversations",
+        cmd.ListConversations,
+        "List conversations, newest first",
+        ConversationPage,
+    ),
+    Operation(
+        "GET",
+        "/v1/conversations/{conversation_id}",
+        cmd.GetConversation,
+        "Get a conversation",
+        Conversation,
+    ),
+    Operation(
+        "PATCH",
+        "/v1/conversations/{conversation_id}",
+        cmd.UpdateConversation,
+        "Change status or assignee",
+        Conversation,
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{conversation_id}/messages",
+        cmd.SendMessage,
+        "Send a message",
+        Message,
+        201,
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{conversation_id}/end",
+        cmd.EndConversation,
+        "End a conversation (status closed, ended_at stamped)",
+        Conversation,
+    ),
+    Operation(
+        "GET",
+        "/v1/conversations/{conversation_id}/messages",
+        cmd.ListMessages,
+        "Message history in seq order",
+        MessagePage,
+    ),
+    Operation(
+        "POST",
+        "/v1/conversations/{conversation_id}/read",
+        cmd.MarkRead,
+        "Mark the conversation read up to a seq",
+        ReadPosition,
+    ),
+    Operation(
+        "POST",
+        "/v1/widgets/{widget_id}/sessions",
+        cmd.OpenWidgetSession,
+        "Open a visitor session (checked against the widget's allowed origins)",
+        WidgetSession,
+        201,
+        anonymous=True,
+        tag="sessions",
+    ),
+    Operation(
+        "POST",
+        "/v1/tokens",
+        cmd.IssueToken,
+        "Issue a short-lived socket token for an agent or the bot",
+        IssuedToken,
+        201,
+        tag="sessions",
+    ),
+    Operation("POST", "/v1/widgets", cmd.CreateWidget, "Create a widget", Widget, 201, tag="admin"),
+    Operation("GET", "/v1/widgets", cmd.ListWidgets, "List widgets", _listing(Widget), tag="admin"),
+    Operation("GET", "/v1/widgets/{widget_id}", cmd.GetWidget, "Get a widget", Widget, tag="admin"),
+    Operation(
+        "PATCH", "/v1/widgets/{widget_id}", cmd.UpdateWidget, "Update a widget", Widget, tag="admin"
+    ),
+    Operation("POST", "/v1/agents", cmd.CreateAgent, "Create an agent", Agent, 201, tag="admin"),
+    Operation("GET", "/v1/agents", cmd.ListAgents, "List agents", _listing(Agent), tag="admin"),
+    Operation(
+        "POST",
+        "/v1/api-keys",
+        cmd.CreateApiKey,
+        "Create an API key (its secret is shown once)",
+        CreatedApiKey,
+        201,
+        tag="admin",
+    ),
+    Operation(
+        "GET", "/v1/api-keys", cmd.ListApiKeys, "List API keys", _listing(ApiKey), tag="admin"
+    ),
+    Operation(
+        "DELETE",
+        "/v1/api-keys/{api_key_id}",
+        cmd.RevokeApiKey,
+        "Revoke an API key",
+        ApiKey,
+        tag="admin",
+    ),
+    Operation(
+        "POST",
+        "/v1/webhooks",
+        cmd.CreateWebhook,
+        "Create a webhook endpoint (its secret is in this answer)",
+        WebhookView,
+        201,
+        tag="webhooks",
+    ),
+    Operation(
+        "GET",
+        "/v1/webhooks",
+        cmd.ListWebhooks,
+        "List webhook endpoints",
+        _listing(WebhookView),
+        tag="webhooks",
+    ),
+    Operation(
+        "GET",
+        "/v1/webhooks/{webhook_id}",
+        cmd.GetWebhook,
+        "Get a webhook endpoint",
+        WebhookView,
+        tag="webhooks",
+    ),
+    Operation(
+        "PATCH",
+        "/v1/webhooks/{webhook_id}",
+        cmd.UpdateWebhook,
+        "Change an endpoint; status active resumes a paused one",
+        WebhookView,
+        tag="webhooks",
+    ),
+    Operation(
+        "DELETE",
+        "/v1/webhooks/{webhook_id}",
+        cmd.DeleteWebhook,
+        "Delete an endpoint (what waits for it is cancelled)",
+        dict[str, Any],
+        tag="webhooks",
+    ),
+    Operation(
+        "POST",
+        "/v1/webhooks/{webhook_id}/rotate-secret",
+        cmd.RotateWebhookSecret,
+        "New secret; the old one also signs for grace_seconds",
+        WebhookView,
+        tag="webhooks",
+    ),
+    Operation(
+        "GET",
+        "/v1/webhooks/{webhook_id}/deliveries",
+        cmd.ListWebhookDeliveries,
+        "Deliveries to the endpoint, newest first",
+        DeliveryPage,
+        tag="webhooks",
+    ),
+    Operation(
+        "GET",
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}",
+        cmd.GetWebhookDelivery,
+        "A delivery with its attempts",
+        DeliveryDetail,
+        tag="webhooks",
+    ),
+    Operation(
+        "POST",
+        "/v1/webhooks/{webhook_id}/deliveries/{delivery_id}/replay",
+        cmd.ReplayWebhookDelivery,
+        "Send a dead or delivered delivery again (same webhook-id)",
+        Replayed,
+        tag="webhooks",
+    ),
+    Operation(
+        "POST",
+        "/v1/webhooks/{webhook_id}/replay",
+        cmd.ReplayWebhookDeliveries,
+        "Send again the dead (or all) deliveries created in [since, until)",
+        Replayed,
+        tag="webhooks",
+    ),
+)
+
+
+def rest_routes() -> list[Route]:
+    return [
+        Route(op.path, partial(_endpoint, op), methods=[op.method], name=op.command.__name__)
+        for op in OPERATIONS
+    ]
+
+
+def bearer_token(request: Request) -> str | None:
+    header = request.headers.get("authorization")
+    if header is None:
+        return None
+    scheme, _, credential = header.partition(" ")
+    if scheme.lower() != "bearer" or not credential.strip():
+        raise GatewayError(ErrorCode.UNAUTHORIZED, "use 'Authorization: Bearer <credential>'")
+    return credential.strip()
+
+
+async def _endpoint(op: Operation, request: Request) -> Response:
+    async def run(ctx: Context, body: bytes) -> Response:
+        gateway = http_services(request)
+        result = await gateway.bus.dispatch(ctx, _command(op, request, body))
+        return json_response(render(result), op.status)
+
+    return await serve(request, run, anonymous=op.anonymous, read=op.method in ("POST", "PATCH"))
+
+
+async def serve(
+    request: Request,
+    run: Callable[[Context, bytes], Awaitable[Response]],
+    *,
+    credential: Callable[[Request], str | None] = bearer_token,
+    anonymous: bool = False,
+    read: bool = True,
+    on_error: Callable[[GatewayError, str], Response] = error_response,
+) -> Response:
+    """One REST request: authenticate, count it against the org's rate limit, read the body,
+    honour ``Idempotency-Key`` on POST, run, and render any ``GatewayError`` with ``on_error``
+    (the native envelope, or a dialect's own). Storage failures outside the bus become
+    ``unavailable``."""
+    gateway = http_services(request)
+    request_id = request_id_of(request)
+    try:
+        secret = credential(request)
+        principal: Principal | None = None
+        if secret is not None or not anonymous:
+            principal = await gateway.authenticator.authenticate(secret)
+        await gateway.limits.admit(principal)
+        ctx = Context(
+            principal,
+            "http",
+            request_id,
+            origin=request.headers.get("origin"),
+            base_url=base_url_of(request.scope),
+        )
+        body = b""
+        if read:
+            body = await read_body(request, gateway.settings.max_body_bytes)
+
+        async def attempt() -> Response:
+            try:
+                return await run(ctx, body)
+            except GatewayError as exc:
+                return on_error(exc, request_id)
+
+        key = request.headers.get("idempotency-key")
+        if read and request.method == "POST" and key is not None:
+            caller = principal.identity if principal is not None else f"anonymous:{ctx.origin}"
+            scope = f"{caller} POST {request.url.path}"
+            return await gateway.idempotency.run(scope, key, body, attempt)
+        return await attempt()
+    except GatewayError as exc:
+        return on_error(exc, request_id)
+    except StorageError:  # idempotency keys live outside the bus
+        log.exception(
+            "storage failed for %s %s (request %s)", request.method, request.url.path, request_id
+        )
+        unavailable = GatewayError(
+            ErrorCode.UNAVAILABLE, "storage is unavailable, retry later", temporary=True
+        )
+        return on_error(unavailable, request_id)
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing more than ``limit`` bytes (declared or streamed)."""
+    too_large = GatewayError(ErrorCode.PAYLOAD_TOO_LARGE, f"request body larger than {limit} bytes")
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise too_large
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise too_large
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def json_object(body: bytes) -> dict[str, Any]:
+    """A request body as a JSON object; an empty body is ``{}``.
+
+    Raises:
+        ProtocolError: ``bad_request`` for malformed JSON, ``validation_error`` for JSON
+            that is not an object.
+    """
+    if not body.strip():
+        return {}
+    try:
+        payload = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed JSON body: {exc.msg}") from None
+    if not isinstance(payload, dict):
+        raise ProtocolError(ErrorCode.VALIDATION_ERROR, "the body must be a JSON object")
+    return payload
+
+
+def _command(op: Operation, request: Request, body: bytes) -> Any:
+    payload = dict(request.query_params) if op.method == "GET" else json_object(body)
+    payload.update(request.path_params)
+    # Query strings are text: there "limit=10" may stand for the int 10.
+    return parse(op.command, payload, strict=op.method != "GET")

@@ -1,0 +1,47 @@
+"""What REST routes, file routes and dialects need from the app, and nothing more.
+
+The app builds everything in its lifespan and puts an object that provides ``HttpServices``
+in the lifespan state; routes read it with ``http_services(request)``. They never import the
+app, so the app can import them.
+"""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from starlette.requests import Request
+
+from gateway.core.auth import Authenticator
+from gateway.core.bus import CommandBus
+from gateway.core.idempotency import Idempotency
+from gateway.limits.policy import Limits
+from gateway.settings import Settings
+
+__all__ = ["STATE_KEY", "HttpServices", "http_services"]
+
+#: The lifespan state key that holds the ``HttpServices``.
+STATE_KEY = "http"
+
+
+class HttpServices(Protocol):
+    """The app, as a REST route sees it."""
+
+    @property
+    def settings(self) -> Settings: ...
+
+    @property
+    def bus(self) -> CommandBus: ...
+
+    @property
+    def authenticator(self) -> Authenticator: ...
+
+    @property
+    def idempotency(self) -> Idempotency: ...
+
+    @property
+    def limits(self) -> Limits: ...
+
+
+def http_services(request: Request) -> HttpServices:
+    services: HttpServices = getattr(request.state, STATE_KEY)
+    return services

@@ -1,0 +1,221 @@
+"""Attachments: every file a message carries lands in one content-addressed store.
+
+A file is stored once per org under the sha-256 of its bytes and served back by the gateway at
+``{base}/v1/files/{sha256}`` (readable only with a credential of that org), so the same bytes
+sent to ten conversations are stored once and get the same URL. Files arrive two ways:
+
+- **upload** (``StoreUpload``): any type, up to ``max_file_bytes``; images are typed by their
+  magic bytes, anything else keeps its declared type and is served as a download;
+- **by URL** (a message's ``attachments``): a URL of this gateway's own files is looked up; any
+  other URL is fetched by the SSRF-safe ``Fetcher`` (images only) and stored.
+
+``base`` is ``public_url`` when the operator set it (recommended behind a load balancer), or
+the address the client used to reach this gateway.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+from starlette.types import Scope
+
+from gateway.media.fetch import Fetcher, FetchRefused
+from gateway.media.filetypes import IMAGE_TYPES, sniff
+from protocol import commands as cmd
+from protocol.codes import ErrorCode
+from protocol.errors import GatewayError
+from storage.base import Store
+from storage.models import StoredFile, now
+
+__all__ = ["Attachments", "base_url_of", "serving_headers"]
+
+FILE_PATH = re.compile(r"^/v1/files/([0-9a-f]{64})$")
+#: A declared MIME type worth keeping for a download (``type/subtype``, no parameters).
+MIME = re.compile(r"^[a-z0-9][a-z0-9!#$&^_.+-]{0,63}/[a-z0-9][a-z0-9!#$&^_.+-]{0,63}$")
+DOWNLOAD = "application/octet-stream"
+#: What a client is told about each fetch refusal.
+REASONS = {
+    "unsupported_scheme": "only http and https URLs can be fetched",
+    "invalid_url": "the URL is not valid",
+    "unsafe_address": "the host is not a public address",
+    "unresolvable": "the host name does not resolve",
+    "redirect_loop": "the URL redirects in a loop",
+    "too_many_redirects": "the URL redirects too many times",
+    "http_status": "the server did not answer with the file",
+    "too_large": "the file is too large",
+    "timeout": "fetching the file took too long",
+    "unsupported_type": "the file is not a png, jpeg, webp or gif image",
+    "connection_failed": "the server could not be reached",
+}
+
+
+class Attachments:
+    """Stores uploads, resolves attachment URLs, and names files by URL.
+
+    Args:
+        store: where files live.
+        fetcher: fetches attachment URLs that are not this gateway's own files.
+        public_url: the gateway's public base URL; empty: the one each client used.
+        max_file_bytes: the largest upload.
+    """
+
+    def __init__(self, store: Store, fetcher: Fetcher, public_url: str, max_file_bytes: int):
+        self._store = store
+        self._fetcher = fetcher
+        self._public_url = public_url.rstrip("/")
+        self.max_file_bytes = max_file_bytes
+
+    async def aclose(self) -> None:
+        await self._fetcher.aclose()
+
+    def file_url(self, base_url: str | None, sha256: str) -> str:
+        base = self._public_url or (base_url or "").rstrip("/")
+        return f"{base}/v1/files/{sha256}"
+
+    async def upload(
+        self,
+        org_id: str,
+        base_url: str | None,
+        data: bytes,
+        filename: str | None,
+        content_type: str | None,
+    ) -> dict[str, Any]:
+        """Store an uploaded file; returns the attachment object for it.
+
+        Raises:
+            GatewayError: ``payload_too_large`` over ``max_file_bytes``; ``validation_error``
+                for an empty file.
+        """
+        if len(data) > self.max_file_bytes:
+            raise GatewayError(
+                ErrorCode.PAYLOAD_TOO_LARGE, f"files are limited to {self.max_file_bytes} bytes"
+            )
+        if not data:
+            raise GatewayError(
+                ErrorCode.VALIDATION_ERROR, "the file is empty", details={"path": "$.file"}
+            )
+        mime = sniff(data) or _declared(content_type)
+        stored = await self._put(org_id, data, mime)
+        return self._describe(stored, base_url, _clean_name(filename))
+
+    async def resolve(
+        self, org_id: str, base_url: str | None, attachments: Sequence[cmd.Attachment]
+    ) -> tuple[dict[str, Any], ...]:
+        """The stored form of a message's attachments, fetching what is not stored yet.
+
+        Raises:
+            GatewayError: ``attachment_rejected`` naming the offending URL (and why) when a
+                file cannot be found, fetched, or is not an accepted image.
+        """
+        resolved = []
+        for attachment in attachments:
+            own = self._own_file(attachment.url, base_url)
+            if own is not None:
+                stored = await self._store.get_file(org_id, own)
+                if stored is None:
+                    raise _rejected(attachment.url, "unknown_file", "no such file in this org")
+                name = attachment.name
+            else:
+                try:
+                    fetched = await self._fetcher.fetch(attachment.url)
+                except FetchRefused as exc:
+                    # The refusal's own message may name internal addresses: only its
+                    # reason goes back to the client.
+                    raise _rejected(
+                        attachment.url, exc.reason, REASONS.get(exc.reason, exc.reason)
+                    ) from None
+                stored = await self._put(org_id, fetched.data, fetched.mime)
+                name = attachment.name or fetched.filename
+            described = self._describe(stored, base_url, name)
+            if own is None:
+                described["source_url"] = attachment.url
+            resolved.append(described)
+        return tuple(resolved)
+
+    async def read(self, org_id: str, sha256: str) -> tuple[StoredFile, bytes]:
+        found = await self._store.read_file(org_id, sha256)
+        if found is None:
+            raise GatewayError.not_found("file")
+        return found
+
+    async def _put(self, org_id: str, data: bytes, mime: str) -> StoredFile:
+        sha256 = hashlib.sha256(data).hexdigest()
+        return await self._store.put_file(StoredFile(org_id, sha256, mime, len(data), now()), data)
+
+    def _own_file(self, url: str, base_url: str | None) -> str | None:
+        """The sha-256 named by ``url`` if it is a file URL of this gateway."""
+        split = urlsplit(url)
+        match = FILE_PATH.match(split.path)
+        if match is None or split.query or split.fragment:
+            return None
+        origin = f"{split.scheme}://{split.netloc}".lower()
+        bases = {self._public_url.lower(), (base_url or "").rstrip("/").lower()} - {""}
+        return match.group(1) if origin in bases else None
+
+    def _describe(
+        self, stored: StoredFile, base_url: str | None, name: str | None
+    ) -> dict[str, Any]:
+        described: dict[str, Any] = {
+            "url": self.file_url(base_url, stored.sha256),
+            "mime": stored.mime,
+            "size": stored.size,
+            "sha256": stored.sha256,
+        }
+        if name:
+            described["name"] = name
+        return described
+
+
+def serving_headers(stored: StoredFile) -> dict[str, str]:
+    """Headers for serving a stored file: immutable, never sniffed, never run as a page."""
+    headers = {
+        "Cache-Control": "private, max-age=31536000, immutable",
+        "ETag": f'"{stored.sha256}"',
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": "default-src 'none'; sandbox",
+    }
+    if stored.mime not in IMAGE_TYPES:
+        headers["Content-Disposition"] = "attachment"
+    return headers
+
+
+def base_url_of(scope: Scope) -> str:
+    """``http(s)://host[:port]`` as the client reached this gateway (REST or WebSocket)."""
+    scheme = {"ws": "http", "wss": "https"}.get(scope["scheme"], scope["scheme"])
+    host = None
+    for key, value in scope["headers"]:
+        if key == b"host":
+            host = value.decode("latin-1")
+            break
+    if not host:
+        server = scope.get("server") or ("localhost", None)
+        host = server[0] if server[1] is None else f"{server[0]}:{server[1]}"
+    return f"{scheme}://{host}"
+
+
+def _declared(content_type: str | None) -> str:
+    """A declared type kept for downloads; images must prove themselves by their bytes."""
+    mime = (content_type or "").split(";")[0].strip().lower()
+    if not MIME.match(mime) or mime.startswith("image/") or "html" in mime or "xml" in mime:
+        return DOWNLOAD
+    return mime
+
+
+def _clean_name(filename: str | None) -> str | None:
+    if not filename:
+        return None
+    name = filename.replace("\\", "/").rsplit("/", 1)[-1].strip()
+    name = "".join(ch for ch in name if ch.isprintable())
+    return name[:200] or None
+
+
+def _rejected(url: str, reason: str, message: str) -> GatewayError:
+    return GatewayError(
+        ErrorCode.ATTACHMENT_REJECTED,
+        f"attachment {url} was rejected: {message}",
+        details={"url": url, "reason": reason},
+    )
