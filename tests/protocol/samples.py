@@ -21,3 +21,7 @@ SHA256 = "ab" * 32
 def wire_frame(codec: Codec, obj: Any) -> ClientFrame:
     """Encode ``obj`` with ``codec``, then decode and read it as a client frame would be."""
     return read_frame(codec.decode(codec.encode(obj)))
+
+
+#: A field left out of a frame (as opposed to sent as null).
+ABSENT = object()
