@@ -10,16 +10,18 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d'
 
 .PHONY: install run test lint types fmt cov bench cluster lock clean
 
+# The stamps are named by checksum, so what changes them is the content of the lock and of
+# pyproject.toml, not a new mtime (`make lock` rewrites the lock even when nothing changed).
 # A new lock gets a new .venv, so nothing from the old one stays. Wheels only, every one checked
 # against its hash: nothing is built, so no unpinned build dependency is downloaded either.
-$(LOCKED): $(LOCK)
+$(LOCKED):
 	$(PYTHON) -m venv --clear $(VENV)
 	$(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: -r $(LOCK)
 	touch $@
 
 # The project itself, editable, built by the locked hatchling with nothing downloaded: if
 # pyproject.toml asks for something the lock does not have, this fails.
-$(STAMP): $(LOCKED) pyproject.toml
+$(STAMP): $(LOCKED)
 	$(BIN)/python -m pip install --quiet --no-index --no-build-isolation -e '.[dev]' || { \
 	    echo "make: pyproject.toml asks for more than $(LOCK) has: run make lock" >&2; exit 1; }
 	rm -f $(VENV)/.installed-*
