@@ -1,17 +1,31 @@
-# chatgate: every target installs what it needs into .venv first.
+# chatgate: every target installs what it needs into .venv first, from the lock.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
+# Every package of the development and test environment (the dev extra, the build backend, uv),
+# pinned with hashes, so that a fresh clone installs what CI tested; `make lock` refreshes it.
+LOCK := .ci/requirements-dev.lock
+LOCKED := $(VENV)/.locked-$(shell cksum < $(LOCK) | cut -d' ' -f1)
+STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint types fmt cov bench cluster clean
+.PHONY: install run test lint types fmt cov bench cluster lock clean
 
-$(STAMP): pyproject.toml
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+# The stamps are named by checksum, so what changes them is the content of the lock and of
+# pyproject.toml, not a new mtime (`make lock` rewrites the lock even when nothing changed).
+# A new lock gets a new .venv, so nothing from the old one stays. Wheels only, every one checked
+# against its hash: nothing is built, so no unpinned build dependency is downloaded either.
+$(LOCKED):
+	$(PYTHON) -m venv --clear $(VENV)
+	$(BIN)/python -m pip install --quiet --require-hashes --only-binary :all: -r $(LOCK)
+	touch $@
+
+# The project itself, editable, built by the locked hatchling with nothing downloaded: if
+# pyproject.toml asks for something the lock does not have, this fails.
+$(STAMP): $(LOCKED)
+	$(BIN)/python -m pip install --quiet --no-index --no-build-isolation -e '.[dev]' || { \
+	    echo "make: pyproject.toml asks for more than $(LOCK) has: run make lock" >&2; exit 1; }
 	rm -f $(VENV)/.installed-*
-	touch $(STAMP)
+	touch $@
 
 install: $(STAMP)
 
@@ -47,6 +61,14 @@ bench: $(STAMP)
 ## Three gateways + a Redis Cluster + PostgreSQL on this machine, until Ctrl-C.
 cluster: $(STAMP)
 	$(BIN)/python -m bench.cluster
+
+## Refresh the lock to the newest releases that pyproject.toml allows, on purpose, and commit
+## it. `make lock UPGRADE=` keeps every pin and only resolves what pyproject.toml changed;
+## `make lock UPGRADE='-P redis'` upgrades one package.
+UPGRADE ?= --upgrade
+lock: $(LOCKED)
+	$(BIN)/uv pip compile pyproject.toml --extra dev --group build --group lock --universal \
+	    --generate-hashes $(UPGRADE) --custom-compile-command 'make lock' --quiet -o $(LOCK)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
