@@ -1,4 +1,19 @@
-"""The system of record: one ``Store`` interface, SQLite (embedded default) and PostgreSQL."""
+"""The system of record: one ``Store`` interface, SQLite (embedded default) and PostgreSQL.
+
+What every backend shares lives here, once:
+
+- ``base``: the ``Store`` interface and its contract; ``models``: rows as dataclasses, and
+  the ``Plan`` a command makes; ``errors``: the storage errors.
+- ``execution``: a plan turned into rows and events (seq assignment, the monthly quota);
+  ``outbox``: the deliveries and timers those events call for.
+- ``records``: rows to models and events (decoding); ``columns``: models to column values
+  (encoding), and the fields an update may change.
+- ``migrations``: the schema, as numbered SQL files per dialect.
+
+Each backend is a package with a module per resource, holding its SQL and transactions:
+``sqlite`` and ``postgres``. A backend imports the shared modules above; they never import a
+backend, and nothing here imports ``gateway``.
+"""
 
 from __future__ import annotations
 

@@ -340,3 +340,8 @@ class DeliveryOutcome:
     #: When the delivery went dead: pause its endpoint with this reason if the endpoint
     #: has not had one success since it began failing.
     pause_reason: str | None = None
+
+    @property
+    def status(self) -> str:
+        """The delivery's status after this outcome (``pending`` again for a retry)."""
+        return "pending" if self.result == "retry" else self.result

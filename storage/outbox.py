@@ -1,7 +1,7 @@
 """What a change puts in the outbox: webhook deliveries, live-agent forwards and timers.
 
-Pure: the backends call ``derive`` (and ``derive_created``) inside the transaction that
-stores the change, so a delivery exists exactly when its change does (the transactional
+Pure: the backends call ``derive_applied`` (and ``derive_created``) inside the transaction
+that stores the change, so a delivery exists exactly when its change does (the transactional
 outbox). ``Targets`` is what the backend read in that transaction: the org's endpoints that
 are not disabled, and the conversation's widget when it has a live-agent platform.
 
@@ -25,6 +25,7 @@ from typing import Any, Final
 
 from protocol.events import ConversationUpdated, MessageCreated
 from protocol.states import Handler, Role, Status
+from storage.execution import Execution
 from storage.models import (
     Contact,
     Conversation,
@@ -42,6 +43,7 @@ __all__ = [
     "LIVE_AGENT_TIMEOUT",
     "Targets",
     "derive",
+    "derive_applied",
     "derive_created",
     "live_agent_initial",
     "live_agent_timeout",
@@ -127,6 +129,12 @@ def derive(
             items.extend(_webhooks(conversation, name, event.seq, data, targets, at))
         items.extend(_live_agent_steps(conversation, event, targets, at))
     return items
+
+
+def derive_applied(done: Execution, targets: Targets, at: datetime) -> list[OutboxItem]:
+    """Everything an executed plan puts in the outbox: what its events call for (``derive``),
+    then the plan's own items."""
+    return [*derive(done.conversation, done.events, targets, at), *done.outbox]
 
 
 def live_agent_initial(

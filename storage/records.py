@@ -1,4 +1,4 @@
-"""Records (database rows) to models, for every backend.
+"""Records (database rows) to models and stored events, for every backend.
 
 A row is anything read by column name (``sqlite3.Row``, ``asyncpg.Record``).
 Timestamps may come as RFC 3339 text (SQLite) or as ``datetime`` (PostgreSQL); JSON columns as
@@ -7,12 +7,15 @@ text or already decoded. JSON columns here always hold objects or arrays, never 
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 from typing import Any, Protocol
 
 import orjson
 
+from protocol.events import ConversationUpdated, MessageCreated
 from protocol.states import Handler, Role, Status
+from storage.base import StoredEvent
 from storage.models import (
     Agent,
     ApiKey,
@@ -27,6 +30,7 @@ from storage.models import (
     StoredFile,
     WebhookEndpoint,
     Widget,
+    to_wire,
 )
 
 __all__ = [
@@ -36,6 +40,7 @@ __all__ = [
     "conversation",
     "delivery",
     "delivery_attempt",
+    "events",
     "idempotency",
     "message",
     "node",
@@ -263,3 +268,20 @@ def delivery_attempt(r: Row) -> DeliveryAttempt:
         error=r["error"],
         duration_ms=r["duration_ms"],
     )
+
+
+def events(
+    conversation_id: str, messages: Iterable[Row], changes: Iterable[Row], limit: int
+) -> list[StoredEvent]:
+    """A conversation's stored events, in seq order and at most ``limit``, from its message
+    rows and its change rows (``seq``, ``data``), each read after one seq, up to ``limit``."""
+    merged: list[StoredEvent] = [
+        MessageCreated(conversation_id, r["seq"], to_wire(message(r))) for r in messages
+    ]
+    for r in changes:
+        data = _json(r["data"])
+        merged.append(
+            ConversationUpdated(conversation_id, r["seq"], data["conversation"], data["changes"])
+        )
+    merged.sort(key=lambda e: e.seq)
+    return merged[:limit]

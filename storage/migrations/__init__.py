@@ -2,6 +2,8 @@
 
 ``storage/migrations/<dialect>/NNNN_name.sql``. A backend records applied versions in
 ``schema_migrations`` and applies the missing ones inside its own transaction.
+
+Imports nothing else of ``storage``; the backends import it.
 """
 
 from __future__ import annotations

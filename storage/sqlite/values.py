@@ -7,7 +7,9 @@ from typing import Any
 
 import orjson
 
-__all__ = ["json_text", "ts", "ts_or_none"]
+from storage.columns import Encoding
+
+__all__ = ["SQLITE", "json_text", "ts", "ts_or_none"]
 
 
 def ts(value: datetime) -> str:
@@ -24,3 +26,7 @@ def ts_or_none(value: datetime | None) -> str | None:
 
 def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+#: For ``storage.columns``: flags are stored as 0 and 1.
+SQLITE = Encoding(time=ts, json=json_text, flag=int, json_time=ts_or_none)

@@ -1,0 +1,24 @@
+"""``SQLiteStore``: the ``Store`` on one SQLite file, put together from its resources."""
+
+from __future__ import annotations
+
+from storage.sqlite.conversations import Conversations
+from storage.sqlite.files import Files
+from storage.sqlite.idempotency import Idempotency
+from storage.sqlite.nodes import Nodes
+from storage.sqlite.outbox import Outbox
+from storage.sqlite.settings import Settings
+from storage.sqlite.tenancy import Tenancy
+from storage.sqlite.webhooks import Webhooks
+
+__all__ = ["SQLiteStore"]
+
+
+class SQLiteStore(Settings, Nodes, Tenancy, Conversations, Files, Webhooks, Outbox, Idempotency):
+    """The ``Store`` on a SQLite file (WAL mode).
+
+    Args:
+        path: the database file; its directory is created if missing.
+        synchronous: SQLite's ``synchronous`` pragma (``FULL`` by default).
+        readers: how many reader threads (and connections).
+    """
