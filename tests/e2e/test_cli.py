@@ -270,10 +270,11 @@ async def test_cli_unknown_org_or_key_exits_1_with_a_clear_message(tmp_path: Pat
 
 async def test_cli_hides_the_database_password_and_reports_an_unreachable_database() -> None:
     """The database line never shows a password; an unreachable database is exit 1 with the
-    reason, not a traceback."""
+    reason, not a traceback, for `serve` and the admin commands alike."""
     url = "postgresql://chatgate:hunter2@127.0.0.1:1/chatgate"
-    code, stdout, stderr = await run_chatgate("orgs", "list", "--database-url", url)
-    assert code == 1
-    assert "chatgate: database postgresql://chatgate:***@127.0.0.1:1/chatgate" in stderr
-    assert "cannot open database" in stderr and "hunter2" not in stderr + stdout
-    assert "Traceback" not in stderr
+    for command in (("orgs", "list"), ("serve", "--port", "0")):
+        code, stdout, stderr = await run_chatgate(*command, "--database-url", url)
+        assert code == 1, (command, stderr)
+        assert "chatgate: database postgresql://chatgate:***@127.0.0.1:1/chatgate" in stderr
+        assert "cannot open database" in stderr and "hunter2" not in stderr + stdout
+        assert "Traceback" not in stderr
