@@ -2,7 +2,7 @@
 
 ::
 
-    app, cli              the composition root: builds everything; nothing imports it
+    cli, cli_admin, app   the composition root: builds everything; nothing imports it
     dialects              vendor APIs (Bland, Pingback, Awardee) over the HTTP helpers
     http | realtime       transports: REST routes and files | the socket layer and fan-out
     (bot, web)            bots and web surfaces, beside the transports (coming)

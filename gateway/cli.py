@@ -1,11 +1,15 @@
-"""The ``chatgate`` command: ``serve``, ``orgs create`` and ``bench`` (the load-test harness
-in ``bench/``, which has its own arguments)."""
+"""The ``chatgate`` command: ``serve``, the operator commands ``orgs`` and ``api-keys``
+(``gateway/cli_admin.py``) and ``bench`` (the load-test harness in ``bench/``, which has its own
+arguments).
+
+Exit codes: 0 done; 1 the command could not be done (see ``cli_admin``); 2 the command line or a
+setting is wrong, found before anything was opened.
+"""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
-import dataclasses
 import logging
 import os
 import socket
@@ -15,17 +19,23 @@ from collections.abc import Callable, Sequence
 from importlib.metadata import entry_points
 from typing import Any
 
-import orjson
 import uvicorn
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
 from gateway.app import create_app
+from gateway.cli_admin import (
+    add_operator_commands,
+    announce_database,
+    print_credentials,
+    run_operator_command,
+)
 from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.realtime.broker.factory import create_broker
 from gateway.runtime import tune_gc
 from gateway.settings import Settings
 from gateway.stores import open_store
+from storage.errors import StorageError
 
 __all__ = ["listen", "main", "worker_app"]
 
@@ -57,8 +67,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 "cannot carry events between processes (set CHATGATE_REDIS_URL or --redis-url)"
             )
         return _serve(settings)
-    origins = tuple(args.origin or ("*",))
-    return _orgs_create(settings, args.name, origins, args.monthly_message_limit, args.json)
+    return run_operator_command(args, settings)
 
 
 def _installed_command(name: str) -> Callable[[list[str]], int] | None:
@@ -78,45 +87,32 @@ def _parser() -> argparse.ArgumentParser:
     serve = commands.add_parser("serve", help="run the gateway")
     serve.add_argument("--host", help="interface to bind (CHATGATE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (CHATGATE_PORT, default 8000)")
-    serve.add_argument("--database-url", help="CHATGATE_DATABASE_URL")
+    serve.add_argument(
+        "--database-url",
+        help="CHATGATE_DATABASE_URL (default sqlite:///./data/chatgate.db, relative to the "
+        "current directory; created if missing)",
+    )
     serve.add_argument("--log-level", choices=["debug", "info", "warning", "error"])
     serve.add_argument("--workers", type=int, help="processes (CHATGATE_WORKERS, default 1)")
     serve.add_argument("--redis-url", help="CHATGATE_REDIS_URL (needed for --workers > 1)")
 
     commands.add_parser("bench", help="load-test gateways (chatgate bench --help)", add_help=False)
-    orgs = commands.add_parser("orgs", help="manage orgs").add_subparsers(
-        dest="orgs_command", required=True
-    )
-    create = orgs.add_parser("create", help="create an org with an API key, widget and agent")
-    create.add_argument("name")
-    create.add_argument("--json", action="store_true", help="print the credentials as JSON")
-    create.add_argument(
-        "--origin", action="append", help="allowed widget origin (repeatable; default *)"
-    )
-    create.add_argument(
-        "--monthly-message-limit",
-        type=_count,
-        help="messages the org may store per calendar month (default: no limit)",
-    )
-    create.add_argument("--database-url", help="CHATGATE_DATABASE_URL")
+    add_operator_commands(commands)
     return parser
-
-
-def _count(text: str) -> int:
-    """A non-negative integer argument."""
-    value = int(text)
-    if value < 0:
-        raise argparse.ArgumentTypeError("must be 0 or more")
-    return value
 
 
 def _serve(settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
-    created = asyncio.run(_bootstrap(settings))
+    try:
+        announce_database(settings, create=True)
+        created = asyncio.run(_bootstrap(settings))
+    except (StorageError, OSError) as exc:
+        print(f"chatgate: error: cannot open database: {exc}", file=sys.stderr)
+        return 1
     if created is not None:
-        _print_banner(created, "created the default org")
+        print_credentials(created, "created the default org")
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -183,37 +179,6 @@ async def _bootstrap(settings: Settings) -> OrgCredentials | None:
         return await create_org(store, "Default")
     finally:
         await store.aclose()
-
-
-def _print_banner(credentials: OrgCredentials, what: str) -> None:
-    lines = [f"  {name:<10} {value}" for name, value in dataclasses.asdict(credentials).items()]
-    print(
-        f"chatgate: {what}. These credentials are shown once; keep them:",
-        *lines,
-        sep="\n",
-        flush=True,
-    )
-
-
-def _orgs_create(
-    settings: Settings, name: str, origins: tuple[str, ...], limit: int | None, as_json: bool
-) -> int:
-    async def create() -> OrgCredentials:
-        store = open_store(settings)
-        await store.start()
-        try:
-            return await create_org(
-                store, name, allowed_origins=origins, monthly_message_limit=limit
-            )
-        finally:
-            await store.aclose()
-
-    credentials = asyncio.run(create())
-    if as_json:
-        sys.stdout.write(orjson.dumps(dataclasses.asdict(credentials)).decode() + "\n")
-    else:
-        _print_banner(credentials, f"created org {name!r}")
-    return 0
 
 
 if __name__ == "__main__":

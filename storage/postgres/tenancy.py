@@ -26,6 +26,9 @@ class Tenancy(Database):
     async def get_org(self, org_id: str) -> Org | None:
         return await self._one(records.org, "SELECT * FROM orgs WHERE id = $1", org_id)
 
+    async def list_orgs(self) -> list[Org]:
+        return await self._all(records.org, "SELECT * FROM orgs ORDER BY created_at, id")
+
     async def create_org(self, org: Org) -> None:
         await self._execute(
             "INSERT INTO orgs VALUES ($1, $2, $3, $4)",

@@ -102,6 +102,13 @@ class StoreContract(ConversationContract, ApplyContract):
         await add_org(store, name="Globex", monthly_message_limit=1000)
         assert await store.count_orgs() == 2
 
+    async def test_org_list_holds_every_org_oldest_first(self, store: Store) -> None:
+        """list_orgs is empty on an empty store, then returns every org, oldest first."""
+        assert await store.list_orgs() == []
+        first = await add_org(store, created_at=now() - timedelta(minutes=1))
+        second = await add_org(store, name="Globex", monthly_message_limit=1000)
+        assert await store.list_orgs() == [first, second]
+
     async def test_api_key_is_found_by_hash_until_revoked(self, store: Store) -> None:
         """find_api_key returns the key for its hash, and None once it is revoked."""
         org = await add_org(store)
