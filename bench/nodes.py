@@ -151,7 +151,12 @@ class Topology:
             "CHATGATE_REDIS_URL": self.redis_url or "",
             "CHATGATE_SECRET_KEY": secrets.token_urlsafe(36),
             "CHATGATE_BOOTSTRAP": "false",
+            # Every simulated visitor comes from 127.0.0.1: no budget may throttle the load.
             "CHATGATE_ORG_REQUESTS_PER_MINUTE": "0",
+            "CHATGATE_VISITOR_REQUESTS_PER_MINUTE": "0",
+            "CHATGATE_ADDRESS_REQUESTS_PER_MINUTE": "0",
+            "CHATGATE_ADDRESS_SESSIONS_PER_MINUTE": "0",
+            "CHATGATE_WIDGET_SESSIONS_PER_MINUTE": "0",
             "CHATGATE_LOG_LEVEL": "warning",
             "CHATGATE_HOST": "127.0.0.1",
         }

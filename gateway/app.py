@@ -19,6 +19,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from gateway.core.auth import Authenticator, TokenSigner
 from gateway.core.bus import CommandBus
+from gateway.core.clients import ClientAddresses
 from gateway.core.idempotency import Idempotency
 from gateway.core.metrics import Metrics
 from gateway.delivery.dispatcher import Dispatcher, DispatchPolicy
@@ -40,7 +41,7 @@ from gateway.http.responses import http_exception_handler
 from gateway.http.routes import rest_routes
 from gateway.http.services import STATE_KEY as HTTP_STATE_KEY, HttpServices
 from gateway.limits.factory import create_rate_limiter
-from gateway.limits.policy import Limits
+from gateway.limits.policy import Budgets, Limits
 from gateway.media.attachments import Attachments
 from gateway.media.fetch import Fetcher, FetchPolicy
 from gateway.realtime import nodes
@@ -76,6 +77,7 @@ class Gateway:
     authenticator: Authenticator
     idempotency: Idempotency
     limits: Limits
+    clients: ClientAddresses
     metrics: Metrics
     #: This process's id among the gateway nodes sharing the database.
     node_id: str
@@ -124,7 +126,6 @@ def create_app(
             )
             outbound = Fetcher(_outbound_policy(settings))
             stack.push_async_callback(outbound.aclose)
-            admin = AdminHandlers(the_store, authenticator, settings, outbound)
             attachments = Attachments(
                 the_store,
                 Fetcher(_fetch_policy(settings)),
@@ -135,7 +136,8 @@ def create_app(
             limiter = create_rate_limiter(settings.redis_url)
             await limiter.start()
             stack.push_async_callback(limiter.aclose)
-            limits = Limits(limiter, settings.org_requests_per_minute, metrics)
+            limits = Limits(limiter, _budgets(settings), metrics)
+            admin = AdminHandlers(the_store, authenticator, settings, outbound, limits)
             publisher = Publisher(the_broker)
             stack.push_async_callback(publisher.aclose)
             bus, conversations = build_bus(
@@ -179,6 +181,7 @@ def create_app(
                 authenticator=authenticator,
                 idempotency=Idempotency(the_store, timedelta(seconds=settings.idempotency_ttl)),
                 limits=limits,
+                clients=ClientAddresses(settings.trusted_proxy_networks),
                 metrics=metrics,
                 node_id=node.id,
             )
@@ -232,6 +235,16 @@ class GatewayApp(Starlette):
             await self._socket(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+
+def _budgets(settings: Settings) -> Budgets:
+    return Budgets(
+        org=settings.org_requests_per_minute,
+        visitor=settings.visitor_requests_per_minute,
+        address=settings.address_requests_per_minute,
+        address_sessions=settings.address_sessions_per_minute,
+        widget_sessions=settings.widget_sessions_per_minute,
+    )
 
 
 def _fetch_policy(settings: Settings) -> FetchPolicy:

@@ -113,6 +113,7 @@ def _serve(settings: Settings) -> int:
         return 1
     if created is not None:
         print_credentials(created, "created the default org")
+    proxies = ",".join(str(network) for network in settings.trusted_proxy_networks)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -120,6 +121,11 @@ def _serve(settings: Settings) -> int:
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,
         "ws_ping_interval": settings.ws_ping_interval or None,
+        # uvicorn would believe X-Forwarded-* from 127.0.0.1 by default: only the proxies
+        # chatgate trusts (CHATGATE_TRUSTED_PROXIES) may set the client's address and scheme.
+        # The app reads the address again (core.clients), for servers other than uvicorn.
+        "proxy_headers": bool(proxies),
+        "forwarded_allow_ips": proxies or None,
         "log_level": settings.log_level,
         "lifespan": "on",
     }

@@ -10,6 +10,7 @@ import dataclasses
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from typing import Annotated, Any, Literal, Self
 
 import msgspec
@@ -60,8 +61,22 @@ class Settings:
     #: Hosts whose attachment URLs may resolve to private addresses (private CDNs), comma
     #: separated: ``cdn.internal,10.0.0.7``.
     fetch_allowed_hosts: str = ""
-    #: Requests per minute per org, over every surface; 0 turns the limit off.
+    #: Requests per minute per org from its staff and integrations (API keys, agents, the
+    #: bot), over every surface; visitors never count here. 0 turns the limit off.
     org_requests_per_minute: Annotated[int, Meta(ge=0)] = 6000
+    #: Requests per minute per visitor (widget session), over every surface; 0: no limit.
+    visitor_requests_per_minute: Annotated[int, Meta(ge=0)] = 120
+    #: Requests per minute per client address from visitors and anonymous callers together
+    #: (many visitors may share one address behind a NAT); 0: no limit.
+    address_requests_per_minute: Annotated[int, Meta(ge=0)] = 600
+    #: New anonymous widget sessions (new visitors) per minute per client address; 0: no limit.
+    address_sessions_per_minute: Annotated[int, Meta(ge=0)] = 20
+    #: New anonymous widget sessions per minute per widget; 0: no limit.
+    widget_sessions_per_minute: Annotated[int, Meta(ge=0)] = 600
+    #: Reverse proxies whose ``X-Forwarded-For`` (and ``X-Forwarded-Proto``) are believed,
+    #: comma separated IPs and CIDRs: ``10.0.0.0/8,127.0.0.1``. Empty: the header is never
+    #: believed and the client address is the connection's peer.
+    trusted_proxies: str = ""
 
     #: Seconds between webhook attempts, comma separated; how many there are is how many
     #: attempts a delivery gets before it is dead. The first attempt goes out as soon as the
@@ -98,6 +113,14 @@ class Settings:
     #: Seconds between WebSocket pings (uvicorn keepalive); 0 disables them.
     ws_ping_interval: Annotated[float, Meta(ge=0)] = 20.0
 
+    def __post_init__(self) -> None:
+        _networks(self.trusted_proxies)
+
+    @property
+    def trusted_proxy_networks(self) -> tuple[IPv4Network | IPv6Network, ...]:
+        """``trusted_proxies`` parsed (a bare address is a network of one)."""
+        return _networks(self.trusted_proxies)
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: Any) -> Self:
         """Defaults, then ``CHATGATE_*`` variables, then ``overrides`` (flags).
@@ -129,3 +152,20 @@ class Settings:
             text = str(value).lower() if isinstance(value, bool) else str(value)
             env[PREFIX + field.name.upper()] = text
         return env
+
+
+def _networks(listed: str) -> tuple[IPv4Network | IPv6Network, ...]:
+    """Comma separated IPs and CIDRs as networks.
+
+    Raises:
+        ValueError: an entry is neither an IP address nor a CIDR network.
+    """
+    networks = []
+    for entry in filter(None, (part.strip() for part in listed.split(","))):
+        try:
+            networks.append(ip_network(entry, strict=False))
+        except ValueError:
+            raise ValueError(
+                f"trusted_proxies: {entry!r} is not an IP address or CIDR network"
+            ) from None
+    return tuple(networks)

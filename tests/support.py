@@ -81,6 +81,8 @@ def live_server(app: ASGIApp, **config: Any) -> Iterator[str]:
         "ws_max_size": Settings().max_frame_bytes,
         "lifespan": "on",
         "log_level": "warning",
+        # As ``chatgate serve`` without trusted proxies: X-Forwarded-For is the app's to read.
+        "proxy_headers": False,
     }
     options.update(config)
     server = uvicorn.Server(uvicorn.Config(app, **options))

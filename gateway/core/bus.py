@@ -34,7 +34,8 @@ class Context:
 
     ``principal`` is None only for the anonymous widget-session request. ``origin`` is the
     browser ``Origin`` of the request or of the WebSocket upgrade; ``base_url`` the gateway's
-    address as the client reached it (``http://host:port``, for URLs of stored files).
+    address as the client reached it (``http://host:port``, for URLs of stored files);
+    ``client_address`` the caller's address (``core.clients``), None when unknown.
     """
 
     principal: Principal | None
@@ -43,6 +44,7 @@ class Context:
     session_id: str | None = None
     origin: str | None = None
     base_url: str | None = None
+    client_address: str | None = None
 
     def require(self) -> Principal:
         if self.principal is None:

@@ -2,7 +2,8 @@
 
 Administration needs an API key. Tokens: an API key issues them for any agent of its org or
 for the org's bot; an agent token may renew itself. A widget session is anonymous but checked
-against the widget's allowed origins; a visitor token of that widget renews its own session.
+against the widget's allowed origins, and a new visitor counts against the budgets of its
+client address and of the widget; a visitor token of that widget renews its own session.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from gateway.core.bus import Context
 from gateway.core.results import CreatedApiKey, IssuedToken, WidgetSession
 from gateway.core.rooms import inbox_channel
 from gateway.delivery import signing
+from gateway.limits.policy import Limits
 from gateway.media.fetch import Fetcher
 from gateway.media.outbound import vet_url
 from gateway.settings import Settings
@@ -34,9 +36,15 @@ __all__ = ["AdminHandlers"]
 
 class AdminHandlers:
     def __init__(
-        self, store: Store, authenticator: Authenticator, settings: Settings, outbound: Fetcher
+        self,
+        store: Store,
+        authenticator: Authenticator,
+        settings: Settings,
+        outbound: Fetcher,
+        limits: Limits,
     ) -> None:
         self._store = store
+        self._limits = limits
         self._authenticator = authenticator
         self._signer = authenticator.signer
         self._outbound = outbound
@@ -58,6 +66,8 @@ class AdminHandlers:
         if contact is None:
             # Anonymous sessions always get a new contact: name and email are unverified
             # labels, and there is no way to claim an existing contact without an API key.
+            # Each one is a row, so new visitors have budgets per address and per widget.
+            await self._limits.new_session(widget.id, ctx.client_address)
             contact = await self._store.get_or_create_contact(
                 Contact(
                     id=str(uuid.uuid4()),

@@ -300,7 +300,7 @@ async def serve(
     read: bool = True,
     on_error: Callable[[GatewayError, str], Response] = error_response,
 ) -> Response:
-    """One REST request: authenticate, count it against the org's rate limit, read the body,
+    """One REST request: authenticate, count it against the caller's rate limits, read the body,
     honour ``Idempotency-Key`` on POST, run, and render any ``GatewayError`` with ``on_error``
     (the native envelope, or a dialect's own). Storage failures outside the bus become
     ``unavailable``."""
@@ -311,13 +311,15 @@ async def serve(
         principal: Principal | None = None
         if secret is not None or not anonymous:
             principal = await gateway.authenticator.authenticate(secret)
-        await gateway.limits.admit(principal)
+        address = gateway.clients.of(request.scope)
+        await gateway.limits.admit(principal, address)
         ctx = Context(
             principal,
             "http",
             request_id,
             origin=request.headers.get("origin"),
             base_url=base_url_of(request.scope),
+            client_address=address,
         )
         body = b""
         if read:

@@ -13,6 +13,7 @@ from starlette.requests import Request
 
 from gateway.core.auth import Authenticator
 from gateway.core.bus import CommandBus
+from gateway.core.clients import ClientAddresses
 from gateway.core.idempotency import Idempotency
 from gateway.limits.policy import Limits
 from gateway.settings import Settings
@@ -40,6 +41,9 @@ class HttpServices(Protocol):
 
     @property
     def limits(self) -> Limits: ...
+
+    @property
+    def clients(self) -> ClientAddresses: ...
 
 
 def http_services(request: Request) -> HttpServices:

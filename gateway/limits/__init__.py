@@ -2,7 +2,7 @@
 
 Lives here: the algorithm, its types and the ``RateLimiter`` interface (``gcra``), the
 in-process limiter (``memory``), the Redis limiter (``redis``), the choice between them
-(``factory``), and the per-org and per-widget limits (``policy``).
+(``factory``), and the budgets of each kind of caller (``policy``).
 
 May import: ``gateway.core``, ``gateway.shards`` (where a key lives in Redis), ``protocol``.
 Must not import ``gateway.media`` (a sibling), the handlers, delivery or any transport.

@@ -92,6 +92,7 @@ class _Connection:
         )
         self.origin = _header(self.scope, b"origin")
         self.base_url = base_url_of(self.scope)
+        self.address = self.gateway.clients.of(self.scope)
         self.client_gone = False
         self._frames = 0
 
@@ -262,9 +263,9 @@ class _Connection:
         elif isinstance(body, Unsubscribe):
             await self._unsubscribe(frame, body)
         else:
-            # Commands count against the org's request rate; subscribing, pings and resume
+            # Commands count against the caller's rate limits; subscribing, pings and resume
             # never do (a reconnecting client must always be able to catch up).
-            await self.gateway.limits.admit(self.session.principal)
+            await self.gateway.limits.admit(self.session.principal, self.address)
             result = await self._dispatch(body)
             await self.session.send(reply_ok(frame.ref, render(result)))
 
@@ -303,6 +304,7 @@ class _Connection:
             session_id=self.session.id,
             origin=self.origin,
             base_url=self.base_url,
+            client_address=self.address,
         )
         return await self.gateway.bus.dispatch(ctx, command)
 

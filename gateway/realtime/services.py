@@ -10,6 +10,7 @@ from typing import Protocol
 
 from gateway.core.auth import Authenticator
 from gateway.core.bus import CommandBus
+from gateway.core.clients import ClientAddresses
 from gateway.core.metrics import Metrics
 from gateway.limits.policy import Limits
 from gateway.realtime.registry import Registry
@@ -39,6 +40,9 @@ class SocketServices(Protocol):
 
     @property
     def limits(self) -> Limits: ...
+
+    @property
+    def clients(self) -> ClientAddresses: ...
 
     @property
     def registry(self) -> Registry: ...

@@ -23,7 +23,15 @@ async def test_slow_consumer_closed_4008_others_unaffected_and_resume_loses_noth
     """The stalled client is cut with 4008 while a reading client gets every event; the
     stalled one then resumes from its last seq and ends with every event, in order."""
     total = 300
-    app = create_app(settings.replace(send_queue_size=16, max_batch=4))
+    # One visitor sends all 300 messages: its rate budgets are not what this test is about.
+    app = create_app(
+        settings.replace(
+            send_queue_size=16,
+            max_batch=4,
+            visitor_requests_per_minute=0,
+            address_requests_per_minute=0,
+        )
+    )
     with live_server(app) as server:
         org = await new_org(database_url, "Acme")
         async with httpx.AsyncClient(base_url=server, timeout=timeout(30)) as http:

@@ -15,7 +15,7 @@ from gateway.app import create_app
 from gateway.core.auth import Principal
 from gateway.core.metrics import Metrics
 from gateway.handlers.orgs import OrgCredentials
-from gateway.limits.policy import Limits
+from gateway.limits.policy import Budgets, Limits
 from gateway.limits.redis import RedisRateLimiter
 from gateway.settings import Settings
 from protocol.codes import ErrorCode
@@ -109,27 +109,27 @@ async def test_limits_fail_open_when_redis_is_down(redis_server: RedisServer) ->
     limiter = RedisRateLimiter(redis_server.url)
     await limiter.start()
     metrics = Metrics()
-    limits = Limits(limiter, 1, metrics)
+    limits = Limits(limiter, Budgets(org=1), metrics)
     who = Principal("api_key", "org-1", "key-1")
     try:
         redis_server.kill()
         for _ in range(3):
-            await limits.admit(who)
+            await limits.admit(who, None)
         failures = metrics.registry.get_sample_value("chatgate_rate_limiter_errors_total")
         assert failures == 3
         redis_server.restart()
-        await limits.admit(who)
+        await limits.admit(who, None)
         with pytest.raises(GatewayError) as refused:
-            await limits.admit(who)
+            await limits.admit(who, None)
         assert refused.value.code is ErrorCode.RATE_LIMITED
     finally:
         await limiter.aclose()
 
 
 async def test_socket_commands_count_but_subscribing_never_does(database_url: str) -> None:
-    """Over the org's rate, a socket command gets a rate_limited reply and the socket stays
+    """Over the visitor's rate, a socket command gets a rate_limited reply and the socket stays
     open; subscribing (and so resuming) still works."""
-    settings = Settings(database_url=database_url, secret_key=SECRET, org_requests_per_minute=4)
+    settings = Settings(database_url=database_url, secret_key=SECRET, visitor_requests_per_minute=4)
     with live_server(create_app(settings)) as server:
         org = await new_org(database_url, "Acme")
         async with httpx.AsyncClient(base_url=server, timeout=timeout(30)) as http:
@@ -146,6 +146,7 @@ async def test_socket_commands_count_but_subscribing_never_does(database_url: st
         ]
         refused = [r for r in replies if not r["ok"]]
         assert refused and all(r["error"]["code"] == "rate_limited" for r in refused)
+        assert all(r["error"]["details"]["scope"] == "visitor" for r in refused)
         assert replies[0]["ok"]
         for _ in range(3):
             assert (await socket.request("subscribe", conversation_id=cid))["ok"]

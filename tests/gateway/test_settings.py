@@ -38,6 +38,8 @@ def test_settings_environment_then_flags() -> None:
         ("CHATGATE_LOG_LEVEL", "loud"),
         ("CHATGATE_HELLO_TIMEOUT", "0"),
         ("CHATGATE_SECRET_KEY", "too-short"),
+        ("CHATGATE_TRUSTED_PROXIES", "10.0.0.0/8,nginx"),
+        ("CHATGATE_VISITOR_REQUESTS_PER_MINUTE", "-1"),
     ],
 )
 def test_settings_reject_bad_values(name: str, value: str) -> None:
