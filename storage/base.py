@@ -16,7 +16,11 @@ Contract, for every implementation:
   month, in the same transaction, and refuses with ``quota_exceeded`` a plan that would go
   over it. Orgs without a limit are not counted; the count of a month starts from the
   messages already stored in it.
-- **Files.** Content-addressed per org: storing the same bytes twice keeps one copy.
+- **Files.** Content-addressed per org: storing the same bytes twice keeps one copy. A file
+  belongs to the conversations it was uploaded into (``put_file(..., conversation_id=)``) and
+  to those whose stored messages carry it (an attachment's ``sha256``: ``apply`` records it in
+  its transaction, for files of the org). Lookups with a ``contact_id`` see only the files of
+  that contact's conversations, and answer None for any other, as for an unknown file.
 - **Durability.** When a write coroutine returns, the change is committed.
 - **Failure.** Backend failures raise ``StorageError``; domain refusals raised by ``decide``
   (``GatewayError``) propagate unchanged and nothing is written.
@@ -216,14 +220,35 @@ class Store(Protocol):
 
     # -- files ----------------------------------------------------------------------------
 
-    async def put_file(self, file: StoredFile, data: bytes) -> StoredFile:
+    async def put_file(
+        self, file: StoredFile, data: bytes, *, conversation_id: str | None = None
+    ) -> StoredFile:
         """Store ``data`` under ``(file.org_id, file.sha256)`` unless it is already there;
-        returns the stored file (the first one's ``created_at`` and ``mime``)."""
+        returns the stored file (the first one's ``created_at`` and ``mime``).
+
+        With ``conversation_id``, the file belongs to that conversation from then on (in the
+        same transaction), whoever stored the bytes first.
+
+        Raises:
+            GatewayError: ``not_found`` when ``conversation_id`` is not a conversation of the
+                file's org; nothing is stored then.
+        """
         ...
 
-    async def get_file(self, org_id: str, sha256: str) -> StoredFile | None: ...
+    async def get_file(
+        self, org_id: str, sha256: str, *, contact_id: str | None = None
+    ) -> StoredFile | None:
+        """The org's file (without its bytes), or None.
 
-    async def read_file(self, org_id: str, sha256: str) -> tuple[StoredFile, bytes] | None: ...
+        With ``contact_id``, only a file that belongs to a conversation of that contact.
+        """
+        ...
+
+    async def read_file(
+        self, org_id: str, sha256: str, *, contact_id: str | None = None
+    ) -> tuple[StoredFile, bytes] | None:
+        """The org's file and its bytes, or None; ``contact_id`` as for ``get_file``."""
+        ...
 
     async def monthly_messages(self, org_id: str, month: str) -> int | None:
         """The count kept for ``month`` (``YYYY-MM``), or None if none is kept."""

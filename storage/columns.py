@@ -22,6 +22,7 @@ from storage.models import Contact, Conversation, Message, OutboxItem, WebhookEn
 
 __all__ = [
     "Encoding",
+    "attached_files",
     "changes",
     "contact",
     "conversation",
@@ -86,6 +87,17 @@ def message(m: Message, to: Encoding) -> tuple[Any, ...]:
         m.client_message_id,
         to.time(m.created_at),
     )
+
+
+def attached_files(org_id: str, messages: Iterable[Message]) -> list[tuple[str, str, str]]:
+    """``(org_id, sha256, conversation_id)`` of each stored file the messages carry, once."""
+    found = dict.fromkeys(
+        (org_id, a["sha256"], m.conversation_id)
+        for m in messages
+        for a in m.attachments
+        if isinstance(a.get("sha256"), str)
+    )
+    return list(found)
 
 
 def changes(

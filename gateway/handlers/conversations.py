@@ -2,8 +2,9 @@
 
 Handlers have the shape ``async (ctx, command) -> result``; they never see a Request or a
 WebSocket. Access rule for every conversation: it must belong to the caller's org, and a
-visitor only ever reaches the conversations of their own contact. Anything else answers
-``not_found``, exactly like an id that does not exist.
+visitor only ever reaches the conversations of their own contact. Files follow their
+conversations: staff read every file of the org, a visitor only the files of their own
+conversations. Anything else answers ``not_found``, exactly like an id that does not exist.
 """
 
 from __future__ import annotations
@@ -252,7 +253,7 @@ class ConversationHandlers:
             # Check access before fetching anything on the caller's behalf.
             await self._conversation(ctx, c.conversation_id)
             attachments = await self._attachments.resolve(
-                principal.org_id, ctx.base_url, c.attachments
+                principal.org_id, ctx.base_url, c.attachments, contact_id=principal.contact_id
             )
         metadata = {**c.metadata, "source": "api" if ctx.transport == "http" else "socket"}
         at = now()
@@ -305,11 +306,16 @@ class ConversationHandlers:
     async def store_upload(self, ctx: Context, c: cmd.StoreUpload) -> dict[str, Any]:
         conversation = await self._conversation(ctx, c.conversation_id)
         return await self._attachments.upload(
-            conversation.org_id, ctx.base_url, c.data, c.filename, c.content_type
+            conversation.org_id, conversation.id, ctx.base_url, c.data, c.filename, c.content_type
         )
 
     async def get_file(self, ctx: Context, c: cmd.GetFile) -> tuple[StoredFile, bytes]:
-        return await self._attachments.read(ctx.require().org_id, c.sha256)
+        # Staff read any file of their org; a visitor only those of their own conversations
+        # (the same rule as for the conversations themselves), else not_found.
+        principal = ctx.require()
+        return await self._attachments.read(
+            principal.org_id, c.sha256, contact_id=principal.contact_id
+        )
 
     # -- presence -------------------------------------------------------------------------
 

@@ -2,8 +2,9 @@
 
 ``POST /v1/conversations/{conversation_id}/files`` takes one multipart part named ``file``
 and answers the attachment object ``{url, mime, size, sha256, name?}`` to reference in a
-message's ``attachments``. ``GET /v1/files/{sha256}`` serves the bytes to any credential of the
-file's org (an API key, an agent token, a visitor token); every other caller gets 404.
+message's ``attachments``. ``GET /v1/files/{sha256}`` serves the bytes to the staff of the
+file's org (an API key, an agent or bot token) and to a visitor whose own conversation the file
+belongs to; every other caller gets 404.
 """
 
 from __future__ import annotations

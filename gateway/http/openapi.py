@@ -89,7 +89,8 @@ FILE_PATHS: dict[str, Any] = {
     "/v1/files/{sha256}": {
         "get": {
             "operationId": "GetFile",
-            "summary": "Read a stored file of your org",
+            "summary": "Read a stored file: staff any of their org, a visitor only those of"
+            " their own conversations",
             "tags": ["files"],
             "parameters": [
                 {

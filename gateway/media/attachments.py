@@ -1,13 +1,18 @@
 """Attachments: every file a message carries lands in one content-addressed store.
 
 A file is stored once per org under the sha-256 of its bytes and served back by the gateway at
-``{base}/v1/files/{sha256}`` (readable only with a credential of that org), so the same bytes
-sent to ten conversations are stored once and get the same URL. Files arrive two ways:
+``{base}/v1/files/{sha256}``, so the same bytes sent to ten conversations are stored once and
+get the same URL. Files arrive two ways:
 
 - **upload** (``StoreUpload``): any type, up to ``max_file_bytes``; images are typed by their
   magic bytes, anything else keeps its declared type and is served as a download;
 - **by URL** (a message's ``attachments``): a URL of this gateway's own files is looked up; any
   other URL is fetched by the SSRF-safe ``Fetcher`` (images only) and stored.
+
+Who reads a file: the org's staff (API keys, agents, the bot) any file of the org; a visitor
+only the files of their own conversations (uploaded into one, or carried by one of its
+messages). Lookups for a visitor pass their ``contact_id``; a file they may not see is
+answered exactly as one that does not exist, so that hashes cannot be probed.
 
 ``base`` is ``public_url`` when the operator set it (recommended behind a load balancer), or
 the address the client used to reach this gateway.
@@ -79,16 +84,17 @@ class Attachments:
     async def upload(
         self,
         org_id: str,
+        conversation_id: str,
         base_url: str | None,
         data: bytes,
         filename: str | None,
         content_type: str | None,
     ) -> dict[str, Any]:
-        """Store an uploaded file; returns the attachment object for it.
+        """Store a file uploaded into a conversation; returns the attachment object for it.
 
         Raises:
             GatewayError: ``payload_too_large`` over ``max_file_bytes``; ``validation_error``
-                for an empty file.
+                for an empty file; ``not_found`` for a conversation not of the org.
         """
         if len(data) > self.max_file_bytes:
             raise GatewayError(
@@ -99,13 +105,22 @@ class Attachments:
                 ErrorCode.VALIDATION_ERROR, "the file is empty", details={"path": "$.file"}
             )
         mime = sniff(data) or _declared(content_type)
-        stored = await self._put(org_id, data, mime)
+        stored = await self._put(org_id, data, mime, conversation_id)
         return self._describe(stored, base_url, _clean_name(filename))
 
     async def resolve(
-        self, org_id: str, base_url: str | None, attachments: Sequence[cmd.Attachment]
+        self,
+        org_id: str,
+        base_url: str | None,
+        attachments: Sequence[cmd.Attachment],
+        *,
+        contact_id: str | None = None,
     ) -> tuple[dict[str, Any], ...]:
         """The stored form of a message's attachments, fetching what is not stored yet.
+
+        A URL of this gateway's own files names a file the sender may read: with
+        ``contact_id`` (a visitor), one of their own conversations. Storing the message then
+        makes the file one of its conversation's too.
 
         Raises:
             GatewayError: ``attachment_rejected`` naming the offending URL (and why) when a
@@ -115,7 +130,7 @@ class Attachments:
         for attachment in attachments:
             own = self._own_file(attachment.url, base_url)
             if own is not None:
-                stored = await self._store.get_file(org_id, own)
+                stored = await self._store.get_file(org_id, own, contact_id=contact_id)
                 if stored is None:
                     raise _rejected(attachment.url, "unknown_file", "no such file in this org")
                 name = attachment.name
@@ -136,15 +151,25 @@ class Attachments:
             resolved.append(described)
         return tuple(resolved)
 
-    async def read(self, org_id: str, sha256: str) -> tuple[StoredFile, bytes]:
-        found = await self._store.read_file(org_id, sha256)
+    async def read(
+        self, org_id: str, sha256: str, *, contact_id: str | None = None
+    ) -> tuple[StoredFile, bytes]:
+        """A file and its bytes; with ``contact_id``, only one of that contact's conversations.
+
+        Raises:
+            GatewayError: ``not_found`` for a file the caller may not read, or none at all.
+        """
+        found = await self._store.read_file(org_id, sha256, contact_id=contact_id)
         if found is None:
             raise GatewayError.not_found("file")
         return found
 
-    async def _put(self, org_id: str, data: bytes, mime: str) -> StoredFile:
+    async def _put(
+        self, org_id: str, data: bytes, mime: str, conversation_id: str | None = None
+    ) -> StoredFile:
         sha256 = hashlib.sha256(data).hexdigest()
-        return await self._store.put_file(StoredFile(org_id, sha256, mime, len(data), now()), data)
+        stored = StoredFile(org_id, sha256, mime, len(data), now())
+        return await self._store.put_file(stored, data, conversation_id=conversation_id)
 
     def _own_file(self, url: str, base_url: str | None) -> str | None:
         """The sha-256 named by ``url`` if it is a file URL of this gateway."""

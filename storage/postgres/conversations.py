@@ -1,5 +1,5 @@
 """PostgreSQL: conversations, their messages and change events, read positions, the monthly
-message count.
+message count. The files a message carries are recorded as files of its conversation.
 
 Writers of one conversation serialize on its row (``SELECT ... FOR UPDATE`` in the write's
 transaction), so seqs stay gap-free and unique whichever process writes.
@@ -19,6 +19,7 @@ from storage.execution import check_quota, counted_messages, execute, month_of, 
 from storage.models import Applied, Conversation, Message, now
 from storage.postgres import outbox as postgres_outbox
 from storage.postgres.database import Database
+from storage.postgres.files import LINK_ATTACHED
 from storage.postgres.values import POSTGRES
 
 __all__ = ["Conversations"]
@@ -152,6 +153,9 @@ class Conversations(Database):
                 if done.events:
                     values = columns.conversation(done.conversation, POSTGRES)
                     await conn.execute(UPDATE_CONVERSATION, *values)
+            attached = columns.attached_files(org_id, done.messages)
+            if attached:
+                await conn.executemany(LINK_ATTACHED, attached)
             if done.events:
                 targets = outbox.Targets()
                 if row["has_endpoints"] or row["has_live_agent"]:

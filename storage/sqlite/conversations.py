@@ -1,5 +1,5 @@
 """SQLite: conversations, their messages and change events, read positions, the monthly
-message count.
+message count. The files a message carries are recorded as files of its conversation.
 
 ``apply`` is one write transaction on the writer thread: SQLite's single writer is what holds
 the conversation, so its seqs stay gap-free and unique, also against another process on the
@@ -19,6 +19,7 @@ from storage.execution import check_quota, counted_messages, execute, month_of, 
 from storage.models import Applied, Conversation, Message, now
 from storage.sqlite import outbox as sqlite_outbox
 from storage.sqlite.database import Database
+from storage.sqlite.files import LINK_ATTACHED
 from storage.sqlite.values import SQLITE, ts
 
 __all__ = ["Conversations"]
@@ -98,6 +99,7 @@ class Conversations(Database):
                 "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [columns.message(m, SQLITE) for m in done.messages],
             )
+            c.executemany(LINK_ATTACHED, columns.attached_files(org_id, done.messages))
             c.executemany(
                 "INSERT INTO conversation_changes VALUES (?, ?, ?, ?)",
                 columns.changes(conversation_id, done.changes, at, SQLITE),

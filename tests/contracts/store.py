@@ -21,6 +21,7 @@ from storage.models import (
 )
 from tests.contracts.apply import ApplyContract
 from tests.contracts.conversations import ConversationContract
+from tests.contracts.files import FileContract
 from tests.contracts.rows import (
     add_org,
     agent_row,
@@ -35,11 +36,11 @@ __all__ = ["StoreContract"]
 TTL = timedelta(hours=1)
 
 
-class StoreContract(ConversationContract, ApplyContract):
+class StoreContract(ConversationContract, ApplyContract, FileContract):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
-    Conversations and ``apply`` have suites of their own (``conversations``, ``apply``),
-    included here.
+    Conversations, ``apply`` and which conversations a file belongs to have suites of their
+    own (``conversations``, ``apply``, ``files``), included here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import pytest
 
 from storage import migrations
 from storage.postgres import PostgresStore
+from tests.contracts.files import attach_before_upgrade, check_upgraded
 from tests.contracts.outbox import OutboxContract
 from tests.contracts.rows import add_conversation, add_org, plan_of, visitor_says
 from tests.contracts.store import StoreContract
@@ -52,3 +53,20 @@ async def test_postgres_migrations_run_once_across_concurrent_starts(postgres_ur
     finally:
         for store in stores:
             await store.aclose()
+
+
+async def test_postgres_upgrade_gives_attached_files_to_their_conversations(
+    postgres_url: str,
+) -> None:
+    """A database from before conversation_files, once upgraded, lets a contact read the
+    files their conversations' messages carry, and no other."""
+    async with PostgresStore(postgres_url) as store:
+        attached = await attach_before_upgrade(store)
+        (version,) = [
+            m.version for m in migrations.load("postgres") if m.name == "conversation_files"
+        ]
+        async with store._connection() as conn:
+            await conn.execute("DROP TABLE conversation_files")
+            await conn.execute("DELETE FROM schema_migrations WHERE version = $1", version)
+    async with PostgresStore(postgres_url) as store:
+        await check_upgraded(store, attached)

@@ -13,6 +13,7 @@ from storage import migrations
 from storage.errors import MigrationError, StorageError
 from storage.models import now
 from storage.sqlite import SQLiteStore
+from tests.contracts.files import attach_before_upgrade, check_upgraded
 from tests.contracts.outbox import OutboxContract
 from tests.contracts.rows import (
     add_conversation,
@@ -57,6 +58,24 @@ async def test_sqlite_second_start_keeps_data_and_migrates_once(tmp_path: Path) 
         (message,) = await store.list_messages(conversation.id, 0, 10)
         assert message.content == "kept"
     assert applied_versions(path) == expected
+
+
+async def test_sqlite_upgrade_gives_attached_files_to_their_conversations(
+    tmp_path: Path,
+) -> None:
+    """A database from before conversation_files, once upgraded, lets a contact read the
+    files their conversations' messages carry, and no other."""
+    path = tmp_path / "store.db"
+    async with SQLiteStore(path) as store:
+        attached = await attach_before_upgrade(store)
+    (version,) = [m.version for m in migrations.load("sqlite") if m.name == "conversation_files"]
+    with sqlite3.connect(path) as conn:
+        conn.execute("DROP TABLE conversation_files")
+        conn.execute("DELETE FROM schema_migrations WHERE version = ?", (version,))
+    conn.close()
+    async with SQLiteStore(path) as store:
+        await check_upgraded(store, attached)
+    assert version in applied_versions(path)
 
 
 async def test_sqlite_start_creates_missing_directories(tmp_path: Path) -> None:
