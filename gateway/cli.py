@@ -22,6 +22,7 @@ from uvicorn.supervisors import Multiprocess
 
 from gateway.app import create_app
 from gateway.handlers.orgs import OrgCredentials, create_org
+from gateway.http.hosts import unguarded_warning
 from gateway.realtime.broker.factory import create_broker
 from gateway.runtime import tune_gc
 from gateway.settings import Settings
@@ -114,6 +115,8 @@ def _serve(settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if warning := unguarded_warning(settings):
+        logging.getLogger(__name__).warning(warning)
     created = asyncio.run(_bootstrap(settings))
     if created is not None:
         _print_banner(created, "created the default org")
