@@ -23,6 +23,7 @@ from uvicorn.supervisors import Multiprocess
 from gateway.app import create_app
 from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.http.hosts import unguarded_warning
+from gateway.http.server import GatewayHttpProtocol
 from gateway.realtime.broker.factory import create_broker
 from gateway.runtime import tune_gc
 from gateway.settings import Settings
@@ -123,6 +124,7 @@ def _serve(settings: Settings) -> int:
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
+        "http": GatewayHttpProtocol,
         "ws": "websockets-sansio",
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,

@@ -61,6 +61,14 @@ class Settings:
     #: subdomain (not ``example.com`` itself), ports are ignored. Any other ``Host`` gets 400,
     #: on HTTP and on ``/ws`` (``/healthz`` and ``/readyz`` answer any). Empty or ``*``: any.
     allowed_hosts: AllowedHosts = ""
+    #: Seconds a client has to send a request's line and headers (from the connection's
+    #: start, or from the first byte of a later request on it); then 408 and closed.
+    http_header_timeout: Positive = 10.0
+    #: Seconds a request body may stall between two pieces before the connection is closed
+    #: (408). A slow body is also closed once it falls behind ``http_body_min_rate``.
+    http_body_timeout: Positive = 30.0
+    #: Bytes per second a body must average after its first ``http_body_timeout`` seconds.
+    http_body_min_rate: Annotated[int, Meta(ge=1)] = 500
     #: Largest uploaded or fetched file.
     max_file_bytes: Annotated[int, Meta(ge=1024)] = 15 * 1024 * 1024
     #: Seconds an attachment URL fetch may take, redirects included.
