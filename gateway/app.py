@@ -30,6 +30,7 @@ from gateway.dialects.routes import dialect_routes
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.wiring import build_bus
 from gateway.http.files import file_routes
+from gateway.http.hosts import HostGuard, HostPolicy, host_allowed, refuse_host
 from gateway.http.middleware import RequestContextMiddleware
 from gateway.http.openapi import openapi_document
 from gateway.http.operations import (
@@ -198,6 +199,10 @@ def create_app(
                 SOCKETS_STATE_KEY: sockets,
             }
 
+    hosts = HostPolicy.parse(settings.allowed_hosts)
+    middleware = [Middleware(RequestContextMiddleware)]
+    if not hosts.any_host:
+        middleware.append(Middleware(HostGuard, policy=hosts))
     routes = [
         *rest_routes(),
         *file_routes(),
@@ -206,8 +211,9 @@ def create_app(
     ]
     return GatewayApp(
         socket=SocketEndpoint(),
+        hosts=hosts,
         routes=routes,
-        middleware=[Middleware(RequestContextMiddleware)],
+        middleware=middleware,
         exception_handlers={HTTPException: http_exception_handler},
         lifespan=lifespan,
     )
@@ -222,17 +228,22 @@ class GatewayApp(Starlette):
 
     The HTTP middleware has nothing to do for a socket, yet each layer would keep a frame
     alive for the socket's whole life and wrap every frame sent: about 2.5 KB per idle
-    connection and a few function calls per delivery, for nothing.
+    connection and a few function calls per delivery, for nothing. The one check sockets
+    share with HTTP, the allowed hosts, is made here before the handshake.
     """
 
-    def __init__(self, *, socket: ASGIApp, **options: Any) -> None:
+    def __init__(self, *, socket: ASGIApp, hosts: HostPolicy, **options: Any) -> None:
         super().__init__(**options)
         self._socket = socket
+        self._hosts = hosts
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == SOCKET_PATH:
             scope["app"] = self
-            await self._socket(scope, receive, send)
+            if host_allowed(self._hosts, scope):
+                await self._socket(scope, receive, send)
+            else:
+                await refuse_host(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
 

@@ -31,6 +31,8 @@ from gateway.cli_admin import (
     run_operator_command,
 )
 from gateway.handlers.orgs import OrgCredentials, create_org
+from gateway.http.hosts import unguarded_warning
+from gateway.http.server import GatewayHttpProtocol
 from gateway.realtime.broker.factory import create_broker
 from gateway.runtime import tune_gc
 from gateway.settings import Settings
@@ -105,6 +107,8 @@ def _serve(settings: Settings) -> int:
     logging.basicConfig(
         level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    if warning := unguarded_warning(settings):
+        logging.getLogger(__name__).warning(warning)
     try:
         announce_database(settings, create=True)
         created = asyncio.run(_bootstrap(settings))
@@ -117,6 +121,7 @@ def _serve(settings: Settings) -> int:
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
+        "http": GatewayHttpProtocol,
         "ws": "websockets-sansio",
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,

@@ -22,6 +22,9 @@ PREFIX = "CHATGATE_"
 Positive = Annotated[float, Meta(gt=0)]
 #: Seconds, comma separated: ``0,5,300``.
 Schedule = Annotated[str, Meta(pattern=r"^\s*\d+(\.\d+)?(\s*,\s*\d+(\.\d+)?)*\s*$")]
+_HOST = r"(\*|(\*\.)?[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*\.?|\[[0-9A-Fa-f:.]+\])"
+#: Host names, comma separated: ``chat.example.com,*.example.org``.
+AllowedHosts = Annotated[str, Meta(pattern=rf"^\s*({_HOST}(\s*,\s*{_HOST})*)?\s*$")]
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,9 +54,22 @@ class Settings:
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "FULL"
 
-    #: The gateway's public base URL (``https://chat.example.com``), used in the URLs of
-    #: stored files. Empty: the address each client used (set it behind a load balancer).
+    #: The gateway's public base URL (``https://chat.example.com``): stored file URLs are
+    #: ``{public_url}/v1/files/{sha256}``. Empty: they are gateway-relative
+    #: (``/v1/files/{sha256}``); never built from a request's ``Host``.
     public_url: Annotated[str, Meta(pattern=r"^(|https?://[^\s/]+)$")] = ""
+    #: Host names this gateway answers, comma separated; ``*.example.com`` matches any
+    #: subdomain (not ``example.com`` itself), ports are ignored. Any other ``Host`` gets 400,
+    #: on HTTP and on ``/ws`` (``/healthz`` and ``/readyz`` answer any). Empty or ``*``: any.
+    allowed_hosts: AllowedHosts = ""
+    #: Seconds a client has to send a request's line and headers (from the connection's
+    #: start, or from the first byte of a later request on it); then 408 and closed.
+    http_header_timeout: Positive = 10.0
+    #: Seconds a request body may stall between two pieces before the connection is closed
+    #: (408). A slow body is also closed once it falls behind ``http_body_min_rate``.
+    http_body_timeout: Positive = 30.0
+    #: Bytes per second a body must average after its first ``http_body_timeout`` seconds.
+    http_body_min_rate: Annotated[int, Meta(ge=1)] = 500
     #: Largest uploaded or fetched file.
     max_file_bytes: Annotated[int, Meta(ge=1024)] = 15 * 1024 * 1024
     #: Seconds an attachment URL fetch may take, redirects included.

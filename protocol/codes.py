@@ -41,6 +41,7 @@ class ErrorCode(StrEnum):
     CONTROL_LOST = "control_lost"
     IDEMPOTENCY_CONFLICT = "idempotency_conflict"
     PAYLOAD_TOO_LARGE = "payload_too_large"
+    REQUEST_TIMEOUT = "request_timeout"
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
     ATTACHMENT_REJECTED = "attachment_rejected"
@@ -61,6 +62,7 @@ HTTP_STATUS: Final[Mapping[ErrorCode, int]] = MappingProxyType(
         ErrorCode.CONTROL_LOST: 409,
         ErrorCode.IDEMPOTENCY_CONFLICT: 409,
         ErrorCode.PAYLOAD_TOO_LARGE: 413,
+        ErrorCode.REQUEST_TIMEOUT: 408,
         ErrorCode.RATE_LIMITED: 429,
         ErrorCode.QUOTA_EXCEEDED: 403,
         ErrorCode.ATTACHMENT_REJECTED: 422,

@@ -75,6 +75,10 @@ PageSize = Annotated[int, Meta(ge=1, le=200)]
 # "$" would also match before a final newline.
 END = r"(?![\s\S])"
 Url = Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+" + END)]
+#: An attachment: any http(s) URL, or a gateway-relative file URL as uploads answer it.
+AttachmentUrl = Annotated[
+    str, Meta(max_length=2048, pattern=r"^(https?://[^\s]+|/v1/files/[0-9a-f]{64})" + END)
+]
 Channel = Literal["widget", "api"]
 Fallback = Literal["team", "bot"]
 Seconds = Annotated[int, Meta(ge=0, le=7 * 86400)]
@@ -96,7 +100,7 @@ Cursor = Annotated[str, Meta(max_length=200)]
 class Attachment:
     """A file attached to a message, by URL."""
 
-    url: Url
+    url: AttachmentUrl
     mime: Annotated[str, Meta(max_length=200)] | None = None
     size: Annotated[int, Meta(ge=0, le=MAX_SEQ)] | None = None
     sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}" + END)] | None = None

@@ -19,6 +19,7 @@ from starlette.types import ASGIApp
 from websockets.asyncio.client import ClientConnection, connect
 
 from gateway.handlers.orgs import OrgCredentials, create_org
+from gateway.http.server import GatewayHttpProtocol
 from gateway.settings import Settings
 from gateway.stores import open_store
 
@@ -69,6 +70,9 @@ def bearer(credential: str) -> dict[str, str]:
 def live_server(app: ASGIApp, **config: Any) -> Iterator[str]:
     """Serve ``app`` on a real uvicorn (port 0) in a thread; yields ``http://127.0.0.1:PORT``.
 
+    HTTP goes through the gateway's own connection layer (``GatewayHttpProtocol``, with the
+    read timeouts of the app's settings), as ``chatgate serve`` runs it.
+
     uvicorn binds the port itself: a socket handed in with ``sockets=`` must be created with
     ``proto=IPPROTO_TCP``, or asyncio skips TCP_NODELAY on accepted connections and every
     keep-alive response waits 40 ms for a delayed ACK.
@@ -76,6 +80,7 @@ def live_server(app: ASGIApp, **config: Any) -> Iterator[str]:
     options: dict[str, Any] = {
         "host": "127.0.0.1",
         "port": 0,
+        "http": GatewayHttpProtocol,
         "ws": "websockets-sansio",
         "ws_per_message_deflate": False,
         "ws_max_size": Settings().max_frame_bytes,

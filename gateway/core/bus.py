@@ -34,7 +34,8 @@ class Context:
 
     ``principal`` is None only for the anonymous widget-session request. ``origin`` is the
     browser ``Origin`` of the request or of the WebSocket upgrade; ``base_url`` the gateway's
-    address as the client reached it (``http://host:port``, for URLs of stored files);
+    address as the client reached it (``http://host:port``): it recognises absolute URLs of
+    the gateway's own files a client sends back, and is never stored;
     ``client_address`` the caller's address (``core.clients``), None when unknown.
     """
 

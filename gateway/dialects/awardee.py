@@ -72,7 +72,7 @@ ROLES: Final = {
 
 @dataclass(frozen=True, slots=True)
 class UrlAttachment:
-    url: cmd.Url
+    url: cmd.AttachmentUrl
 
 
 @dataclass(frozen=True, slots=True)

@@ -64,7 +64,7 @@ ERRORS: Final = ErrorTable(
 class AttachmentRef:
     """An attachment as the upload endpoint answered it; only ``url`` (and ``name``) count."""
 
-    url: cmd.Url
+    url: cmd.AttachmentUrl
     name: cmd.ShortText | None = None
 
 

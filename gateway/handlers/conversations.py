@@ -306,7 +306,7 @@ class ConversationHandlers:
     async def store_upload(self, ctx: Context, c: cmd.StoreUpload) -> dict[str, Any]:
         conversation = await self._conversation(ctx, c.conversation_id)
         return await self._attachments.upload(
-            conversation.org_id, conversation.id, ctx.base_url, c.data, c.filename, c.content_type
+            conversation.org_id, conversation.id, c.data, c.filename, c.content_type
         )
 
     async def get_file(self, ctx: Context, c: cmd.GetFile) -> tuple[StoredFile, bytes]:

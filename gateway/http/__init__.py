@@ -3,8 +3,9 @@
 Lives here: the ``/v1`` routes, declared once in ``routes.OPERATIONS`` (``routes``), file
 upload and download (``files``), the OpenAPI document and ``/docs`` page (``openapi``),
 ``/healthz``, ``/readyz`` and ``/metrics`` (``operations``), the request-id and
-no-stack-trace middleware (``middleware``), JSON and error responses (``responses``), and
-what routes need from the app (``services``).
+no-stack-trace middleware (``middleware``), the allowed ``Host`` names (``hosts``), JSON and
+error responses (``responses``), what routes need from the app (``services``), and the
+HTTP/1.1 connection layer uvicorn runs, with its read timeouts (``server``).
 
 May import: ``gateway.core``, ``gateway.media``, ``gateway.limits``, ``gateway.settings``,
 ``storage``, ``protocol``. Must not import ``gateway.realtime`` (a sibling transport),

@@ -2,7 +2,9 @@
 
 The request id comes from ``X-Request-Id`` when the client sends a sane one, else it is
 generated; it is echoed in the response header and in every error body. An exception that
-escapes a route is logged with its traceback and answered with a bare ``internal`` envelope.
+escapes a route is logged with its traceback and answered with a bare ``internal`` envelope;
+a client that went away while its body was read (``ClientDisconnect``) is no error of ours
+and gets nothing.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import re
 import uuid
 
 import orjson
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 __all__ = ["RequestContextMiddleware"]
@@ -44,6 +47,13 @@ class RequestContextMiddleware:
 
         try:
             await self.app(scope, receive, send_with_id)
+        except ClientDisconnect:
+            log.debug(
+                "client went away during %s %s (request %s)",
+                scope["method"],
+                scope["path"],
+                request_id,
+            )
         except Exception:
             log.exception(
                 "unhandled error in %s %s (request %s)", scope["method"], scope["path"], request_id

@@ -1,8 +1,8 @@
 """Attachments: every file a message carries lands in one content-addressed store.
 
 A file is stored once per org under the sha-256 of its bytes and served back by the gateway at
-``{base}/v1/files/{sha256}``, so the same bytes sent to ten conversations are stored once and
-get the same URL. Files arrive two ways:
+``/v1/files/{sha256}`` (readable only with a credential of that org), so the same bytes sent to
+ten conversations are stored once and get the same URL. Files arrive two ways:
 
 - **upload** (``StoreUpload``): any type, up to ``max_file_bytes``; images are typed by their
   magic bytes, anything else keeps its declared type and is served as a download;
@@ -14,8 +14,11 @@ only the files of their own conversations (uploaded into one, or carried by one 
 messages). Lookups for a visitor pass their ``contact_id``; a file they may not see is
 answered exactly as one that does not exist, so that hashes cannot be probed.
 
-``base`` is ``public_url`` when the operator set it (recommended behind a load balancer), or
-the address the client used to reach this gateway.
+The URL a file gets, and that messages store, is ``{public_url}/v1/files/{sha256}`` when the
+operator set ``public_url``, else the gateway-relative ``/v1/files/{sha256}``: never anything
+from the request, so a forged ``Host`` cannot put another domain into stored messages for
+clients to send their credentials to. A request's own address (``base_url``) only helps to
+recognise an absolute URL of this gateway's files that a client sends back.
 """
 
 from __future__ import annotations
@@ -64,7 +67,7 @@ class Attachments:
     Args:
         store: where files live.
         fetcher: fetches attachment URLs that are not this gateway's own files.
-        public_url: the gateway's public base URL; empty: the one each client used.
+        public_url: the gateway's public base URL; empty: file URLs are gateway-relative.
         max_file_bytes: the largest upload.
     """
 
@@ -77,15 +80,14 @@ class Attachments:
     async def aclose(self) -> None:
         await self._fetcher.aclose()
 
-    def file_url(self, base_url: str | None, sha256: str) -> str:
-        base = self._public_url or (base_url or "").rstrip("/")
-        return f"{base}/v1/files/{sha256}"
+    def file_url(self, sha256: str) -> str:
+        """The URL of a stored file, as messages store it."""
+        return f"{self._public_url}/v1/files/{sha256}"
 
     async def upload(
         self,
         org_id: str,
         conversation_id: str,
-        base_url: str | None,
         data: bytes,
         filename: str | None,
         content_type: str | None,
@@ -106,7 +108,7 @@ class Attachments:
             )
         mime = sniff(data) or _declared(content_type)
         stored = await self._put(org_id, data, mime, conversation_id)
-        return self._describe(stored, base_url, _clean_name(filename))
+        return self._describe(stored, _clean_name(filename))
 
     async def resolve(
         self,
@@ -145,7 +147,7 @@ class Attachments:
                     ) from None
                 stored = await self._put(org_id, fetched.data, fetched.mime)
                 name = attachment.name or fetched.filename
-            described = self._describe(stored, base_url, name)
+            described = self._describe(stored, name)
             if own is None:
                 described["source_url"] = attachment.url
             resolved.append(described)
@@ -172,20 +174,21 @@ class Attachments:
         return await self._store.put_file(stored, data, conversation_id=conversation_id)
 
     def _own_file(self, url: str, base_url: str | None) -> str | None:
-        """The sha-256 named by ``url`` if it is a file URL of this gateway."""
+        """The sha-256 named by ``url`` if it is a file URL of this gateway: gateway-relative,
+        or under ``public_url`` or the address the client used (``base_url``)."""
         split = urlsplit(url)
         match = FILE_PATH.match(split.path)
         if match is None or split.query or split.fragment:
             return None
+        if not split.scheme and not split.netloc:
+            return match.group(1)
         origin = f"{split.scheme}://{split.netloc}".lower()
         bases = {self._public_url.lower(), (base_url or "").rstrip("/").lower()} - {""}
         return match.group(1) if origin in bases else None
 
-    def _describe(
-        self, stored: StoredFile, base_url: str | None, name: str | None
-    ) -> dict[str, Any]:
+    def _describe(self, stored: StoredFile, name: str | None) -> dict[str, Any]:
         described: dict[str, Any] = {
-            "url": self.file_url(base_url, stored.sha256),
+            "url": self.file_url(stored.sha256),
             "mime": stored.mime,
             "size": stored.size,
             "sha256": stored.sha256,
@@ -209,7 +212,8 @@ def serving_headers(stored: StoredFile) -> dict[str, str]:
 
 
 def base_url_of(scope: Scope) -> str:
-    """``http(s)://host[:port]`` as the client reached this gateway (REST or WebSocket)."""
+    """``http(s)://host[:port]`` as the client reached this gateway (REST or WebSocket): only
+    to recognise URLs of this gateway's files, never to build one."""
     scheme = {"ws": "http", "wss": "https"}.get(scope["scheme"], scope["scheme"])
     host = None
     for key, value in scope["headers"]:

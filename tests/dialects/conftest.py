@@ -93,14 +93,16 @@ def image_server() -> Iterator[ImageServer]:
 
 
 def dialect_settings(database_url: str, **overrides: Any) -> Settings:
-    return Settings(
-        database_url=database_url,
-        secret_key="test-secret-key-of-decent-length!",
-        fetch_allowed_hosts=IMAGE_HOST,
-        fetch_timeout=FETCH_TIMEOUT,
-        max_file_bytes=MAX_FILE_BYTES,
-        **overrides,
-    )
+    """A gateway as vendor integrations need it: with a public URL, so file URLs are absolute
+    (``http://testserver``, the test client's address)."""
+    defaults: dict[str, Any] = {
+        "public_url": "http://testserver",
+        "secret_key": "test-secret-key-of-decent-length!",
+        "fetch_allowed_hosts": IMAGE_HOST,
+        "fetch_timeout": FETCH_TIMEOUT,
+        "max_file_bytes": MAX_FILE_BYTES,
+    }
+    return Settings(database_url=database_url, **{**defaults, **overrides})
 
 
 @dataclass

@@ -4,8 +4,20 @@ only, whether uploaded or fetched by URL."""
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
-from tests.dialects.conftest import JPEG, MAX_FILE_BYTES, ImageServer, World, png
+from starlette.testclient import TestClient
+
+from gateway.app import create_app
+from tests.dialects.conftest import (
+    JPEG,
+    MAX_FILE_BYTES,
+    ImageServer,
+    World,
+    build_world,
+    dialect_settings,
+    png,
+)
 from tests.support import bearer
 
 
@@ -93,3 +105,38 @@ def test_uploads_over_the_limit_or_of_active_types_are_handled(world: World) -> 
         path, files={"file": ("x.png", b"not a png at all", "image/png")}, headers=key
     ).json()
     assert liar["mime"] == "application/octet-stream"
+
+
+def test_without_a_public_url_file_urls_are_gateway_relative(
+    tmp_path: Path, image_server: ImageServer
+) -> None:
+    """Without CHATGATE_PUBLIC_URL, a Pingback upload answers /v1/files/{sha256} whatever the
+    Host; sent back as an attachment (Pingback or Awardee), it is the same stored file."""
+    database_url = f"sqlite:///{tmp_path}/chatgate.db"
+    app = create_app(dialect_settings(database_url, public_url=""))
+    with TestClient(app, raise_server_exceptions=False) as client:
+        world = build_world(client, database_url)
+        world.move_to("open")
+        key = {**bearer(world.org.api_key), "Host": "attacker.example"}
+        upload = client.post(
+            f"/api/v1/conversations/{world.conversation_id}/upload",
+            files={"file": ("receipt.png", png(3), "image/png")},
+            headers=key,
+        )
+        assert upload.status_code == 201, upload.text
+        url = f"/v1/files/{hashlib.sha256(png(3)).hexdigest()}"
+        assert upload.json()["url"] == url
+        pingback = client.post(
+            f"/api/v1/conversations/{world.conversation_id}/messages",
+            json={"content": "", "attachments": [{"url": url}]},
+            headers=key,
+        )
+        assert pingback.status_code == 201, pingback.text
+        assert pingback.json()["attachments"][0]["url"] == url
+        awardee = client.post(
+            f"/conversations/{world.conversation_id}/messages",
+            json={"text": "", "attachments": [{"url": url}]},
+            headers=key,
+        )
+        assert awardee.status_code == 201, awardee.text
+        assert awardee.json()["parts"][0]["file_url"] == url

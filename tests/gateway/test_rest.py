@@ -355,7 +355,7 @@ def test_rest_senders_and_roles(client: TestClient, org: OrgCredentials) -> None
     ).json()
     assert bot["role"] == "bot" and bot["attachments"] == [
         {
-            "url": f"http://testserver/v1/files/{hashlib.sha256(png).hexdigest()}",
+            "url": f"/v1/files/{hashlib.sha256(png).hexdigest()}",
             "mime": "image/png",
             "size": len(png),
             "sha256": hashlib.sha256(png).hexdigest(),

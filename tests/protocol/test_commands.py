@@ -103,10 +103,16 @@ def test_send_message_attachments_become_a_tuple_of_attachments():
         ("//a", False),
         ("data:text/plain,hi", False),
         (" https://a", False),
+        ("/v1/files/" + "ab" * 32, True),
+        ("/v1/files/" + "ab" * 32 + "\n", False),
+        ("/v1/files/" + "AB" * 32, False),
+        ("/v1/files/abc", False),
+        ("/etc/passwd", False),
     ],
 )
 def test_attachment_url_must_be_http(url, ok):
-    """Attachment URLs are http(s), without whitespace, at most 2048 characters."""
+    """Attachment URLs are http(s), without whitespace, at most 2048 characters, or a
+    gateway-relative file URL (``/v1/files/{sha256}``, as uploads answer it)."""
     payload = {"conversation_id": CONVERSATION, "attachments": [{"url": url}]}
     if ok:
         assert parse(SendMessage, payload).attachments[0].url == url
