@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import logging
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
@@ -15,7 +16,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.core.auth import Authenticator, TokenSigner
 from gateway.core.bus import CommandBus
@@ -46,7 +47,7 @@ from gateway.limits.policy import Budgets, Limits
 from gateway.media.attachments import Attachments
 from gateway.media.fetch import Fetcher, FetchPolicy
 from gateway.realtime import nodes
-from gateway.realtime.broker.base import Broker
+from gateway.realtime.broker.base import Broker, BrokerError
 from gateway.realtime.broker.factory import create_broker
 from gateway.realtime.endpoint import SocketEndpoint
 from gateway.realtime.publisher import Publisher
@@ -55,6 +56,7 @@ from gateway.realtime.services import STATE_KEY as SOCKETS_STATE_KEY, SocketServ
 from gateway.settings import Settings
 from gateway.stores import open_store
 from storage.base import Store
+from storage.errors import StorageError
 from storage.models import now
 from storage.sqlite import SQLiteStore
 
@@ -93,7 +95,7 @@ def chatgate_version() -> str:
 
 def create_app(
     settings: Settings | None = None, *, broker: Broker | None = None, store: Store | None = None
-) -> Starlette:
+) -> GatewayApp:
     """Build the gateway app.
 
     Args:
@@ -215,7 +217,7 @@ def create_app(
         routes=routes,
         middleware=middleware,
         exception_handlers={HTTPException: http_exception_handler},
-        lifespan=lifespan,
+        lifespan=_refusing(lifespan),
     )
 
 
@@ -236,8 +238,13 @@ class GatewayApp(Starlette):
         super().__init__(**options)
         self._socket = socket
         self._hosts = hosts
+        #: Why the lifespan refused to start (one line, for ``chatgate serve``), or None.
+        self.startup_refusal: str | None = None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "lifespan":
+            await super().__call__(scope, receive, self._quiet_refusal(send))
+            return
         if scope["type"] == "websocket" and scope["path"] == SOCKET_PATH:
             scope["app"] = self
             if host_allowed(self._hosts, scope):
@@ -246,6 +253,41 @@ class GatewayApp(Starlette):
                 await refuse_host(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    def _quiet_refusal(self, send: Send) -> Send:
+        """Starlette reports a failed startup with the whole traceback, which uvicorn logs:
+        for a refusal the app explains in one line, report it without one."""
+
+        async def quiet(message: Message) -> None:
+            if message["type"] == "lifespan.startup.failed" and self.startup_refusal is not None:
+                message = {"type": "lifespan.startup.failed", "message": ""}
+            await send(message)
+
+        return quiet
+
+
+#: What keeps the gateway from starting, as opposed to a bug: said in one line, no traceback.
+_REFUSALS = (nodes.StartupRefused, StorageError, BrokerError, OSError)
+
+
+def _refusing(
+    lifespan: Callable[[Starlette], AbstractAsyncContextManager[dict[str, object]]],
+) -> Callable[[Starlette], AbstractAsyncContextManager[dict[str, object]]]:
+    """``lifespan``, recording on the app why it refused to start (``startup_refusal``)."""
+
+    @contextlib.asynccontextmanager
+    async def refusing(app: Starlette) -> AsyncIterator[dict[str, object]]:
+        started = False
+        try:
+            async with lifespan(app) as state:
+                started = True
+                yield state
+        except _REFUSALS as exc:
+            if not started and isinstance(app, GatewayApp):
+                app.startup_refusal = " ".join(str(exc).split()) or type(exc).__name__
+            raise
+
+    return refusing
 
 
 def _budgets(settings: Settings) -> Budgets:

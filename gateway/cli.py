@@ -23,7 +23,7 @@ import uvicorn
 from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
-from gateway.app import create_app
+from gateway.app import GatewayApp, create_app
 from gateway.cli_admin import (
     add_operator_commands,
     announce_database,
@@ -39,7 +39,7 @@ from gateway.settings import Settings
 from gateway.stores import open_store
 from storage.errors import StorageError
 
-__all__ = ["listen", "main", "worker_app"]
+__all__ = ["listen", "main", "refuse", "worker_app"]
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -61,10 +61,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if args.command == "serve":
             create_broker(settings)  # likewise
     except ValueError as exc:
-        parser.error(str(exc))
+        return refuse(str(exc))
     if args.command == "serve":
         if settings.workers > 1 and not settings.redis_url:
-            parser.error(
+            return refuse(
                 f"--workers {settings.workers} needs a Redis broker: the in-process broker "
                 "cannot carry events between processes (set CHATGATE_REDIS_URL or --redis-url)"
             )
@@ -113,8 +113,7 @@ def _serve(settings: Settings) -> int:
         announce_database(settings, create=True)
         created = asyncio.run(_bootstrap(settings))
     except (StorageError, OSError) as exc:
-        print(f"chatgate: error: cannot open database: {exc}", file=sys.stderr)
-        return 1
+        return refuse(f"cannot open database: {exc}")
     if created is not None:
         print_credentials(created, "created the default org")
     proxies = ",".join(str(network) for network in settings.trusted_proxy_networks)
@@ -134,21 +133,55 @@ def _serve(settings: Settings) -> int:
         "log_level": settings.log_level,
         "lifespan": "on",
     }
+    try:
+        sock = listen(settings.host, settings.port)
+    except OSError as exc:
+        return refuse(f"cannot listen on {settings.host}:{settings.port}: {exc.strerror or exc}")
     if settings.workers == 1:
-        app = create_app(settings)
-        tune_gc()
-        uvicorn.run(app, **options)
-        return 0
+        return _serve_one(create_app(settings), sock, options)
     # Workers are fresh processes that build their app from the environment.
     os.environ.update(settings.to_env())
     config = uvicorn.Config(
         "gateway.cli:worker_app", factory=True, workers=settings.workers, **options
     )
-    sock = listen(settings.host, settings.port)
     host, port = sock.getsockname()[:2]
     print(f"chatgate: serving on http://{host}:{port} with {settings.workers} workers", flush=True)
     Multiprocess(config, sockets=[sock]).run()
     return 0
+
+
+def _serve_one(app: GatewayApp, sock: socket.socket, options: dict[str, Any]) -> int:
+    """Serve ``app`` in this process; a start the app refused (``app.startup_refusal``) is one
+    line on stderr and exit status 2, without uvicorn's traceback or its own error line."""
+    logging.getLogger("uvicorn.error").addFilter(_StartupFailureFilter(app))
+    server = uvicorn.Server(uvicorn.Config(app, **options))
+    tune_gc()
+    try:
+        server.run(sockets=[sock])
+    except KeyboardInterrupt:
+        pass  # uvicorn re-raises the Ctrl-C it shut down for, once it is done (as uvicorn.run)
+    except SystemExit:
+        if app.startup_refusal is None:
+            raise
+        return refuse(app.startup_refusal)
+    return 0
+
+
+class _StartupFailureFilter(logging.Filter):
+    """Drops uvicorn's "Application startup failed. Exiting." when the app said why itself."""
+
+    def __init__(self, app: GatewayApp) -> None:
+        super().__init__()
+        self._app = app
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return self._app.startup_refusal is None or record.levelno < logging.ERROR
+
+
+def refuse(reason: str) -> int:
+    """A refused start: one line on stderr, exit status 2 (never a traceback)."""
+    print(f"chatgate: error: {reason}", file=sys.stderr)
+    return 2
 
 
 def worker_app() -> Starlette:

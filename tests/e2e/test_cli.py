@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import re
+import socket
 import uuid
 from pathlib import Path
 
@@ -269,12 +270,25 @@ async def test_cli_unknown_org_or_key_exits_1_with_a_clear_message(tmp_path: Pat
 
 
 async def test_cli_hides_the_database_password_and_reports_an_unreachable_database() -> None:
-    """The database line never shows a password; an unreachable database is exit 1 with the
-    reason, not a traceback, for `serve` and the admin commands alike."""
+    """The database line never shows a password; an unreachable database is the reason in one
+    line, not a traceback: exit 1 for an admin command, 2 for `serve` (a refused start)."""
     url = "postgresql://chatgate:hunter2@127.0.0.1:1/chatgate"
-    for command in (("orgs", "list"), ("serve", "--port", "0")):
+    for command, status in ((("orgs", "list"), 1), (("serve", "--port", "0"), 2)):
         code, stdout, stderr = await run_chatgate(*command, "--database-url", url)
-        assert code == 1, (command, stderr)
+        assert code == status, (command, stderr)
         assert "chatgate: database postgresql://chatgate:***@127.0.0.1:1/chatgate" in stderr
         assert "cannot open database" in stderr and "hunter2" not in stderr + stdout
         assert "Traceback" not in stderr
+
+
+async def test_cli_serve_refuses_a_port_in_use_in_one_line(tmp_path: Path) -> None:
+    """`serve` on a port something else holds: one line on stderr naming the port, exit 2."""
+    with socket.create_server(("127.0.0.1", 0)) as taken:
+        port = taken.getsockname()[1]
+        code, _, stderr = await run_chatgate(
+            "serve", "--port", str(port), "--database-url", f"sqlite:///{tmp_path}/db.db"
+        )
+    assert code == 2, stderr
+    [refusal] = [line for line in stderr.splitlines() if "error" in line.lower()]
+    assert refusal.startswith(f"chatgate: error: cannot listen on 127.0.0.1:{port}")
+    assert "Traceback" not in stderr
