@@ -19,6 +19,7 @@ from storage.models import (
     StoredFile,
     now,
 )
+from tests.contracts.agents import AgentContract
 from tests.contracts.apply import ApplyContract
 from tests.contracts.conversations import ConversationContract
 from tests.contracts.rows import (
@@ -35,11 +36,11 @@ __all__ = ["StoreContract"]
 TTL = timedelta(hours=1)
 
 
-class StoreContract(ConversationContract, ApplyContract):
+class StoreContract(ConversationContract, ApplyContract, AgentContract):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
-    Conversations and ``apply`` have suites of their own (``conversations``, ``apply``),
-    included here.
+    Conversations, ``apply`` and agents have suites of their own (``conversations``,
+    ``apply``, ``agents``), included here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------
