@@ -1,9 +1,10 @@
 """The kernel every other package of the gateway builds on.
 
-Lives here: the command bus and its ``Context`` (``bus``), who is calling (``auth``), access
-rules (``access``), the conversation lifecycle as pure decisions (``lifecycle``), what handlers
-return (``results``), ``Idempotency-Key`` replay (``idempotency``), room names (``rooms``), the
-``EventPublisher`` interface handlers publish through (``publishing``), and the metrics
+Lives here: the command bus and its ``Context`` (``bus``), who is calling (``auth``), whether
+the API key and agent behind a caller still stand (``credentials``), access rules
+(``access``), the conversation lifecycle as pure decisions (``lifecycle``), what handlers
+return (``results``), ``Idempotency-Key`` replay (``idempotency``), room names (``rooms``),
+the ``EventPublisher`` interface handlers publish through (``publishing``), and the metrics
 registry (``metrics``).
 
 May import: ``protocol``, ``storage``, ``gateway.settings``. Nothing else of the gateway: every
