@@ -1,5 +1,5 @@
-"""The ``chatgate`` command: ``serve``, ``orgs create`` and ``bench`` (the load-test harness
-in ``bench/``, which has its own arguments)."""
+"""The ``chatgate`` command: ``serve``, ``orgs create``, ``agents`` and ``bench`` (the
+load-test harness in ``bench/``, which has its own arguments)."""
 
 from __future__ import annotations
 
@@ -21,11 +21,13 @@ from starlette.applications import Starlette
 from uvicorn.supervisors import Multiprocess
 
 from gateway.app import create_app
+from gateway.handlers.agents import delete_agent, set_agent_status
 from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.realtime.broker.factory import create_broker
 from gateway.runtime import tune_gc
 from gateway.settings import Settings
 from gateway.stores import open_store
+from storage.models import to_wire
 
 __all__ = ["listen", "main", "worker_app"]
 
@@ -50,6 +52,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             create_broker(settings)  # likewise
     except ValueError as exc:
         parser.error(str(exc))
+    if args.command == "agents":
+        return _agents(settings, args)
     if args.command == "serve":
         if settings.workers > 1 and not settings.redis_url:
             parser.error(
@@ -99,6 +103,7 @@ def _parser() -> argparse.ArgumentParser:
         help="messages the org may store per calendar month (default: no limit)",
     )
     create.add_argument("--database-url", help="CHATGATE_DATABASE_URL")
+    _agents_parser(commands)
     return parser
 
 
@@ -214,6 +219,60 @@ def _orgs_create(
     else:
         _print_banner(credentials, f"created org {name!r}")
     return 0
+
+
+def _agents_parser(commands: Any) -> None:
+    agents = commands.add_parser("agents", help="list, disable, enable or delete agents")
+    actions = agents.add_subparsers(dest="agents_command", required=True)
+    listing = actions.add_parser("list", help="an org's agents, with their status")
+    listing.add_argument("--json", action="store_true", help="print the agents as JSON")
+    helps = {
+        "disable": "refuse the agent's tokens and close its sockets, until enabled again",
+        "enable": "let a disabled agent sign in again",
+        "delete": "delete the agent for good (its messages stay)",
+    }
+    for name, text in helps.items():
+        actions.add_parser(name, help=text).add_argument("agent_id", type=_uuid)
+    for action in actions.choices.values():
+        action.add_argument("--org", required=True, type=_uuid, help="the org's id")
+        action.add_argument("--database-url", help="CHATGATE_DATABASE_URL")
+
+
+def _uuid(text: str) -> str:
+    try:
+        return str(uuid.UUID(text))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an id: {text!r}") from None
+
+
+def _agents(settings: Settings, args: argparse.Namespace) -> int:
+    """``chatgate agents ...``: on the database directly; running gateways refuse a disabled
+    or deleted agent's tokens, and close its sockets, within their cache window."""
+
+    async def run() -> tuple[int, str]:
+        store = open_store(settings)
+        await store.start()
+        try:
+            if args.agents_command == "list":
+                agents = await store.list_agents(args.org)
+                if args.json:
+                    return 0, orjson.dumps([to_wire(a) for a in agents]).decode()
+                return 0, "\n".join(f"{a.id}  {a.status:<8}  {a.name}" for a in agents)
+            if args.agents_command == "delete":
+                done = await delete_agent(store, args.org, args.agent_id)
+            else:
+                status = "disabled" if args.agents_command == "disable" else "active"
+                done = await set_agent_status(store, args.org, args.agent_id, status) is not None
+            if not done:
+                return 1, f"chatgate: no agent {args.agent_id} in org {args.org}"
+            return 0, f"agent {args.agent_id}: {args.agents_command}d"
+        finally:
+            await store.aclose()
+
+    code, text = asyncio.run(run())
+    if text:
+        print(text, file=sys.stderr if code else sys.stdout, flush=True)
+    return code
 
 
 if __name__ == "__main__":

@@ -4,17 +4,19 @@ refuses its tokens and closes its sockets on node B within the documented window
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack
 from pathlib import Path
 
 import httpx2 as httpx
+import orjson
 import pytest
 
 from bench.services import RedisServer
 from gateway.handlers.orgs import OrgCredentials
 from gateway.settings import Settings
-from tests.processes import GatewayProcess, gateway_process
+from tests.processes import GatewayProcess, gateway_process, run_chatgate
 from tests.support import SocketClient, api, bearer, new_org, timeout
 
 pytestmark = [pytest.mark.e2e, pytest.mark.postgres, pytest.mark.redis]
@@ -114,3 +116,36 @@ async def test_revocation_agent_disabled_on_a_closes_socket_and_refuses_token_on
         await api(http_a, "PATCH", path, org.api_key, json={"status": "active"})
         await answered(http_b, token, 200)
         await socket.aclose()
+
+
+async def test_revocation_cli_disable_closes_sockets_on_every_node(
+    nodes: list[GatewayProcess], org: OrgCredentials, postgres_url: str
+) -> None:
+    """`chatgate agents disable` (no gateway involved) closes the agent's sockets on both
+    nodes with 4003; `agents list` shows it disabled; `agents enable` lets it back in."""
+    a, b = nodes
+    async with (
+        httpx.AsyncClient(base_url=a.url, timeout=timeout(30)) as http_a,
+        httpx.AsyncClient(base_url=b.url, timeout=timeout(30)) as http_b,
+    ):
+        token = (
+            await api(http_a, "POST", "/v1/tokens", org.api_key, json={"agent_id": org.agent_id})
+        )["token"]
+        sockets = [await inbox_socket(node, token) for node in nodes]
+        where = ("--org", org.org_id, "--database-url", postgres_url)
+        code, stdout, stderr = await run_chatgate("agents", "disable", org.agent_id, *where)
+        assert code == 0, stderr
+        assert [await s.wait_closed(WINDOW) for s in sockets] == [4003, 4003]
+        code, stdout, _ = await run_chatgate("agents", "list", "--json", *where)
+        assert [(a["id"], a["status"]) for a in orjson.loads(stdout)] == [
+            (org.agent_id, "disabled")
+        ]
+        code, _, stderr = await run_chatgate("agents", "enable", org.agent_id, *where)
+        assert code == 0, stderr
+        await answered(http_b, token, 200)
+        welcome = await inbox_socket(b, token)
+        await welcome.aclose()
+        code, _, stderr = await run_chatgate("agents", "delete", str(uuid.uuid4()), *where)
+        assert code == 1 and "no agent" in stderr
+        for socket in sockets:
+            await socket.aclose()
