@@ -29,6 +29,7 @@ from gateway.delivery.retries import RetrySchedule
 from gateway.delivery.webhooks import WebhookHandlers
 from gateway.dialects.routes import dialect_routes
 from gateway.handlers.admin import AdminHandlers
+from gateway.handlers.agents import AgentHandlers
 from gateway.handlers.wiring import build_bus
 from gateway.http.files import file_routes
 from gateway.http.hosts import HostGuard, HostPolicy, host_allowed, refuse_host
@@ -52,6 +53,7 @@ from gateway.realtime.broker.factory import create_broker
 from gateway.realtime.endpoint import SocketEndpoint
 from gateway.realtime.publisher import Publisher
 from gateway.realtime.registry import Registry
+from gateway.realtime.revocation import CredentialWatch
 from gateway.realtime.services import STATE_KEY as SOCKETS_STATE_KEY, SocketServices
 from gateway.settings import Settings
 from gateway.stores import open_store
@@ -84,6 +86,7 @@ class Gateway:
     metrics: Metrics
     #: This process's id among the gateway nodes sharing the database.
     node_id: str
+    credential_watch: CredentialWatch
 
 
 def chatgate_version() -> str:
@@ -147,6 +150,7 @@ def create_app(
                 the_store,
                 publisher,
                 admin,
+                AgentHandlers(the_store, authenticator.credentials),
                 WebhookHandlers(the_store, outbound),
                 attachments,
                 limits,
@@ -175,6 +179,11 @@ def create_app(
             publisher.on_publish.append(dispatcher.wake)
             dispatcher.start()
             stack.push_async_callback(dispatcher.aclose)
+            credential_watch = CredentialWatch(
+                authenticator.credentials, interval=settings.revocation_check_interval
+            )
+            credential_watch.start()
+            stack.push_async_callback(credential_watch.aclose)
             gateway = Gateway(
                 settings=settings,
                 store=the_store,
@@ -187,6 +196,7 @@ def create_app(
                 clients=ClientAddresses(settings.trusted_proxy_networks),
                 metrics=metrics,
                 node_id=node.id,
+                credential_watch=credential_watch,
             )
             purger = asyncio.create_task(_purge_idempotency_keys(gateway))
             stack.callback(purger.cancel)

@@ -1,9 +1,9 @@
-"""The ``chatgate`` command: ``serve``, the operator commands ``orgs`` and ``api-keys``
-(``gateway/cli_admin.py``) and ``bench`` (the load-test harness in ``bench/``, which has its own
-arguments).
+"""The ``chatgate`` command: ``serve``, the operator commands ``orgs``, ``api-keys`` and
+``agents`` (``gateway/cli_admin.py``) and ``bench`` (the load-test harness in ``bench/``, which
+has its own arguments).
 
 Exit codes: 0 done; 1 the command could not be done (see ``cli_admin``); 2 the command line or a
-setting is wrong, found before anything was opened.
+setting is wrong, or ``serve`` refused to start (one line on stderr, never a traceback).
 """
 
 from __future__ import annotations

@@ -27,12 +27,13 @@ from urllib.parse import urlsplit, urlunsplit
 import orjson
 
 from gateway.core.auth import new_api_key
+from gateway.handlers.agents import delete_agent, set_agent_status
 from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.settings import Settings
 from gateway.stores import open_store, sqlite_path
 from storage.base import Store
 from storage.errors import StorageError
-from storage.models import ApiKey, Org, Widget, now, to_wire
+from storage.models import Agent, ApiKey, Org, Widget, now, to_wire
 
 __all__ = [
     "CommandFailed",
@@ -89,7 +90,8 @@ def print_credentials(credentials: OrgCredentials, what: str) -> None:
 
 
 def add_operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    """The ``orgs`` and ``api-keys`` commands, each with its handler as ``args.run``."""
+    """The ``orgs``, ``api-keys`` and ``agents`` commands, each with its handler as
+    ``args.run``."""
     database = argparse.ArgumentParser(add_help=False)
     database.add_argument(
         "--database-url",
@@ -143,9 +145,25 @@ def add_operator_commands(commands: argparse._SubParsersAction[argparse.Argument
     revoke.add_argument("key_id", metavar="KEY_ID", type=_uuid)
     revoke.set_defaults(run=_api_keys_revoke)
 
+    agents = commands.add_parser(
+        "agents", help="list, disable, enable or delete agents"
+    ).add_subparsers(dest="agents_command", required=True, metavar="{list,disable,enable,delete}")
+    agents.add_parser(
+        "list", parents=[database, org], help="an org's agents, with their status"
+    ).set_defaults(run=_agents_list)
+    for name, text in (
+        ("disable", "refuse the agent's tokens and close its sockets, until enabled again"),
+        ("enable", "let a disabled agent sign in again"),
+        ("delete", "delete the agent for good (its messages stay)"),
+    ):
+        action = agents.add_parser(name, parents=[database, org], help=text)
+        action.add_argument("agent_id", metavar="AGENT_ID", type=_uuid)
+        action.set_defaults(run=_agents_change)
+
 
 def run_operator_command(args: argparse.Namespace, settings: Settings) -> int:
-    """Run an ``orgs`` or ``api-keys`` command; failures print one line and return 1."""
+    """Run an ``orgs``, ``api-keys`` or ``agents`` command; failures print one line and
+    return 1."""
     try:
         announce_database(settings, create=args.create_database)
         asyncio.run(_with_store(settings, args.run, args))
@@ -220,8 +238,7 @@ async def _orgs_show(store: Store, args: argparse.Namespace) -> None:
     rows = [(w.id, w.name, " ".join(w.allowed_origins)) for w in widgets]
     print(_table(("WIDGET_ID", "NAME", "ALLOWED_ORIGINS"), rows, indent=2))
     print(f"\nagents ({len(agents)}):")
-    rows = [(a.id, a.name, a.email or "-") for a in agents]
-    print(_table(("AGENT_ID", "NAME", "EMAIL"), rows, indent=2))
+    print(_table(_AGENT_COLUMNS, [_agent_row(agent) for agent in agents], indent=2))
 
 
 # -- API keys -------------------------------------------------------------------------------
@@ -275,9 +292,48 @@ async def _api_keys_revoke(store: Store, args: argparse.Namespace) -> None:
     )
 
 
+# -- agents ---------------------------------------------------------------------------------
+
+
+async def _agents_list(store: Store, args: argparse.Namespace) -> None:
+    org = await _org(store, args.org_id)
+    agents = await store.list_agents(org.id)
+    if args.json:
+        _print_json([to_wire(agent) for agent in agents])
+        return
+    print(_table(_AGENT_COLUMNS, [_agent_row(agent) for agent in agents]))
+
+
+async def _agents_change(store: Store, args: argparse.Namespace) -> None:
+    """``disable``, ``enable`` or ``delete``: running gateways refuse a disabled or deleted
+    agent's tokens, and close its sockets, within their cache window."""
+    org = await _org(store, args.org_id)
+    if args.agents_command == "delete":
+        done = await delete_agent(store, org.id, args.agent_id)
+    else:
+        status = "disabled" if args.agents_command == "disable" else "active"
+        done = await set_agent_status(store, org.id, args.agent_id, status) is not None
+    if not done:
+        raise CommandFailed(
+            f"org {org.name!r} ({org.id}) has no agent {args.agent_id} "
+            f"(chatgate agents list --org {org.id})"
+        )
+    print(
+        f"chatgate: agent {args.agent_id} {args.agents_command}d. Running gateways refuse its "
+        "tokens and close its sockets within CHATGATE_API_KEY_CACHE_SECONDS (5 s by default)."
+        if args.agents_command != "enable"
+        else f"chatgate: agent {args.agent_id} enabled."
+    )
+
+
 # -- helpers --------------------------------------------------------------------------------
 
 _KEY_COLUMNS = ("KEY_ID", "NAME", "PREFIX", "CREATED", "REVOKED")
+_AGENT_COLUMNS = ("AGENT_ID", "NAME", "EMAIL", "STATUS")
+
+
+def _agent_row(agent: Agent) -> tuple[str, str, str, str]:
+    return (agent.id, agent.name, agent.email or "-", agent.status)
 
 
 async def _org(store: Store, org_id: str) -> Org:

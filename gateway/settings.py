@@ -111,6 +111,10 @@ class Settings:
     #: Seconds a process remembers a valid API key instead of reading it again; a key
     #: revoked elsewhere keeps working here this long at most. 0 reads it every time.
     api_key_cache_seconds: Annotated[float, Meta(ge=0)] = 5.0
+    #: Seconds between each process's checks of its open staff sockets' credentials (API
+    #: keys, agent and bot tokens); sockets of a revoked key or a disabled or deleted agent
+    #: are closed at the next check.
+    revocation_check_interval: Positive = 1.0
     agent_token_ttl: Annotated[int, Meta(ge=60)] = 3600
     visitor_token_ttl: Annotated[int, Meta(ge=60)] = 86400
     idempotency_ttl: Annotated[int, Meta(ge=60)] = 86400

@@ -10,8 +10,10 @@ code  name                   meaning
 1001  GOING_AWAY             the server is shutting down; reconnect and resume
 1009  MESSAGE_TOO_BIG        an inbound frame exceeded the frame limit (64 KiB)
 1011  INTERNAL_ERROR         unexpected server failure; reconnect and resume
-4001  UNAUTHENTICATED        no ``hello`` in time, or a missing/invalid token
-4003  FORBIDDEN              the token is valid but not allowed here (origin)
+4001  UNAUTHENTICATED        no ``hello`` in time, a missing/invalid token, or its API key
+                             was revoked; get a new credential
+4003  FORBIDDEN              the token is valid but not allowed here (origin), or its agent
+                             is disabled or deleted; do not reconnect with it
 4008  SLOW_CONSUMER          the client did not read fast enough; resume by seq
 4400  PROTOCOL_ERROR         the first frame could not be decoded
 ====  =====================  ====================================================

@@ -27,8 +27,10 @@ __all__ = [
     "CreateApiKey",
     "CreateWebhook",
     "CreateWidget",
+    "DeleteAgent",
     "DeleteWebhook",
     "EndConversation",
+    "GetAgent",
     "GetConversation",
     "GetFile",
     "GetWebhook",
@@ -53,6 +55,7 @@ __all__ = [
     "SetTyping",
     "StartConversation",
     "StoreUpload",
+    "UpdateAgent",
     "UpdateConversation",
     "UpdateWebhook",
     "UpdateWidget",
@@ -81,6 +84,7 @@ AttachmentUrl = Annotated[
 ]
 Channel = Literal["widget", "api"]
 Fallback = Literal["team", "bot"]
+AgentStatus = Literal["active", "disabled"]
 Seconds = Annotated[int, Meta(ge=0, le=7 * 86400)]
 WebhookEventType = Literal[
     "conversation.created",
@@ -314,6 +318,29 @@ class ListAgents:
 
 
 @dataclass(frozen=True, slots=True)
+class GetAgent:
+    agent_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateAgent:
+    """``status: disabled`` refuses the agent's tokens (and closes its sockets) until it is
+    ``active`` again."""
+
+    agent_id: UUID
+    name: Name | UnsetType = UNSET
+    email: ShortText | None | UnsetType = UNSET
+    status: AgentStatus | UnsetType = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteAgent:
+    """Delete an agent for good: its tokens are refused, its messages stay."""
+
+    agent_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
 class CreateApiKey:
     name: ShortText = ""
 
@@ -435,6 +462,9 @@ Command = (
     | ListWidgets
     | CreateAgent
     | ListAgents
+    | GetAgent
+    | UpdateAgent
+    | DeleteAgent
     | CreateApiKey
     | ListApiKeys
     | RevokeApiKey

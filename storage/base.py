@@ -28,7 +28,7 @@ Contract, for every implementation:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
@@ -39,6 +39,7 @@ from storage.models import (
     Applied,
     Contact,
     Conversation,
+    CredentialStanding,
     Delivery,
     DeliveryAttempt,
     DeliveryOutcome,
@@ -142,9 +143,33 @@ class Store(Protocol):
 
     async def create_agent(self, agent: Agent) -> None: ...
 
-    async def get_agent(self, org_id: str, agent_id: str) -> Agent | None: ...
+    async def get_agent(self, org_id: str, agent_id: str) -> Agent | None:
+        """An agent of the org, disabled or not; None once it is deleted."""
+        ...
 
-    async def list_agents(self, org_id: str) -> list[Agent]: ...
+    async def list_agents(self, org_id: str) -> list[Agent]:
+        """The org's agents (disabled ones included, deleted ones not), oldest first."""
+        ...
+
+    async def update_agent(
+        self, org_id: str, agent_id: str, updates: Mapping[str, Any]
+    ) -> Agent | None:
+        """Change ``name``, ``email`` and/or ``status``; None if the org has no such agent
+        (deleted ones included)."""
+        ...
+
+    async def delete_agent(self, org_id: str, agent_id: str, at: datetime) -> bool:
+        """Delete the agent (its messages keep their ``sender_id``); False if the org has no
+        such agent, or it is already deleted."""
+        ...
+
+    async def credential_standing(
+        self, api_key_ids: Collection[str], agent_ids: Collection[str]
+    ) -> CredentialStanding:
+        """Which of these API keys are unrevoked, and the status of each of these agents
+        that exists, in one read. Not org-scoped: ids come from the gateway's own signed
+        tokens. Ids that name nothing (even ones that are not UUIDs) are simply absent."""
+        ...
 
     async def get_or_create_contact(self, contact: Contact) -> Contact:
         """Store ``contact``; if it has an ``external_id`` already known in its org, return

@@ -22,6 +22,7 @@ from storage.models import Contact, Conversation, Message, OutboxItem, WebhookEn
 
 __all__ = [
     "Encoding",
+    "agent_updates",
     "attached_files",
     "changes",
     "contact",
@@ -222,6 +223,13 @@ WIDGET_UPDATES: Mapping[str, _Column] = {
     "live_agent_secret": _plain,
 }
 
+#: Agent fields ``update_agent`` may change, with how each is stored.
+AGENT_UPDATES: Mapping[str, _Column] = {
+    "name": _plain,
+    "email": _plain,
+    "status": _plain,
+}
+
 #: Endpoint fields ``update_webhook_endpoint`` may change, with how each is stored.
 ENDPOINT_UPDATES: Mapping[str, _Column] = {
     "url": _plain,
@@ -238,6 +246,11 @@ ENDPOINT_UPDATES: Mapping[str, _Column] = {
 def widget_updates(updates: Mapping[str, Any], to: Encoding) -> dict[str, Any]:
     """``updates`` as stored, in the order given; RuntimeError for a field it may not change."""
     return _encode("update_widget", WIDGET_UPDATES, updates, to)
+
+
+def agent_updates(updates: Mapping[str, Any], to: Encoding) -> dict[str, Any]:
+    """As ``widget_updates``, for ``update_agent``."""
+    return _encode("update_agent", AGENT_UPDATES, updates, to)
 
 
 def endpoint_updates(updates: Mapping[str, Any], to: Encoding) -> dict[str, Any]:

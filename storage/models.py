@@ -23,6 +23,7 @@ __all__ = [
     "ConversationChange",
     "Contact",
     "Conversation",
+    "CredentialStanding",
     "Delivery",
     "DeliveryAttempt",
     "DeliveryOutcome",
@@ -98,11 +99,27 @@ class Widget:
 
 @dataclass(frozen=True, slots=True)
 class Agent:
+    """A human team member. A ``disabled`` agent keeps its history but cannot sign in: its
+    tokens are refused and no new ones are issued. Deleted agents are never returned."""
+
     id: str
     org_id: str
     name: str
     email: str | None
     created_at: datetime
+    #: ``active`` or ``disabled``.
+    status: str = "active"
+
+
+@dataclass(frozen=True, slots=True)
+class CredentialStanding:
+    """Where some API keys and agents stand, as ``Store.credential_standing`` read them."""
+
+    #: The unrevoked API keys among those asked about (unknown ids are not in it).
+    live_api_keys: frozenset[str]
+    #: The status (``active``, ``disabled``) of each agent asked about that exists; deleted
+    #: and unknown agents are not in it.
+    agents: Mapping[str, str]
 
 
 @dataclass(frozen=True, slots=True)

@@ -124,6 +124,7 @@ def agent(r: Row) -> Agent:
         name=r["name"],
         email=r["email"],
         created_at=timestamp(r["created_at"]),
+        status=r["status"],
     )
 
 

@@ -1,8 +1,9 @@
 """The kernel every other package of the gateway builds on.
 
 Lives here: the command bus and its ``Context`` (``bus``), who is calling (``auth``) and
-from which address (``clients``), access rules (``access``), the conversation lifecycle as
-pure decisions (``lifecycle``), what handlers return (``results``), ``Idempotency-Key`` replay
+from which address (``clients``), whether the API key and agent behind a caller still stand
+(``credentials``), access rules (``access``), the conversation lifecycle as pure decisions
+(``lifecycle``), what handlers return (``results``), ``Idempotency-Key`` replay
 (``idempotency``), room names (``rooms``), the ``EventPublisher`` interface handlers publish
 through (``publishing``), and the metrics registry (``metrics``).
 

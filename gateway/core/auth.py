@@ -2,7 +2,9 @@
 
 - API keys (``cgk_...``) are shown once; only their SHA-256 is stored (they are 256-bit
   random secrets, so a fast hash is the right one: nothing to brute-force).
-- Socket tokens are short-lived HS256 JWTs (PyJWT) signed with the gateway's secret.
+- Socket tokens are short-lived HS256 JWTs (PyJWT) signed with the gateway's secret. Agent
+  and bot tokens carry the id of the API key they were minted with (claim ``key``), so that
+  revoking the key refuses them (``core.credentials``).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from typing import Literal
 
 import jwt
 
+from gateway.core.credentials import Credentials
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from storage.base import Store
@@ -43,12 +46,15 @@ class Principal:
     """An authenticated caller.
 
     ``subject`` is the API key id, the agent id, ``"bot"`` or the visitor's contact id.
+    ``api_key_id`` is the API key itself, or the one an agent or bot token derives from
+    (None for visitors, and for tokens minted before tokens carried their key).
     """
 
     kind: PrincipalKind
     org_id: str
     subject: str
     widget_id: str | None = None
+    api_key_id: str | None = None
 
     @property
     def is_visitor(self) -> bool:
@@ -102,6 +108,8 @@ class TokenSigner:
         }
         if principal.widget_id is not None:
             claims["wid"] = principal.widget_id
+        if principal.api_key_id is not None and principal.kind in ("agent", "bot"):
+            claims["key"] = principal.api_key_id
         return jwt.encode(claims, self._secret, algorithm="HS256"), expires
 
     def verify(self, token: str) -> Principal:
@@ -127,19 +135,22 @@ class TokenSigner:
             raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid token")
         if not isinstance(sub, str):
             raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid token")
-        widget = claims.get("wid")
+        widget, key = claims.get("wid"), claims.get("key")
         if kind == "visitor" and not isinstance(widget, str):
             raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid token")
-        return Principal(kind=kind, org_id=org, subject=sub, widget_id=widget)
+        if key is not None and not isinstance(key, str):
+            raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid token")
+        return Principal(kind=kind, org_id=org, subject=sub, widget_id=widget, api_key_id=key)
 
 
 class Authenticator:
     """Resolves a bearer credential (API key or token) to a principal.
 
     Found API keys are remembered for ``cache_seconds`` (0: never), so that a busy
-    integration does not cost a database read per request. A key revoked through this
-    process is forgotten at once; other processes stop accepting it within
-    ``cache_seconds``.
+    integration does not cost a database read per request. A token is checked against what
+    it derives from (``credentials``: its API key, its agent), remembered as long. A key
+    revoked through this process is refused at once; other processes refuse it, and every
+    token minted with it, within ``cache_seconds``.
     """
 
     def __init__(self, store: Store, signer: TokenSigner, *, cache_seconds: float = 0) -> None:
@@ -148,21 +159,32 @@ class Authenticator:
         self._cache_seconds = cache_seconds
         #: key hash -> (principal, monotonic expiry), oldest first.
         self._keys: dict[str, tuple[Principal, float]] = {}
+        self.credentials = Credentials(store, cache_seconds=cache_seconds)
 
     def forget(self, api_key_id: str) -> None:
-        """Stop accepting a revoked key from the cache."""
+        """Stop accepting a revoked key, and the tokens minted with it."""
         for digest, (principal, _) in tuple(self._keys.items()):
             if principal.subject == api_key_id:
                 del self._keys[digest]
+        self.credentials.key_revoked(api_key_id)
 
     async def authenticate(self, credential: str | None) -> Principal:
-        """Raises ``GatewayError``: ``unauthorized`` for a missing or invalid credential,
-        ``unavailable`` when the key cannot be looked up."""
+        """Raises ``GatewayError``: ``unauthorized`` for a missing or invalid credential (a
+        revoked key, a token of one), ``forbidden`` for a token of a disabled or deleted
+        agent, ``unavailable`` when the database cannot be read."""
         if not credential:
             raise GatewayError(ErrorCode.UNAUTHORIZED, "missing credentials")
         if credential.startswith(API_KEY_PREFIX):
-            return await self._api_key(hash_api_key(credential))
-        return self.signer.verify(credential)
+            digest = hash_api_key(credential)
+            principal = await self._api_key(digest)
+            refusal = self.credentials.refusal(principal)
+            if refusal is not None:  # revoked, as seen since it was remembered
+                self._keys.pop(digest, None)
+                raise refusal
+            return principal
+        principal = self.signer.verify(credential)
+        await self.credentials.check(principal)
+        return principal
 
     async def _api_key(self, digest: str) -> Principal:
         cached = self._keys.get(digest)
@@ -177,7 +199,7 @@ class Authenticator:
         if key is None:
             self._keys.pop(digest, None)
             raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid API key")
-        principal = Principal(kind="api_key", org_id=key.org_id, subject=key.id)
+        principal = Principal(kind="api_key", org_id=key.org_id, subject=key.id, api_key_id=key.id)
         if self._cache_seconds > 0:
             self._keys.pop(digest, None)
             self._keys[digest] = (principal, time.monotonic() + self._cache_seconds)

@@ -85,10 +85,19 @@ class AdminHandlers:
         return WidgetSession(token, expires, widget.id, contact)
 
     async def issue_token(self, ctx: Context, c: cmd.IssueToken) -> IssuedToken:
+        """An API key mints agent and bot tokens; an agent token renews itself. Either way
+        the new token carries the API key it derives from, and minting reads the standing of
+        that key and agent afresh: nothing revoked or disabled mints a token."""
         principal = ctx.require()
         if principal.kind == "agent" and c.kind == "agent":
             if c.agent_id not in (UNSET, uuid.UUID(principal.subject)):
                 raise GatewayError(ErrorCode.FORBIDDEN, "an agent token can only renew itself")
+            if principal.api_key_id is None:
+                raise GatewayError(
+                    ErrorCode.FORBIDDEN,
+                    "this token predates revocable tokens and cannot be renewed: "
+                    "get a new one with an API key",
+                )
             subject = principal.subject
         elif principal.kind != "api_key":
             raise GatewayError(ErrorCode.FORBIDDEN, "issuing tokens needs an API key")
@@ -105,9 +114,11 @@ class AdminHandlers:
             if agent is None:
                 raise GatewayError.not_found("agent", "$.agent_id")
             subject = agent.id
-        token, expires = self._signer.issue(
-            Principal(c.kind, principal.org_id, subject), self._agent_ttl, now()
-        )
+        issued = Principal(c.kind, principal.org_id, subject, api_key_id=principal.api_key_id)
+        refusal = (await self._authenticator.credentials.recheck([issued])).get(issued)
+        if refusal is not None:
+            raise refusal
+        token, expires = self._signer.issue(issued, self._agent_ttl, now())
         return IssuedToken(token, expires)
 
     async def watch_inbox(self, ctx: Context, c: cmd.WatchInbox) -> str:

@@ -7,6 +7,7 @@ from gateway.core.metrics import Metrics
 from gateway.core.publishing import EventPublisher
 from gateway.delivery.webhooks import WebhookHandlers
 from gateway.handlers.admin import AdminHandlers
+from gateway.handlers.agents import AgentHandlers
 from gateway.handlers.conversations import ConversationHandlers
 from gateway.limits.policy import Limits
 from gateway.media.attachments import Attachments
@@ -20,6 +21,7 @@ def build_bus(
     store: Store,
     publisher: EventPublisher,
     admin: AdminHandlers,
+    agents: AgentHandlers,
     webhooks: WebhookHandlers,
     attachments: Attachments,
     limits: Limits,
@@ -50,6 +52,9 @@ def build_bus(
     bus.register(cmd.ListWidgets, admin.list_widgets)
     bus.register(cmd.CreateAgent, admin.create_agent)
     bus.register(cmd.ListAgents, admin.list_agents)
+    bus.register(cmd.GetAgent, agents.get_agent)
+    bus.register(cmd.UpdateAgent, agents.update_agent)
+    bus.register(cmd.DeleteAgent, agents.delete_agent)
     bus.register(cmd.CreateApiKey, admin.create_api_key)
     bus.register(cmd.ListApiKeys, admin.list_api_keys)
     bus.register(cmd.RevokeApiKey, admin.revoke_api_key)

@@ -161,6 +161,23 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("POST", "/v1/agents", cmd.CreateAgent, "Create an agent", Agent, 201, tag="admin"),
     Operation("GET", "/v1/agents", cmd.ListAgents, "List agents", _listing(Agent), tag="admin"),
+    Operation("GET", "/v1/agents/{agent_id}", cmd.GetAgent, "Get an agent", Agent, tag="admin"),
+    Operation(
+        "PATCH",
+        "/v1/agents/{agent_id}",
+        cmd.UpdateAgent,
+        "Change an agent; status disabled refuses its tokens and closes its sockets",
+        Agent,
+        tag="admin",
+    ),
+    Operation(
+        "DELETE",
+        "/v1/agents/{agent_id}",
+        cmd.DeleteAgent,
+        "Delete an agent (its tokens are refused, its messages stay)",
+        dict[str, Any],
+        tag="admin",
+    ),
     Operation(
         "POST",
         "/v1/api-keys",

@@ -22,6 +22,7 @@ from gateway.core.bus import Context
 from gateway.core.results import render
 from gateway.core.rooms import conversation_channel
 from gateway.media.attachments import base_url_of
+from gateway.realtime.revocation import close_code_of
 from gateway.realtime.services import STATE_KEY, SocketServices
 from gateway.realtime.session import PAGE, Session
 from protocol import commands as cmd
@@ -101,6 +102,7 @@ class _Connection:
         try:
             await session.run(self._read_loop)
         finally:
+            self.gateway.credential_watch.discard(session)
             await self.gateway.registry.leave_all(session, session.channels)
         if not self.client_gone:
             code = session.close_code or CloseCode.NORMAL
@@ -171,9 +173,10 @@ class _Connection:
         try:
             principal = await self.gateway.authenticator.authenticate(hello.token)
         except GatewayError as exc:
-            raise Disconnect(CloseCode.UNAUTHENTICATED, exc.message) from None
+            raise Disconnect(close_code_of(exc), exc.message) from None
         await self._check_origin(principal)
         self.session.principal = principal
+        self.gateway.credential_watch.add(self.session)
         resumed = await self._watch_all(hello.resume)
         await self.session.send(
             reply_ok(
@@ -258,7 +261,9 @@ class _Connection:
             raise GatewayError(ErrorCode.BAD_REQUEST, "already authenticated")
         if isinstance(body, Ping):
             await self.session.send(reply_ok(frame.ref, {"pong": True}))
-        elif isinstance(body, Subscribe):
+            return
+        await self._still_standing()
+        if isinstance(body, Subscribe):
             await self._subscribe(frame, body)
         elif isinstance(body, Unsubscribe):
             await self._unsubscribe(frame, body)
@@ -268,6 +273,17 @@ class _Connection:
             await self.gateway.limits.admit(self.session.principal, self.address)
             result = await self._dispatch(body)
             await self.session.send(reply_ok(frame.ref, render(result)))
+
+    async def _still_standing(self) -> None:
+        """Close the socket of a revoked API key or a disabled agent on its next frame
+        (the credential watch closes idle ones)."""
+        assert self.session.principal is not None
+        try:
+            await self.gateway.authenticator.credentials.check(self.session.principal)
+        except GatewayError as exc:
+            if exc.code in (ErrorCode.UNAUTHORIZED, ErrorCode.FORBIDDEN):
+                raise Disconnect(close_code_of(exc), exc.message) from None
+            raise
 
     async def _subscribe(self, frame: ClientFrame, body: Subscribe) -> None:
         if body.inbox:

@@ -14,6 +14,7 @@ from gateway.core.clients import ClientAddresses
 from gateway.core.metrics import Metrics
 from gateway.limits.policy import Limits
 from gateway.realtime.registry import Registry
+from gateway.realtime.revocation import CredentialWatch
 from gateway.settings import Settings
 from storage.base import Store
 
@@ -49,6 +50,11 @@ class SocketServices(Protocol):
 
     @property
     def metrics(self) -> Metrics: ...
+
+    @property
+    def credential_watch(self) -> CredentialWatch:
+        """Closes the sockets of revoked API keys and disabled agents."""
+        ...
 
     @property
     def node_id(self) -> str:

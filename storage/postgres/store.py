@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.postgres.agents import Agents
 from storage.postgres.conversations import Conversations
 from storage.postgres.files import Files
 from storage.postgres.idempotency import Idempotency
@@ -14,7 +15,9 @@ from storage.postgres.webhooks import Webhooks
 __all__ = ["PostgresStore"]
 
 
-class PostgresStore(Settings, Nodes, Tenancy, Conversations, Files, Webhooks, Outbox, Idempotency):
+class PostgresStore(
+    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+):
     """The ``Store`` on PostgreSQL.
 
     ``dsn`` is a libpq URL; query parameters that are not connection options become server

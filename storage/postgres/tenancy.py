@@ -1,4 +1,4 @@
-"""PostgreSQL: orgs and what belongs to them: API keys, widgets, agents, contacts.
+"""PostgreSQL: orgs and what belongs to them: API keys, widgets, contacts (agents: ``agents``).
 
 Two requests creating one contact (same org, same external id) at once are settled by
 ``ON CONFLICT``: both get the first's row.
@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 
 from storage import columns, records
-from storage.models import Agent, ApiKey, Contact, Org, Widget
+from storage.models import ApiKey, Contact, Org, Widget
 from storage.postgres.database import Database
 from storage.postgres.values import POSTGRES
 
@@ -123,27 +123,7 @@ class Tenancy(Database):
             org_id,
         )
 
-    # -- agents and contacts --------------------------------------------------------------
-
-    async def create_agent(self, agent: Agent) -> None:
-        await self._execute(
-            "INSERT INTO agents VALUES ($1, $2, $3, $4, $5)",
-            agent.id,
-            agent.org_id,
-            agent.name,
-            agent.email,
-            agent.created_at,
-        )
-
-    async def get_agent(self, org_id: str, agent_id: str) -> Agent | None:
-        return await self._one(
-            records.agent, "SELECT * FROM agents WHERE id = $1 AND org_id = $2", agent_id, org_id
-        )
-
-    async def list_agents(self, org_id: str) -> list[Agent]:
-        return await self._all(
-            records.agent, "SELECT * FROM agents WHERE org_id = $1 ORDER BY created_at, id", org_id
-        )
+    # -- contacts -------------------------------------------------------------------------
 
     async def get_or_create_contact(self, contact: Contact) -> Contact:
         async with self._connection() as conn:

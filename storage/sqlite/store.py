@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.sqlite.agents import Agents
 from storage.sqlite.conversations import Conversations
 from storage.sqlite.files import Files
 from storage.sqlite.idempotency import Idempotency
@@ -14,7 +15,9 @@ from storage.sqlite.webhooks import Webhooks
 __all__ = ["SQLiteStore"]
 
 
-class SQLiteStore(Settings, Nodes, Tenancy, Conversations, Files, Webhooks, Outbox, Idempotency):
+class SQLiteStore(
+    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+):
     """The ``Store`` on a SQLite file (WAL mode).
 
     Args:

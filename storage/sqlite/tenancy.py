@@ -1,4 +1,4 @@
-"""SQLite: orgs and what belongs to them: API keys, widgets, agents, contacts."""
+"""SQLite: orgs and what belongs to them: API keys, widgets, contacts (agents: ``agents``)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from storage import columns, records
-from storage.models import Agent, ApiKey, Contact, Org, Widget
+from storage.models import ApiKey, Contact, Org, Widget
 from storage.sqlite.database import Database
 from storage.sqlite.values import SQLITE, ts, ts_or_none
 
@@ -128,27 +128,7 @@ class Tenancy(Database):
             (org_id,),
         )
 
-    # -- agents and contacts --------------------------------------------------------------
-
-    async def create_agent(self, agent: Agent) -> None:
-        await self._write(
-            lambda c: c.execute(
-                "INSERT INTO agents VALUES (?, ?, ?, ?, ?)",
-                (agent.id, agent.org_id, agent.name, agent.email, ts(agent.created_at)),
-            )
-        )
-
-    async def get_agent(self, org_id: str, agent_id: str) -> Agent | None:
-        return await self._one(
-            records.agent, "SELECT * FROM agents WHERE id = ? AND org_id = ?", (agent_id, org_id)
-        )
-
-    async def list_agents(self, org_id: str) -> list[Agent]:
-        return await self._all(
-            records.agent,
-            "SELECT * FROM agents WHERE org_id = ? ORDER BY created_at, id",
-            (org_id,),
-        )
+    # -- contacts -------------------------------------------------------------------------
 
     async def get_or_create_contact(self, contact: Contact) -> Contact:
         def txn(c: sqlite3.Connection) -> sqlite3.Row:

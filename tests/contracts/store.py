@@ -19,6 +19,7 @@ from storage.models import (
     StoredFile,
     now,
 )
+from tests.contracts.agents import AgentContract
 from tests.contracts.apply import ApplyContract
 from tests.contracts.conversations import ConversationContract
 from tests.contracts.files import FileContract
@@ -36,11 +37,11 @@ __all__ = ["StoreContract"]
 TTL = timedelta(hours=1)
 
 
-class StoreContract(ConversationContract, ApplyContract, FileContract):
+class StoreContract(ConversationContract, ApplyContract, FileContract, AgentContract):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
-    Conversations, ``apply`` and which conversations a file belongs to have suites of their
-    own (``conversations``, ``apply``, ``files``), included here.
+    Conversations, ``apply``, which conversations a file belongs to, and agents have suites
+    of their own (``conversations``, ``apply``, ``files``, ``agents``), included here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------

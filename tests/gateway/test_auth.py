@@ -32,6 +32,16 @@ def test_auth_token_round_trip() -> None:
     assert expires > now()
 
 
+def test_auth_staff_token_carries_its_api_key() -> None:
+    """An agent or bot token keeps the id of the API key it was minted with."""
+    signer = TokenSigner(SECRET)
+    for kind, subject in (("agent", "agent-1"), ("bot", "bot")):
+        principal = Principal(kind, "org-1", subject, api_key_id="key-1")  # type: ignore[arg-type]
+        token, _ = signer.issue(principal, timedelta(minutes=5), now())
+        assert signer.verify(token) == principal
+        assert jwt.decode(token, options={"verify_signature": False})["key"] == "key-1"
+
+
 def forge(claims: dict[str, object], secret: str = SECRET) -> str:
     base = {"iss": "chatgate", "sub": "s", "org": "o", "knd": "agent", "iat": 1, "exp": 2**33}
     return jwt.encode({**base, **claims}, secret, algorithm="HS256")
@@ -47,6 +57,7 @@ def forge(claims: dict[str, object], secret: str = SECRET) -> str:
         forge({"knd": "admin"}),
         forge({"org": 5}),
         forge({"knd": "visitor"}),
+        forge({"key": 42}),
         jwt.encode(
             {"iss": "chatgate", "org": "o", "knd": "agent", "iat": 1, "exp": 2**33},
             SECRET,
@@ -68,6 +79,7 @@ def forge(claims: dict[str, object], secret: str = SECRET) -> str:
         "kind-unknown",
         "org-type",
         "visitor-without-widget",
+        "key-type",
         "no-subject",
         "other-algorithm",
         "garbage",

@@ -63,6 +63,7 @@ def test_bad_input_rest_sweep(client: TestClient, org: OrgCredentials) -> None:
         "conversation_id": conversation["id"],
         "widget_id": org.widget_id,
         "api_key_id": org.org_id,
+        "agent_id": org.agent_id,
         "webhook_id": webhook["id"],
         "delivery_id": "dlv_unknown",
     }

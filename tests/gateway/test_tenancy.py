@@ -55,6 +55,8 @@ def _body(op_path: str, ids: dict[str, str]) -> dict[str, Any]:
     """A body that would be valid for the owner, pointing at the owner's ids."""
     if op_path.startswith("/v1/webhooks"):
         return {"url": "https://hooks.example/in", "since": "2020-01-01T00:00:00Z"}
+    if op_path.startswith("/v1/agents/"):
+        return {"name": "n", "status": "disabled"}
     return {
         "content": "hello",
         "name": "n",
