@@ -6,17 +6,19 @@ its input: ``validation.parse(SendMessage, payload)`` checks types strictly (no 
 bool is not an int) and the OpenAPI document is generated from the same classes.
 
 Ids are UUIDs; ``UNSET`` marks a field the client did not send (distinct from ``null``).
+``metadata`` is bounded by ``protocol.bounds``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
+from protocol.bounds import Metadata
 from protocol.states import Role, Status
 
 __all__ = [
@@ -68,7 +70,6 @@ Content = Annotated[str, Meta(max_length=MAX_CONTENT_CHARS)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, Meta(max_length=200)]
 ClientMessageId = Annotated[str, Meta(min_length=1, max_length=128)]
-Metadata = Annotated[dict[str, Any], Meta(max_length=50)]
 Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
 PageSize = Annotated[int, Meta(ge=1, le=200)]
 # "(?![\s\S])" is the end of the string in Python and ECMA (JSON Schema) regexes alike;
@@ -110,7 +111,7 @@ class ContactInput:
     external_id: ShortText | None = None
     name: ShortText | None = None
     email: ShortText | None = None
-    metadata: Metadata = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
 
 
 # -- conversations ------------------------------------------------------------------------
@@ -127,7 +128,7 @@ class StartConversation:
     widget_id: UUID | UnsetType = UNSET
     contact_id: UUID | UnsetType = UNSET
     contact: ContactInput | UnsetType = UNSET
-    metadata: Metadata = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
     channel: Channel = "widget"
 
 
@@ -166,7 +167,7 @@ class SendMessage:
     #: The sender's id on an external live-agent platform (role ``live_agent`` only).
     external_sender_id: ShortText | UnsetType = UNSET
     epoch: Seq | UnsetType = UNSET
-    metadata: Metadata = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
 
     def __post_init__(self) -> None:
         if not self.content.strip() and not self.attachments:
@@ -251,7 +252,7 @@ class OpenWidgetSession:
     external_id: ShortText | None = None
     name: ShortText | None = None
     email: ShortText | None = None
-    metadata: Metadata = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
 
 
 @dataclass(frozen=True, slots=True)

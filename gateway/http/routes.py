@@ -13,7 +13,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -38,6 +37,7 @@ from gateway.http.services import http_services
 from gateway.media.attachments import base_url_of
 from protocol import commands as cmd
 from protocol.codes import ErrorCode
+from protocol.encoding import JSON
 from protocol.errors import GatewayError, ProtocolError
 from protocol.validation import parse
 from storage.errors import StorageError
@@ -364,18 +364,16 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def json_object(body: bytes) -> dict[str, Any]:
-    """A request body as a JSON object; an empty body is ``{}``.
+    """A request body as a JSON object, decoded by ``protocol`` (so within its depth bound);
+    an empty body is ``{}``.
 
     Raises:
-        ProtocolError: ``bad_request`` for malformed JSON, ``validation_error`` for JSON
-            that is not an object.
+        ProtocolError: ``bad_request`` for malformed JSON or JSON nested too deep,
+            ``validation_error`` for JSON that is not an object.
     """
     if not body.strip():
         return {}
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed JSON body: {exc.msg}") from None
+    payload = JSON.decode(body)
     if not isinstance(payload, dict):
         raise ProtocolError(ErrorCode.VALIDATION_ERROR, "the body must be a JSON object")
     return payload
