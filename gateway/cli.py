@@ -8,6 +8,7 @@ import asyncio
 import dataclasses
 import logging
 import os
+import re
 import socket
 import sys
 import uuid
@@ -26,6 +27,7 @@ from gateway.realtime.broker.factory import create_broker
 from gateway.runtime import tune_gc
 from gateway.settings import Settings
 from gateway.stores import open_store
+from protocol import urls
 
 __all__ = ["listen", "main", "worker_app"]
 
@@ -91,7 +93,10 @@ def _parser() -> argparse.ArgumentParser:
     create.add_argument("name")
     create.add_argument("--json", action="store_true", help="print the credentials as JSON")
     create.add_argument(
-        "--origin", action="append", help="allowed widget origin (repeatable; default *)"
+        "--origin",
+        action="append",
+        type=_origin,
+        help="allowed widget origin (repeatable; default *)",
     )
     create.add_argument(
         "--monthly-message-limit",
@@ -100,6 +105,15 @@ def _parser() -> argparse.ArgumentParser:
     )
     create.add_argument("--database-url", help="CHATGATE_DATABASE_URL")
     return parser
+
+
+def _origin(text: str) -> str:
+    """An allowed widget origin, by the rule the API applies (``protocol.urls.ORIGIN``)."""
+    if re.match(urls.ORIGIN, text) is None:
+        raise argparse.ArgumentTypeError(
+            "an origin is *, http(s)://host[:port] or http(s)://*.domain[:port]"
+        )
+    return text
 
 
 def _count(text: str) -> int:

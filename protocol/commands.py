@@ -6,7 +6,8 @@ its input: ``validation.parse(SendMessage, payload)`` checks types strictly (no 
 bool is not an int) and the OpenAPI document is generated from the same classes.
 
 Ids are UUIDs; ``UNSET`` marks a field the client did not send (distinct from ``null``).
-``metadata`` is bounded by ``protocol.bounds``.
+``metadata`` is bounded by ``protocol.bounds``; origins and URLs follow ``protocol.urls``. A
+list of settings (``allowed_origins``, ``event_types``) may not name one value twice.
 """
 
 from __future__ import annotations
@@ -18,8 +19,10 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
+from protocol import urls
 from protocol.bounds import Metadata
 from protocol.states import Role, Status
+from protocol.validation import Invalid
 
 __all__ = [
     "Attachment",
@@ -72,10 +75,8 @@ ShortText = Annotated[str, Meta(max_length=200)]
 ClientMessageId = Annotated[str, Meta(min_length=1, max_length=128)]
 Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
 PageSize = Annotated[int, Meta(ge=1, le=200)]
-# "(?![\s\S])" is the end of the string in Python and ECMA (JSON Schema) regexes alike;
-# "$" would also match before a final newline.
-END = r"(?![\s\S])"
-Url = Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+" + END)]
+END = urls.END
+Url = Annotated[str, Meta(max_length=2048, pattern=urls.URL)]
 Channel = Literal["widget", "api"]
 Fallback = Literal["team", "bot"]
 Seconds = Annotated[int, Meta(ge=0, le=7 * 86400)]
@@ -89,8 +90,21 @@ WebhookEventType = Literal[
     "message.created",
 ]
 DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
-Origin = Annotated[str, Meta(min_length=1, max_length=300)]
+Origin = Annotated[str, Meta(min_length=1, max_length=300, pattern=urls.ORIGIN)]
+Origins = Annotated[tuple[Origin, ...], Meta(max_length=50)]
+EventTypes = Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)]
 Cursor = Annotated[str, Meta(max_length=200)]
+
+
+def _once_each(values: tuple[str, ...] | UnsetType, name: str) -> None:
+    """Refuse a list of settings that names one value twice (origins compare ignoring case)."""
+    if isinstance(values, UnsetType):
+        return
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value.lower() in seen:
+            raise Invalid(f"{value!r} is listed twice", at=f".{name}[{index}]")
+        seen.add(value.lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,24 +283,30 @@ class IssueToken:
 @dataclass(frozen=True, slots=True)
 class CreateWidget:
     name: Name
-    allowed_origins: Annotated[tuple[Origin, ...], Meta(max_length=50)] = ("*",)
+    allowed_origins: Origins = ("*",)
     messages_per_minute: Annotated[int, Meta(ge=1)] | None = None
     live_agent_endpoint_url: Url | None = None
     live_agent_escalate_after: Seconds = 0
     live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] = 300
     live_agent_fallback: Fallback = "team"
 
+    def __post_init__(self) -> None:
+        _once_each(self.allowed_origins, "allowed_origins")
+
 
 @dataclass(frozen=True, slots=True)
 class UpdateWidget:
     widget_id: UUID
     name: Name | UnsetType = UNSET
-    allowed_origins: Annotated[tuple[Origin, ...], Meta(max_length=50)] | UnsetType = UNSET
+    allowed_origins: Origins | UnsetType = UNSET
     messages_per_minute: Annotated[int, Meta(ge=1)] | None | UnsetType = UNSET
     live_agent_endpoint_url: Url | None | UnsetType = UNSET
     live_agent_escalate_after: Seconds | UnsetType = UNSET
     live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] | UnsetType = UNSET
     live_agent_fallback: Fallback | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _once_each(self.allowed_origins, "allowed_origins")
 
 
 @dataclass(frozen=True, slots=True)
@@ -337,9 +357,12 @@ class CreateWebhook:
     url: Url
     kind: Literal["events", "channel"] = "events"
     description: Annotated[str, Meta(max_length=500)] = ""
-    event_types: Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)] = ()
+    event_types: EventTypes = ()
     fifo: bool = False
     secret: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _once_each(self.event_types, "event_types")
 
 
 @dataclass(frozen=True, slots=True)
@@ -359,9 +382,12 @@ class UpdateWebhook:
     webhook_id: UUID
     url: Url | UnsetType = UNSET
     description: Annotated[str, Meta(max_length=500)] | UnsetType = UNSET
-    event_types: Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)] | UnsetType = UNSET
+    event_types: EventTypes | UnsetType = UNSET
     fifo: bool | UnsetType = UNSET
     status: Literal["active", "disabled"] | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _once_each(self.event_types, "event_types")
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,16 +7,35 @@ from typing import Any, TypeVar
 
 import msgspec
 
+from protocol import urls
 from protocol.bounds import TooLarge, decode_hook
 from protocol.codes import ErrorCode
 from protocol.errors import ProtocolError
 
-__all__ = ["parse"]
+__all__ = ["Invalid", "parse"]
 
 T = TypeVar("T")
 
 # msgspec ends its messages with "- at `$.field`", or "- at `key` in `$.map`" for a bad key.
 _PATH = re.compile(r"`(?P<path>\$[^`]*)`$")
+
+# msgspec names a pattern a string failed by quoting the regex; these read better.
+_PATTERNS = {
+    f"`str` matching regex {urls.ORIGIN!r}": (
+        "an origin: `*`, `http(s)://host[:port]` or `http(s)://*.domain[:port]`"
+    ),
+    f"`str` matching regex {urls.URL!r}": "an absolute `http(s)://` URL with a valid host",
+}
+
+
+class Invalid(ValueError):
+    """A rule a command checks itself (in ``__post_init__``), with the path of the offending
+    value below the command (``at=".event_types[1]"``), so ``parse`` can report its full
+    path."""
+
+    def __init__(self, message: str, *, at: str) -> None:
+        super().__init__(message)
+        self.at = at
 
 
 def parse(cls: type[T], payload: Any, *, strict: bool = True) -> T:
@@ -36,8 +55,14 @@ def parse(cls: type[T], payload: Any, *, strict: bool = True) -> T:
         return msgspec.convert(payload, cls, strict=strict, dec_hook=decode_hook)
     except msgspec.ValidationError as exc:
         text = str(exc)
+        for regex, description in _PATTERNS.items():
+            text = text.replace(regex, description)
         match = _PATH.search(text)
         path = match["path"] if match else None
-        code = ErrorCode.PAYLOAD_TOO_LARGE if isinstance(exc.__cause__, TooLarge) else None
+        cause = exc.__cause__
+        if isinstance(cause, Invalid):
+            path = (path or "$") + cause.at
+            text = f"{cause} - at `{path}`"
+        code = ErrorCode.PAYLOAD_TOO_LARGE if isinstance(cause, TooLarge) else None
         details = {"path": path} if path else None
         raise ProtocolError(code or ErrorCode.VALIDATION_ERROR, text, details=details) from None
