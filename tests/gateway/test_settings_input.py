@@ -1,5 +1,5 @@
 """Settings through REST: origins, URLs and event types are checked before anything is
-stored."""
+stored, and a body must be JSON (an empty PATCH or a blank body is refused)."""
 
 from __future__ import annotations
 
@@ -124,6 +124,55 @@ def test_live_agent_endpoint_url_must_be_absolute_http(
         headers=bearer(org.api_key),
     )
     refused(response, 422, "validation_error", "$.live_agent_endpoint_url")
+
+
+@pytest.mark.parametrize("body", [b"", b" ", b"\n\t \r\n"], ids=["empty", "space", "blank"])
+def test_patch_needs_a_json_body(client: TestClient, org: OrgCredentials, body: bytes) -> None:
+    """A PATCH with an empty or blank body is a 400 bad_request, and changes nothing."""
+    key = bearer(org.api_key)
+    conversation = client.post("/v1/conversations", json={}, headers=key).json()
+    for path in (f"/v1/widgets/{org.widget_id}", f"/v1/conversations/{conversation['id']}"):
+        error = refused(client.patch(path, content=body, headers=key), 400, "bad_request")
+        assert "JSON" in error["message"]
+    awardee = client.patch(f"/conversations/{conversation['id']}", content=body, headers=key)
+    assert awardee.status_code == 400 and awardee.json()["error"] == "validation_error"
+    assert client.get(f"/v1/conversations/{conversation['id']}", headers=key).json() == (
+        conversation
+    )
+
+
+@pytest.mark.parametrize("body", [b" ", b"\n\n"], ids=["space", "newlines"])
+def test_post_with_a_blank_body_is_refused(
+    client: TestClient, org: OrgCredentials, body: bytes
+) -> None:
+    """A POST whose body is only whitespace is a 400 bad_request, not an empty object."""
+    response = client.post("/v1/widgets", content=body, headers=bearer(org.api_key))
+    refused(response, 400, "bad_request")
+    session = client.post(f"/v1/widgets/{org.widget_id}/sessions", content=body)
+    refused(session, 400, "bad_request")
+
+
+def test_post_without_a_body_runs_actions_that_need_none(
+    client: TestClient, org: OrgCredentials
+) -> None:
+    """A POST with no body at all stands for {}: an action that needs no field runs, one
+    that does answers 422 for the missing field."""
+    key = bearer(org.api_key)
+    conversation = client.post("/v1/conversations", headers=key)
+    assert conversation.status_code == 201
+    ended = client.post(f"/v1/conversations/{conversation.json()['id']}/end", headers=key)
+    assert ended.status_code == 200 and ended.json()["status"] == "closed"
+    refused(client.post("/v1/widgets", headers=key), 422, "validation_error")
+
+
+def test_patch_with_an_empty_object_changes_nothing(
+    client: TestClient, org: OrgCredentials
+) -> None:
+    """PATCH {} is valid JSON that asks for no change: 200 with the resource as it was."""
+    key = bearer(org.api_key)
+    before = client.get(f"/v1/widgets/{org.widget_id}", headers=key).json()
+    after = client.patch(f"/v1/widgets/{org.widget_id}", json={}, headers=key)
+    assert after.status_code == 200 and after.json() == before
 
 
 @pytest.mark.parametrize("origin", ["not a url", "https://shop.example/"])
