@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import dataclasses
 import os
+import re
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
@@ -31,6 +32,7 @@ from gateway.handlers.agents import delete_agent, set_agent_status
 from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.settings import Settings
 from gateway.stores import open_store, sqlite_path
+from protocol import urls
 from storage.base import Store
 from storage.errors import StorageError
 from storage.models import Agent, ApiKey, Org, Widget, now, to_wire
@@ -115,7 +117,10 @@ def add_operator_commands(commands: argparse._SubParsersAction[argparse.Argument
     )
     create.add_argument("name")
     create.add_argument(
-        "--origin", action="append", help="allowed widget origin (repeatable; default *)"
+        "--origin",
+        action="append",
+        type=_origin,
+        help="allowed widget origin (repeatable; default *)",
     )
     create.add_argument(
         "--monthly-message-limit",
@@ -382,6 +387,15 @@ def _print_fields(what: str, fields: OrgCredentials | dict[str, str]) -> None:
 
 def _print_json(value: Any) -> None:
     sys.stdout.write(orjson.dumps(value).decode() + "\n")
+
+
+def _origin(text: str) -> str:
+    """An allowed widget origin, by the rule the API applies (``protocol.urls.ORIGIN``)."""
+    if re.match(urls.ORIGIN, text) is None:
+        raise argparse.ArgumentTypeError(
+            "an origin is *, http(s)://host[:port] or http(s)://*.domain[:port]"
+        )
+    return text
 
 
 def _uuid(text: str) -> str:

@@ -6,18 +6,23 @@ its input: ``validation.parse(SendMessage, payload)`` checks types strictly (no 
 bool is not an int) and the OpenAPI document is generated from the same classes.
 
 Ids are UUIDs; ``UNSET`` marks a field the client did not send (distinct from ``null``).
+``metadata`` is bounded by ``protocol.bounds``; origins and URLs follow ``protocol.urls``. A
+list of settings (``allowed_origins``, ``event_types``) may not name one value twice.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
+from protocol import urls
+from protocol.bounds import Metadata
 from protocol.states import Role, Status
+from protocol.validation import Invalid
 
 __all__ = [
     "Attachment",
@@ -71,16 +76,13 @@ Content = Annotated[str, Meta(max_length=MAX_CONTENT_CHARS)]
 Name = Annotated[str, Meta(min_length=1, max_length=200)]
 ShortText = Annotated[str, Meta(max_length=200)]
 ClientMessageId = Annotated[str, Meta(min_length=1, max_length=128)]
-Metadata = Annotated[dict[str, Any], Meta(max_length=50)]
 Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
 PageSize = Annotated[int, Meta(ge=1, le=200)]
-# "(?![\s\S])" is the end of the string in Python and ECMA (JSON Schema) regexes alike;
-# "$" would also match before a final newline.
-END = r"(?![\s\S])"
-Url = Annotated[str, Meta(max_length=2048, pattern=r"^https?://[^\s]+" + END)]
-#: An attachment: any http(s) URL, or a gateway-relative file URL as uploads answer it.
+END = urls.END
+Url = Annotated[str, Meta(max_length=2048, pattern=urls.URL)]
+#: An attachment: an http(s) URL, or a gateway-relative file URL as uploads answer it.
 AttachmentUrl = Annotated[
-    str, Meta(max_length=2048, pattern=r"^(https?://[^\s]+|/v1/files/[0-9a-f]{64})" + END)
+    str, Meta(max_length=2048, pattern=rf"(?:{urls.URL})|(?:^/v1/files/[0-9a-f]{{64}}{END})")
 ]
 Channel = Literal["widget", "api"]
 Fallback = Literal["team", "bot"]
@@ -96,8 +98,21 @@ WebhookEventType = Literal[
     "message.created",
 ]
 DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
-Origin = Annotated[str, Meta(min_length=1, max_length=300)]
+Origin = Annotated[str, Meta(min_length=1, max_length=300, pattern=urls.ORIGIN)]
+Origins = Annotated[tuple[Origin, ...], Meta(max_length=50)]
+EventTypes = Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)]
 Cursor = Annotated[str, Meta(max_length=200)]
+
+
+def _once_each(values: tuple[str, ...] | UnsetType, name: str) -> None:
+    """Refuse a list of settings that names one value twice (origins compare ignoring case)."""
+    if isinstance(values, UnsetType):
+        return
+    seen: set[str] = set()
+    for index, value in enumerate(values):
+        if value.lower() in seen:
+            raise Invalid(f"{value!r} is listed twice", at=f".{name}[{index}]")
+        seen.add(value.lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,7 +133,7 @@ class ContactInput:
     external_id: ShortText | None = None
     name: ShortText | None = None
     email: ShortText | None = None
-    metadata: Metadata = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
 
 
 # -- conversations ------------------------------------------------------------------------
@@ -135,7 +150,7 @@ class StartConversation:
     widget_id: UUID | UnsetType = UNSET
     contact_id: UUID | UnsetType = UNSET
     contact: ContactInput | UnsetType = UNSET
-    metadata: Metadata = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
     channel: Channel = "widget"
 
 
@@ -174,7 +189,7 @@ class SendMessage:
     #: The sender's id on an external live-agent platform (role ``live_agent`` only).
     external_sender_id: ShortText | UnsetType = UNSET
     epoch: Seq | UnsetType = UNSET
-    metadata: Metadata = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
 
     def __post_init__(self) -> None:
         if not self.content.strip() and not self.attachments:
@@ -259,7 +274,7 @@ class OpenWidgetSession:
     external_id: ShortText | None = None
     name: ShortText | None = None
     email: ShortText | None = None
-    metadata: Metadata = field(default_factory=dict)
+    metadata: Metadata = field(default_factory=Metadata)
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,24 +291,30 @@ class IssueToken:
 @dataclass(frozen=True, slots=True)
 class CreateWidget:
     name: Name
-    allowed_origins: Annotated[tuple[Origin, ...], Meta(max_length=50)] = ("*",)
+    allowed_origins: Origins = ("*",)
     messages_per_minute: Annotated[int, Meta(ge=1)] | None = None
     live_agent_endpoint_url: Url | None = None
     live_agent_escalate_after: Seconds = 0
     live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] = 300
     live_agent_fallback: Fallback = "team"
 
+    def __post_init__(self) -> None:
+        _once_each(self.allowed_origins, "allowed_origins")
+
 
 @dataclass(frozen=True, slots=True)
 class UpdateWidget:
     widget_id: UUID
     name: Name | UnsetType = UNSET
-    allowed_origins: Annotated[tuple[Origin, ...], Meta(max_length=50)] | UnsetType = UNSET
+    allowed_origins: Origins | UnsetType = UNSET
     messages_per_minute: Annotated[int, Meta(ge=1)] | None | UnsetType = UNSET
     live_agent_endpoint_url: Url | None | UnsetType = UNSET
     live_agent_escalate_after: Seconds | UnsetType = UNSET
     live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] | UnsetType = UNSET
     live_agent_fallback: Fallback | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _once_each(self.allowed_origins, "allowed_origins")
 
 
 @dataclass(frozen=True, slots=True)
@@ -367,9 +388,12 @@ class CreateWebhook:
     url: Url
     kind: Literal["events", "channel"] = "events"
     description: Annotated[str, Meta(max_length=500)] = ""
-    event_types: Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)] = ()
+    event_types: EventTypes = ()
     fifo: bool = False
     secret: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _once_each(self.event_types, "event_types")
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,9 +413,12 @@ class UpdateWebhook:
     webhook_id: UUID
     url: Url | UnsetType = UNSET
     description: Annotated[str, Meta(max_length=500)] | UnsetType = UNSET
-    event_types: Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)] | UnsetType = UNSET
+    event_types: EventTypes | UnsetType = UNSET
     fifo: bool | UnsetType = UNSET
     status: Literal["active", "disabled"] | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _once_each(self.event_types, "event_types")
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,8 +1,10 @@
 """Codecs: JSON (orjson, text frames) and msgpack (binary frames).
 
-A codec turns decoded-JSON objects into frame payloads and back. ``decode`` raises only
-``ProtocolError`` (code ``bad_request``), whatever bytes it is given. ``join`` packs several
-already-encoded objects into one array frame, so a batch costs no re-encoding.
+A codec turns decoded-JSON objects into frame payloads and back. ``decode`` is for what a
+client sends (socket frames; REST bodies through ``JSON``): it raises only ``ProtocolError``
+(code ``bad_request``), whatever bytes it is given, and refuses a document nested deeper than
+``bounds.MAX_DEPTH`` levels (``details.max_depth``). ``join`` packs several already-encoded
+objects into one array frame, so a batch costs no re-encoding.
 """
 
 from __future__ import annotations
@@ -12,7 +14,9 @@ from typing import Any, Final, Protocol
 
 import msgpack
 import orjson
+from msgpack.exceptions import StackError
 
+from protocol.bounds import MAX_DEPTH, check_depth, too_deep
 from protocol.codes import ErrorCode
 from protocol.errors import ProtocolError
 
@@ -71,9 +75,17 @@ class JsonCodec:
 
     def decode(self, data: str | bytes) -> JSONValue:
         try:
-            return orjson.loads(data)
+            value = orjson.loads(data)
         except orjson.JSONDecodeError as exc:
+            if exc.msg.startswith("depth limit"):  # more than orjson's own 1024 levels
+                raise too_deep() from None
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed JSON: {exc.msg}") from None
+        # Fewer brackets than the limit cannot nest deeper than it: skip the walk.
+        if isinstance(data, str):
+            brackets = data.count("{") + data.count("[")
+        else:
+            brackets = data.count(b"{") + data.count(b"[")
+        return value if brackets <= MAX_DEPTH else check_depth(value)
 
     def join(self, encoded: Sequence[str]) -> str:
         return "[" + ",".join(encoded) + "]"
@@ -91,7 +103,7 @@ class MsgpackCodec:
     def decode(self, data: str | bytes) -> JSONValue:
         if isinstance(data, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "chatgate.msgpack expects binary frames")
-        return unpack(data)
+        return check_depth(unpack(data))
 
     def join(self, encoded: Sequence[bytes]) -> bytes:
         packer = msgpack.Packer()
@@ -107,8 +119,9 @@ def unpack(data: bytes) -> JSONValue:
     """Decode msgpack holding JSON values only.
 
     Raises:
-        ProtocolError: ``bad_request`` for malformed msgpack, and for values JSON cannot
-            carry (bin, ext and timestamp types, non-string map keys).
+        ProtocolError: ``bad_request`` for malformed msgpack, for values JSON cannot carry
+            (bin, ext and timestamp types, non-string map keys), and for more levels than
+            msgpack's own limit (1024).
     """
     try:
         return msgpack.unpackb(
@@ -121,7 +134,9 @@ def unpack(data: bytes) -> JSONValue:
         )
     except ProtocolError:
         raise
-    except Exception as exc:  # msgpack raises ValueError, TypeError, StackError, ExtraData...
+    except StackError:
+        raise too_deep() from None
+    except Exception as exc:  # msgpack raises ValueError, TypeError, ExtraData...
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed msgpack: {exc}") from None
 
 

@@ -29,6 +29,7 @@ from gateway.http.routes import json_object, serve
 from gateway.http.services import HttpServices, http_services
 from gateway.limits.policy import rate_limit_headers
 from protocol import commands as cmd
+from protocol.bounds import Metadata
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.states import Role
@@ -96,9 +97,9 @@ async def _webhook(request: Request) -> Response:
         kind = payload.get("type")
         if kind == "MESSAGE":
             message_body = parse(MessageBody, payload)
-            metadata = (
-                {} if message_body.created_at is None else {"sent_at": message_body.created_at}
-            )
+            metadata = Metadata()
+            if message_body.created_at is not None:
+                metadata["sent_at"] = message_body.created_at
             sent = await gateway.bus.dispatch(
                 ctx,
                 cmd.SendMessage(

@@ -11,6 +11,7 @@ from typing import Any
 import msgspec
 
 from gateway.http.routes import OPERATIONS, Operation
+from protocol.bounds import Metadata, metadata_schema
 from protocol.codes import HTTP_STATUS
 
 __all__ = ["docs_page", "openapi_document"]
@@ -114,7 +115,9 @@ FILE_PATHS: dict[str, Any] = {
 
 def openapi_document(version: str) -> dict[str, Any]:
     types = [t for op in OPERATIONS for t in (op.command, op.result)]
-    _, components = msgspec.json.schema_components(types, ref_template=REF)
+    _, components = msgspec.json.schema_components(
+        types, ref_template=REF, schema_hook=_schema_hook
+    )
     components["Error"] = ERROR_SCHEMA
     paths: dict[str, dict[str, Any]] = {}
     for op in OPERATIONS:
@@ -197,8 +200,14 @@ def _operation(op: Operation, components: dict[str, Any]) -> dict[str, Any]:
 
 
 def _result_schema(result: Any) -> dict[str, Any]:
-    schema, _ = msgspec.json.schema_components([result], ref_template=REF)
+    schema, _ = msgspec.json.schema_components([result], ref_template=REF, schema_hook=_schema_hook)
     return schema[0]
+
+
+def _schema_hook(type_: type[Any]) -> dict[str, Any]:
+    if type_ is Metadata:
+        return metadata_schema()
+    raise NotImplementedError(f"no schema for {type_!r}")
 
 
 def docs_page(document: dict[str, Any]) -> str:

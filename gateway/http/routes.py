@@ -1,8 +1,9 @@
 """The native REST API (``/v1``): each route builds a command, dispatches it, encodes the result.
 
 Routes are declared once in ``OPERATIONS``; the same table generates the OpenAPI document.
-Request bodies are JSON objects (whatever the Content-Type); path parameters override body
-fields; GET query parameters are converted to the command's types.
+Request bodies are JSON objects (whatever the Content-Type); a POST or DELETE may send no
+body at all (``{}``), a PATCH may not; path parameters override body fields; GET query
+parameters are converted to the command's types.
 """
 
 from __future__ import annotations
@@ -13,7 +14,6 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -38,6 +38,7 @@ from gateway.http.services import http_services
 from gateway.media.attachments import base_url_of
 from protocol import commands as cmd
 from protocol.codes import ErrorCode
+from protocol.encoding import JSON
 from protocol.errors import GatewayError, ProtocolError
 from protocol.validation import parse
 from storage.errors import StorageError
@@ -383,25 +384,27 @@ async def read_body(request: Request, limit: int) -> bytes:
 
 
 def json_object(body: bytes) -> dict[str, Any]:
-    """A request body as a JSON object; an empty body is ``{}``.
+    """A request body as a JSON object, decoded by ``protocol`` (so within its depth bound).
 
     Raises:
-        ProtocolError: ``bad_request`` for malformed JSON, ``validation_error`` for JSON
-            that is not an object.
+        ProtocolError: ``bad_request`` for an empty or whitespace-only body, malformed JSON
+            or JSON nested too deep; ``validation_error`` for JSON that is not an object.
     """
     if not body.strip():
-        return {}
-    try:
-        payload = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed JSON body: {exc.msg}") from None
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "the body is empty: send a JSON object")
+    payload = JSON.decode(body)
     if not isinstance(payload, dict):
         raise ProtocolError(ErrorCode.VALIDATION_ERROR, "the body must be a JSON object")
     return payload
 
 
 def _command(op: Operation, request: Request, body: bytes) -> Any:
-    payload = dict(request.query_params) if op.method == "GET" else json_object(body)
+    if op.method == "GET":
+        payload: dict[str, Any] = dict(request.query_params)
+    elif not body and op.method != "PATCH":
+        payload = {}  # no body at all: an action that needs no fields, e.g. POST .../end
+    else:
+        payload = json_object(body)
     payload.update(request.path_params)
     # Query strings are text: there "limit=10" may stand for the int 10.
     return parse(op.command, payload, strict=op.method != "GET")

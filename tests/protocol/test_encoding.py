@@ -79,12 +79,6 @@ def test_json_decode_accepts_text_and_utf8_bytes(payload):
         pytest.param('"\ud800"', id="lone-surrogate-in-string"),
         pytest.param(b'"\xff\xfe"', id="invalid-utf8"),
         pytest.param(b"\x81\xa2op\xa4ping", id="msgpack-bytes"),
-        pytest.param("[" * 100_000 + "]" * 100_000, id="array-depth-bomb"),
-        pytest.param('{"a":' * 100_000 + "1" + "}" * 100_000, id="object-depth-bomb"),
-        pytest.param(
-            '{"op":"message.send","metadata":{"a":' + "[" * 5_000 + "]" * 5_000 + "}}",
-            id="depth-bomb-inside-frame",
-        ),
     ],
 )
 def test_json_decode_rejects_malformed_input(payload):
@@ -122,8 +116,6 @@ def test_msgpack_decode_rejects_text_frames():
         pytest.param(b"\xa3\xed\xa0\x80", id="surrogate-utf8-str"),
         pytest.param(b"\xc7\x05\xff" + b"\x00" * 5, id="bad-timestamp-ext"),
         pytest.param(b'{"op":"ping"}', id="json-bytes"),
-        pytest.param(b"\x91" * 100_000 + b"\xc0", id="array-depth-bomb"),
-        pytest.param(b"\x81\xa1a" * 100_000 + b"\xc0", id="map-depth-bomb"),
     ],
 )
 def test_msgpack_decode_rejects_malformed_input(payload):
