@@ -109,6 +109,20 @@ def check_depth(value: Any) -> Any:
     return value
 
 
+def check_text(value: Any) -> Any:
+    """``value`` (a decoded body or frame), if no string or key in it holds U+0000.
+
+    PostgreSQL cannot store that character in text, and no chat message needs it, so it is
+    refused at decode on every surface alike rather than by one store.
+
+    Raises:
+        ProtocolError: ``bad_request`` (a property of the whole document, like its depth).
+    """
+    if _has_nul(value):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "text may not contain U+0000 (NUL)")
+    return value
+
+
 def check_metadata(value: Any) -> Metadata:
     """``value`` as ``Metadata``, if it is an object within the limits above.
 

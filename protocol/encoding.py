@@ -16,7 +16,7 @@ import msgpack
 import orjson
 from msgpack.exceptions import StackError
 
-from protocol.bounds import MAX_DEPTH, check_depth, too_deep
+from protocol.bounds import MAX_DEPTH, check_depth, check_text, too_deep
 from protocol.codes import ErrorCode
 from protocol.errors import ProtocolError
 
@@ -80,11 +80,16 @@ class JsonCodec:
             if exc.msg.startswith("depth limit"):  # more than orjson's own 1024 levels
                 raise too_deep() from None
             raise ProtocolError(ErrorCode.BAD_REQUEST, f"malformed JSON: {exc.msg}") from None
-        # Fewer brackets than the limit cannot nest deeper than it: skip the walk.
+        # Fewer brackets than the limit cannot nest deeper than it: skip the walk. JSON
+        # strings cannot hold a raw NUL, only the escape: without one, skip that walk too.
         if isinstance(data, str):
             brackets = data.count("{") + data.count("[")
+            nul = "\\u0000" in data
         else:
             brackets = data.count(b"{") + data.count(b"[")
+            nul = b"\\u0000" in data
+        if nul:
+            check_text(value)
         return value if brackets <= MAX_DEPTH else check_depth(value)
 
     def join(self, encoded: Sequence[str]) -> str:
@@ -103,7 +108,8 @@ class MsgpackCodec:
     def decode(self, data: str | bytes) -> JSONValue:
         if isinstance(data, str):
             raise ProtocolError(ErrorCode.BAD_REQUEST, "chatgate.msgpack expects binary frames")
-        return check_depth(unpack(data))
+        value = check_depth(unpack(data))
+        return check_text(value) if b"\x00" in data else value
 
     def join(self, encoded: Sequence[bytes]) -> bytes:
         packer = msgpack.Packer()

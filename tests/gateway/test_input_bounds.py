@@ -186,15 +186,21 @@ def test_metadata_over_the_size_limit_is_413_on_every_surface(
     assert history.json()["data"] == []
 
 
-def test_metadata_with_nul_is_refused_before_storage(
-    client: TestClient, org: OrgCredentials
-) -> None:
-    """U+0000 in metadata (which PostgreSQL cannot store) is a 422 at its path."""
+def test_text_with_nul_is_refused_before_storage(client: TestClient, org: OrgCredentials) -> None:
+    """U+0000 anywhere in a body (which PostgreSQL cannot store), in metadata, a name or a
+    message's content, is a 400 bad_request at decode on every store alike; nothing is
+    stored."""
     response = client.post(
         f"/v1/widgets/{org.widget_id}/sessions", json={"metadata": {"note": "a\x00b"}}
     )
-    assert response.status_code == 422
-    assert response.json()["error"]["details"] == {"path": "$.metadata"}
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "bad_request")
+    response = client.post(f"/v1/widgets/{org.widget_id}/sessions", json={"name": "V\x00"})
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "bad_request")
+    token, conversation_id = visitor(client, org)
+    path = f"/v1/conversations/{conversation_id}/messages"
+    response = client.post(path, json={"content": "hi\x00"}, headers=bearer(token))
+    assert (response.status_code, response.json()["error"]["code"]) == (400, "bad_request")
+    assert client.get(path, headers=bearer(token)).json()["data"] == []
 
 
 def test_deep_bodies_to_the_dialects_answer_in_their_shape(

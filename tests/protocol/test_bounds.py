@@ -258,3 +258,23 @@ def test_decode_hook_knows_only_metadata():
     """The decoding hook refuses types it does not know."""
     with pytest.raises(NotImplementedError):
         decode_hook(complex, 1)
+
+
+@CODECS
+@pytest.mark.parametrize(
+    "document",
+    [{"content": "a\x00b"}, {"metadata": {"k\x00": 1}}, {"list": [["deep", "\x00"]]}],
+    ids=["string", "key", "nested"],
+)
+def test_decode_refuses_nul_anywhere(codec, document):
+    """U+0000 in any string or key of a body or frame is bad_request, in both codecs."""
+    with pytest.raises(ProtocolError) as info:
+        codec.decode(codec.encode(document))
+    assert info.value.code is ErrorCode.BAD_REQUEST
+
+
+@CODECS
+def test_decode_takes_text_that_only_spells_an_escape(codec):
+    """A backslash followed by "u0000" is text, not U+0000, and passes; so does a zero."""
+    document = {"content": "C:\\u0000 is a path", "n": 0}
+    assert codec.decode(codec.encode(document)) == document

@@ -10,7 +10,7 @@ from hypothesis import event, given, settings, strategies as st
 
 from protocol.codes import ErrorCode
 from protocol.commands import MAX_SEQ, Attachment
-from protocol.encoding import JSON, MSGPACK, Codec
+from protocol.encoding import JSON, MSGPACK, Codec, unpack
 from protocol.errors import ProtocolError
 from protocol.frames import OPS, read_frame, reply_error
 from tests.protocol.samples import AGENT, CODECS, CONVERSATION, SHA256
@@ -105,9 +105,10 @@ def check(obj: Any) -> None:
         assert exc.code in FRAME_ERRORS
         assert exc.ref is None or isinstance(exc.ref, str | int)
         reply = reply_error(exc.ref, exc)
-        # The error reply itself must always be sendable in both codecs.
-        assert JSON.decode(JSON.encode(reply)) == reply
-        assert MSGPACK.decode(MSGPACK.encode(reply)) == reply
+        # The error reply itself must always be sendable in both codecs (read back by a
+        # plain decoder: the codecs' decode also refuses client input, e.g. a NUL in text).
+        assert orjson.loads(JSON.encode(reply)) == reply
+        assert unpack(MSGPACK.encode(reply)) == reply
     else:
         event(f"accepted: {frame.op}")
         assert isinstance(frame.body, OPS[frame.op])
@@ -199,11 +200,12 @@ def test_fuzz_read_frame_random_values(obj):
 @CODECS
 @given(obj=frame_like)
 def test_fuzz_codec_round_trip_then_read(codec, obj):
-    """Whatever a codec can encode, it decodes again, and reading it raises only ProtocolError."""
+    """Whatever a codec can encode, it decodes again (or refuses with bad_request, as for a
+    NUL in text), and reading it raises only ProtocolError."""
     payload = encode(codec, obj)
     if payload is None:
         return
-    check(codec.decode(payload))
+    decode_and_check(codec, payload)
 
 
 @FUZZ
@@ -214,9 +216,15 @@ def test_fuzz_joined_frames_decode_to_a_list(objs):
     for codec in codecs:
         payloads = [encode(codec, obj) for obj in objs]
         parts = [payload for payload in payloads if payload is not None]
-        joined = codec.decode(codec.join(parts))
+        joined = plain_decode(codec, codec.join(parts))
         assert isinstance(joined, list)
         # Compared re-encoded, so that NaN (never equal to itself) does not fail the test.
         assert [codec.encode(item) for item in joined] == [
-            codec.encode(codec.decode(part)) for part in parts
+            codec.encode(plain_decode(codec, part)) for part in parts
         ]
+
+
+def plain_decode(codec: Codec, data: str | bytes) -> Any:
+    """Read server output back as a client would: the codecs' own ``decode`` is for client
+    input and also refuses what the gateway will not take (a NUL in text, deep nesting)."""
+    return unpack(data) if isinstance(data, bytes) else orjson.loads(data)
