@@ -145,7 +145,6 @@ def create_app(
             limits = Limits(limiter, _budgets(settings), metrics)
             admin = AdminHandlers(the_store, authenticator, settings, outbound, limits)
             publisher = Publisher(the_broker)
-            stack.push_async_callback(publisher.aclose)
             bus, conversations = build_bus(
                 the_store,
                 publisher,
@@ -167,6 +166,9 @@ def create_app(
             await the_broker.start(registry.deliver, registry.resync)
             stack.push_async_callback(the_broker.aclose)
             stack.push_async_callback(registry.aclose)
+            # Shutdown runs these bottom up: finish the writes in flight, then give their
+            # queued publishes a moment (while the broker is still open).
+            stack.push_async_callback(publisher.aclose)
             stack.push_async_callback(conversations.drain)
             dispatcher = Dispatcher(
                 the_store,

@@ -8,6 +8,11 @@ time until the bucket is full, so idle keys disappear by themselves.
 Placement: on standalone nodes a key lives on its rendezvous node (``layouts.rendezvous``,
 the broker's stable hash); on a cluster, on its slot's primary. Each script call touches
 exactly one key, so its slot is always well defined.
+
+A node that did not answer within the timeout (stopped, or its host stalled) is skipped: hits
+for its keys raise ``RateLimiterUnavailable`` at once, without waiting on it again, while one
+background probe pings it every ``PROBE_INTERVAL``; the first answer ends the skip. So a
+silent node costs the requests in flight when it stopped one timeout, and nothing after.
 """
 
 from __future__ import annotations
@@ -40,6 +45,8 @@ __all__ = ["GCRA_SCRIPT", "KEY_PREFIX", "TIMEOUT", "RedisRateLimiter"]
 KEY_PREFIX = "chatgate:rl:"
 #: Seconds a hit may take, connecting included, before Redis counts as unavailable.
 TIMEOUT = 1.0
+#: Seconds between two probes of a node that stopped answering.
+PROBE_INTERVAL = 0.5
 
 #: KEYS[1]: the bucket. ARGV: emission interval T (µs), tolerance limit * T (µs), cost.
 #: Returns {allowed (0/1), remaining, reset_after (µs), retry_after (µs, -1 = never), now (µs)}.
@@ -97,6 +104,8 @@ class RedisRateLimiter:
         self._cluster: RedisCluster | None = None
         self._cluster_lock = asyncio.Lock()
         self._script: AsyncScript | None = None
+        #: Nodes that stopped answering, each with the task probing it.
+        self._silent: dict[str, asyncio.Task[None]] = {}
 
     async def __aenter__(self) -> RedisRateLimiter:
         await self.start()
@@ -130,6 +139,10 @@ class RedisRateLimiter:
 
     async def aclose(self) -> None:
         self._script = None
+        probes, self._silent = list(self._silent.values()), {}
+        for probe in probes:
+            probe.cancel()
+        await asyncio.gather(*probes, return_exceptions=True)
         clients, self._clients = list(self._clients.values()), {}
         for client in clients:
             await client.aclose()
@@ -168,21 +181,30 @@ class RedisRateLimiter:
             raise RuntimeError("the rate limiter is not started (or already closed)")
         redis_key = KEY_PREFIX + key
         client: redis.Redis | RedisCluster
+        node: str | None  # the node that holds the key, once known
         if self._cluster is not None:
-            client, where = self._cluster, f"cluster {','.join(self._names)}"
+            client, where, node = self._cluster, f"cluster {','.join(self._names)}", None
         else:
-            where = rendezvous(redis_key, self._names)
+            where = node = rendezvous(redis_key, self._names)
             client = self._clients[where]
         try:
             async with asyncio.timeout(self._timeout):
                 if self._cluster is not None:
                     await self._initialize_cluster(self._cluster)
+                    node = self._primary_of(self._cluster, redis_key)
+                    where = node or where
+                if node in self._silent:
+                    raise RateLimiterUnavailable(
+                        f"rate limiter: Redis at {where} has not answered since it timed out"
+                    )
                 reply = await script(
                     keys=[redis_key],
                     args=[rate.interval_us, rate.tolerance_us, cost],
                     client=client,
                 )
-        except TimeoutError as exc:  # asyncio's; the builtin, an OSError
+        except (TimeoutError, redis_errors.TimeoutError) as exc:  # asyncio's, redis-py's
+            if node is not None:
+                self._silence(node)
             raise RateLimiterUnavailable(
                 f"rate limiter: Redis at {where} did not answer within {self._timeout}s"
             ) from exc
@@ -197,6 +219,39 @@ class RedisRateLimiter:
             retry_after=float("inf") if retry_us < 0 else retry_us / _MICROS,
         )
         return decision, now_us / _MICROS
+
+    @staticmethod
+    def _primary_of(cluster: RedisCluster, redis_key: str) -> str | None:
+        node = cluster.get_node_from_key(redis_key)
+        return None if node is None else str(node.name)
+
+    def _silence(self, where: str) -> None:
+        """Skip ``where`` until a probe gets an answer from it."""
+        if where not in self._silent and self._script is not None:
+            self._silent[where] = asyncio.create_task(self._probe(where))
+
+    async def _probe(self, where: str) -> None:
+        try:
+            while True:
+                await asyncio.sleep(PROBE_INTERVAL)
+                try:
+                    async with asyncio.timeout(self._timeout):
+                        await self._ping(where)
+                except (*_FAILURES, RuntimeError):
+                    continue
+                return
+        finally:
+            if self._silent.get(where) is asyncio.current_task():
+                del self._silent[where]
+
+    async def _ping(self, where: str) -> None:
+        if self._cluster is None:
+            await self._clients[where].ping()
+            return
+        node = self._cluster.get_node(node_name=where)
+        if node is None:
+            raise RuntimeError(f"{where} is no longer a node of the cluster")
+        await self._cluster.ping(target_nodes=node)
 
 
 def _addresses(url: str) -> tuple[list[NodeAddress], bool]:

@@ -205,14 +205,19 @@ class _Connection:
     async def _watch_all(
         self, resume: dict[uuid.UUID, int]
     ) -> dict[str, tuple[dict[str, Any], int | None]]:
-        """Check and join every conversation to resume, before the hello reply."""
+        """Check and join every conversation to resume, before the hello reply. The rooms
+        are joined together: each waits for its broker subscription a bounded time, and
+        those waits must not add up (see ``Registry.join``)."""
+        joined = await asyncio.gather(
+            *(self._watch(conversation_id) for conversation_id in resume), return_exceptions=True
+        )
         outcomes: dict[str, tuple[dict[str, Any], int | None]] = {}
-        for conversation_id, after_seq in resume.items():
+        for (conversation_id, after_seq), last_seq in zip(resume.items(), joined, strict=True):
             cid = str(conversation_id)
-            try:
-                last_seq = await self._watch(conversation_id)
-            except GatewayError as exc:
-                outcomes[cid] = ({"ok": False, "error": exc.to_wire()}, None)
+            if isinstance(last_seq, GatewayError):
+                outcomes[cid] = ({"ok": False, "error": last_seq.to_wire()}, None)
+            elif isinstance(last_seq, BaseException):
+                raise last_seq
             else:
                 outcomes[cid] = ({"ok": True, "last_seq": last_seq}, min(after_seq, last_seq))
         return outcomes

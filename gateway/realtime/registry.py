@@ -8,6 +8,15 @@ A conversation room delivers its events to members in ``seq`` order, each exactl
 duplicates are dropped; an event that arrives ahead of a missing seq waits up to
 ``gap_timeout`` for it, after which the room backfills the gap from storage (pub/sub is
 at-most-once, storage has everything that was acknowledged).
+
+Nothing here waits long for the broker. A join waits ``LIVE_WAIT`` at most for the room's
+subscription; if the broker has not confirmed it by then (its Redis node stopped answering),
+the room opens anyway with its live feed pending: its baseline is read from storage, the
+subscription keeps being tried in the background while the room has members, and once it
+holds the room backfills from storage everything stored since the baseline, in order. So a
+subscriber gets the history at once and the live events as soon as the node is back, with no
+gap. A leave waits ``LEAVE_WAIT`` at most for the unsubscribe, which carries on in the
+background (unsubscribes and subscribes of one channel still run one at a time, in order).
 """
 
 from __future__ import annotations
@@ -33,6 +42,14 @@ __all__ = ["Registry"]
 log = logging.getLogger(__name__)
 
 BACKFILL_PAGE = 500
+#: Seconds a join waits for a new room's broker subscription before the room opens with its
+#: live feed pending (the socket's later frames wait behind a subscribe no longer than this,
+#: plus the storage reads).
+LIVE_WAIT = 0.5
+#: Seconds a leave waits for the broker's unsubscribe before it carries on without it.
+LEAVE_WAIT = 0.5
+#: Seconds between tries of a room's subscription the broker refused: first, then at most.
+RESUBSCRIBE_MIN, RESUBSCRIBE_MAX = 0.2, 2.0
 
 
 @dataclass(eq=False, slots=True)
@@ -45,6 +62,8 @@ class _Room:
     last_seq: int | None = None
     pending: dict[int, Push] = field(default_factory=dict)
     gap_timer: asyncio.TimerHandle | None = None
+    #: The broker confirmed the room's subscription: its live events arrive.
+    live: bool = False
 
 
 @dataclass(slots=True)
@@ -80,13 +99,14 @@ class Registry:
         return len(self._rooms)
 
     async def join(self, session: Session, channel: str) -> None:
-        """Add ``session`` to a room; returns once the room receives live traffic.
+        """Add ``session`` to a room; returns once the room receives live traffic, or
+        after ``LIVE_WAIT`` with the live feed pending (see the module docstring).
 
-        Events published after this returns reach the session (in order, for
-        conversation rooms). Idempotent.
+        Every event stored after this returns reaches the session (in order, for
+        conversation rooms; late, if the live feed is pending). Idempotent.
 
         Raises:
-            GatewayError: ``unavailable`` if the broker subscription failed.
+            GatewayError: ``unavailable`` if the room's baseline could not be read.
         """
         room = self._rooms.get(channel)
         if room is None:
@@ -103,18 +123,22 @@ class Registry:
         await asyncio.shield(room.ready)
 
     async def leave(self, session: Session, channel: str) -> None:
-        """Remove ``session`` from a room; the last one out unsubscribes. Idempotent."""
-        room = self._rooms.get(channel)
-        if room is None or session not in room.members:
-            return
-        room.members.discard(session)
-        if not room.members:
-            self._drop(room)
-            await self._reconcile(channel)
+        """Remove ``session`` from a room; the last one out unsubscribes (waiting for the
+        broker ``LEAVE_WAIT`` at most). Idempotent."""
+        await self.leave_all(session, (channel,))
 
     async def leave_all(self, session: Session, channels: Iterable[str]) -> None:
+        unsubscribing = []
         for channel in tuple(channels):
-            await self.leave(session, channel)
+            room = self._rooms.get(channel)
+            if room is None or session not in room.members:
+                continue
+            room.members.discard(session)
+            if not room.members:
+                self._drop(room)
+                unsubscribing.append(self._spawn(self._reconcile(channel)))
+        if unsubscribing:
+            await asyncio.wait(unsubscribing, timeout=LEAVE_WAIT)
 
     async def aclose(self) -> None:
         for room in tuple(self._rooms.values()):
@@ -229,22 +253,59 @@ class Registry:
     # -- subscriptions --------------------------------------------------------------------
 
     async def _open(self, room: _Room) -> None:
-        try:
-            await self._reconcile(room.channel)
-            if room.conversation_id is not None:
+        """Subscribe (waiting ``LIVE_WAIT`` at most), read the baseline, open the room."""
+        subscribing = self._spawn(self._go_live(room))
+        await asyncio.wait((subscribing,), timeout=LIVE_WAIT)
+        if room.conversation_id is not None:
+            live_before = room.live
+            try:
                 baseline = await self._store.last_seq(room.conversation_id)
-                room.last_seq = max(baseline or 0, room.last_seq or 0)
-                self._drain(room)
-        except Exception:
-            log.exception("could not open room %s", room.channel)
-            if self._rooms.get(room.channel) is room:
-                self._drop(room)
-                self._spawn(self._reconcile(room.channel))
-            room.ready.set_exception(
-                GatewayError(ErrorCode.UNAVAILABLE, "could not subscribe", temporary=True)
-            )
-        else:
-            room.ready.set_result(None)
+            except Exception:
+                log.exception("could not open room %s", room.channel)
+                if self._rooms.get(room.channel) is room:
+                    self._drop(room)
+                    self._spawn(self._reconcile(room.channel))
+                room.ready.set_exception(
+                    GatewayError(ErrorCode.UNAVAILABLE, "could not subscribe", temporary=True)
+                )
+                return
+            room.last_seq = max(baseline or 0, room.last_seq or 0)
+            self._drain(room)
+            if room.live and not live_before:
+                # Went live while the baseline was read: what was stored meanwhile may have
+                # been published before the subscription held.
+                self._spawn(self._backfill(room))
+        room.ready.set_result(None)
+
+    async def _go_live(self, room: _Room) -> None:
+        """Subscribe the room's channel, trying again while the broker refuses and the
+        room has members; then backfill what its pending live feed missed."""
+        delay = RESUBSCRIBE_MIN
+        failures = 0
+        while self._rooms.get(room.channel) is room:
+            try:
+                await self._reconcile(room.channel)
+            except Exception as exc:
+                failures += 1
+                if failures == 1:
+                    log.warning(
+                        "subscribing %s failed (%s); its live feed waits, trying again",
+                        room.channel,
+                        exc,
+                    )
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, RESUBSCRIBE_MAX)
+                continue
+            if self._rooms.get(room.channel) is not room:
+                return
+            room.live = True
+            if failures:
+                log.info("%s is live after %d failed subscribes", room.channel, failures)
+            if room.conversation_id is not None and room.last_seq is not None:
+                # Opened with the live feed pending: read what was stored since.
+                self._metrics.resyncs.inc()
+                await self._backfill(room)
+            return
 
     def _drop(self, room: _Room) -> None:
         if self._rooms.get(room.channel) is room:
@@ -274,10 +335,17 @@ class Registry:
             if entry.users == 0:
                 del self._locks[channel]
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         task = asyncio.create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(_log_failure)
+        return task
+
+
+def _log_failure(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("registry task failed", exc_info=task.exception())
 
 
 def _retrieve(future: asyncio.Future[None]) -> None:

@@ -230,8 +230,9 @@ class ClusterLayout:
         self._seeds = seeds
         self._cluster: RedisCluster | None = None
         # redis-py's cluster client refuses a command (MaxConnectionsError) when its node's
-        # pool is exhausted, and has no waiting pool: publishes wait their turn here.
-        self._publishing = asyncio.Semaphore(MAX_CONNECTIONS)
+        # pool is exhausted, and has no waiting pool: publishes wait their turn here, per
+        # primary, so that one which stopped answering holds up only its own channels.
+        self._publishing: dict[str, asyncio.Semaphore] = {}
 
     @property
     def cluster(self) -> RedisCluster:
@@ -267,7 +268,11 @@ class ClusterLayout:
         return str(node.name)
 
     async def publish(self, channel: str, payload: bytes) -> None:
-        async with self._publishing:
+        owner = self.owner(channel)
+        turn = self._publishing.get(owner)
+        if turn is None:
+            turn = self._publishing[owner] = asyncio.Semaphore(MAX_CONNECTIONS)
+        async with turn:
             await self.cluster.spublish(channel, payload)
 
     async def publish_to(self, node: str, channel: str, payload: bytes) -> None:

@@ -1,14 +1,20 @@
-"""The publisher: a publish the broker refuses after the write is tried again, so that a
-conversation's last event and inbox events (nothing later reveals them missing) arrive."""
+"""The publisher: publishing never makes the caller wait for the broker; each channel's
+events go out in order; a publish the broker refuses after the write is tried again, so
+that a conversation's last event and inbox events (nothing later reveals them missing)
+arrive; the backlog is bounded."""
 
 from __future__ import annotations
 
 import asyncio
 
+import pytest
+
+from gateway.realtime import publisher as publishing
 from gateway.realtime.broker.base import BrokerError
 from gateway.realtime.broker.memory import MemoryBroker, MemoryHub
 from gateway.realtime.publisher import Publisher
-from protocol.events import ConversationCreated, TypingChanged
+from gateway.realtime.push import Push
+from protocol.events import ConversationCreated, MessageCreated, TypingChanged
 from tests.contracts.broker import Inbox
 
 
@@ -56,3 +62,113 @@ async def test_publisher_does_not_retry_typing() -> None:
     await asyncio.sleep(0.3)
     assert inbox.received == []
     await publisher.aclose()
+
+
+class HungBroker(MemoryBroker):
+    """Our broker interface, whose publishes to ``hung`` channels wait until ``thaw`` (a
+    Redis node that stopped answering)."""
+
+    def __init__(self, hub: MemoryHub, hung: set[str]) -> None:
+        super().__init__(hub)
+        self.hung = hung
+        self.thawed = asyncio.Event()
+
+    async def publish(self, channel: str, payload: bytes) -> None:
+        if channel in self.hung:
+            await self.thawed.wait()
+        await super().publish(channel, payload)
+
+
+def message(conversation_id: str, seq: int) -> MessageCreated:
+    return MessageCreated(conversation_id, seq, {"seq": seq})
+
+
+def seqs(inbox: Inbox, channel: str) -> list[int | None]:
+    return [Push.from_payload(p).seq for c, p in inbox.received if c == channel]
+
+
+async def follower(hub: MemoryHub, *channels: str) -> Inbox:
+    broker, inbox = MemoryBroker(hub), Inbox()
+    await broker.start(inbox.deliver)
+    for channel in channels:
+        await broker.subscribe(channel)
+    return inbox
+
+
+async def test_publisher_keeps_each_channels_order_through_retries() -> None:
+    """Events refused by the broker are retried before the ones behind them go out."""
+    hub = MemoryHub()
+    inbox = await follower(hub, "conv:c1")
+    broker = RefusingBroker(hub, refusals=2)
+    await broker.start(lambda channel, payload: None)
+    publisher = Publisher(broker)
+    for seq in range(1, 6):
+        await publisher.publish("o1", [message("c1", seq)])
+    await inbox.wait_for(5)
+    assert seqs(inbox, "conv:c1") == [1, 2, 3, 4, 5]
+    await publisher.aclose()
+
+
+async def test_publisher_never_waits_and_a_hung_channel_holds_up_only_itself() -> None:
+    """A publish returns while the broker hangs on its channel; other channels' events
+    still go out at once; the hung one's follow, in order, when it answers."""
+    hub = MemoryHub()
+    inbox = await follower(hub, "conv:hung", "conv:fine")
+    broker = HungBroker(hub, {"conv:hung"})
+    await broker.start(lambda channel, payload: None)
+    publisher = Publisher(broker)
+    async with asyncio.timeout(1):
+        for seq in (1, 2, 3):
+            await publisher.publish("o1", [message("hung", seq)])
+    await publisher.publish("o1", [message("fine", 1)])
+    assert await inbox.wait_for(1) == [("conv:fine", message_payload("fine", 1))]
+    assert publisher.backlog == 2  # seq 1 is with the broker
+    broker.thawed.set()
+    await inbox.wait_for(4)
+    assert seqs(inbox, "conv:hung") == [1, 2, 3]
+    await publisher.aclose()
+
+
+def message_payload(conversation_id: str, seq: int) -> bytes:
+    return Push.from_event(message(conversation_id, seq)).payload
+
+
+async def test_publisher_drops_the_oldest_past_a_channels_backlog(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A channel whose broker hangs keeps its newest events (their seq reveals the gap to
+    the rooms, which read it from storage) and drops the oldest waiting ones."""
+    monkeypatch.setattr(publishing, "CHANNEL_BACKLOG", 3)
+    hub = MemoryHub()
+    inbox = await follower(hub, "conv:c1")
+    broker = HungBroker(hub, {"conv:c1"})
+    await broker.start(lambda channel, payload: None)
+    publisher = Publisher(broker)
+    for seq in range(1, 8):
+        await publisher.publish("o1", [message("c1", seq)])
+    assert publisher.backlog == 3
+    broker.thawed.set()
+    await inbox.wait_for(3)
+    assert seqs(inbox, "conv:c1") == [5, 6, 7]
+    await publisher.aclose()
+
+
+async def test_publisher_close_gives_queued_publishes_a_grace_then_drops_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Closing waits for queued publishes a moment (shutdown after the last writes), then
+    stops the ones the broker still holds; nothing is published after close."""
+    monkeypatch.setattr(publishing, "CLOSE_GRACE", 0.2)
+    hub = MemoryHub()
+    inbox = await follower(hub, "conv:c1", "conv:hung")
+    broker = HungBroker(hub, {"conv:hung"})
+    await broker.start(lambda channel, payload: None)
+    publisher = Publisher(broker)
+    await publisher.publish("o1", [message("c1", 1), message("hung", 1)])
+    await publisher.aclose()
+    assert seqs(inbox, "conv:c1") == [1]
+    assert seqs(inbox, "conv:hung") == [] and publisher.backlog == 0
+    await publisher.publish("o1", [message("c1", 2)])
+    broker.thawed.set()
+    await asyncio.sleep(0)
+    assert seqs(inbox, "conv:c1") == [1] and seqs(inbox, "conv:hung") == []

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import math
+import os
+import signal
 import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 
@@ -289,6 +291,41 @@ async def test_redis_rate_limiter_raises_unavailable_when_redis_goes_away(
                         await limiter.hit("down", SLOW)
             node.start()
             assert (await limiter.hit("down", SLOW)).allowed
+    finally:
+        node.stop()
+
+
+@pytest.mark.redis
+async def test_redis_rate_limiter_skips_a_silent_node_until_it_answers(
+    redis_binaries: None,
+) -> None:
+    """A node that stops answering (SIGSTOP) costs one timeout: the hits after it fail at
+    once without waiting on the node (three within 1 s, where each took the 1 s timeout
+    before), and hits pass again soon after it answers."""
+    node = RedisServer().start()
+    assert node.process is not None
+    try:
+        async with RedisRateLimiter(node.url) as limiter:
+            assert (await limiter.hit("silent", SLOW)).allowed
+            os.kill(node.process.pid, signal.SIGSTOP)
+            try:
+                with pytest.raises(RateLimiterUnavailable, match="did not answer within"):
+                    await limiter.hit("silent", SLOW)
+                async with asyncio.timeout(timeout(1)):
+                    for _ in range(3):
+                        with pytest.raises(RateLimiterUnavailable, match="has not answered"):
+                            await limiter.hit("silent", SLOW)
+            finally:
+                os.kill(node.process.pid, signal.SIGCONT)
+            loop = asyncio.get_running_loop()
+            deadline = loop.time() + timeout(5)
+            while True:
+                try:
+                    assert (await limiter.hit("silent", SLOW)).allowed
+                    break
+                except RateLimiterUnavailable:
+                    assert loop.time() < deadline, "still skipped after the node answered"
+                    await asyncio.sleep(0.05)
     finally:
         node.stop()
 

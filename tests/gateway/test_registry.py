@@ -25,7 +25,7 @@ from protocol.errors import GatewayError
 from storage.errors import StorageError
 from storage.sqlite import SQLiteStore
 from tests.contracts.rows import add_conversation, add_org, plan_of, visitor_says
-from tests.support import timeout
+from tests.support import eventually, timeout
 
 
 class Node:
@@ -199,15 +199,22 @@ class FlakyBroker(MemoryBroker):
 
 
 class FlakyStore(SQLiteStore):
-    """A real SQLite store whose next ``read_events`` fails (a database hiccup)."""
+    """A real SQLite store whose next reads fail when told to (a database hiccup)."""
 
     fail_reads = 0
+    fail_last_seq = 0
 
     async def read_events(self, conversation_id: str, after_seq: int, limit: int) -> list[Any]:
         if self.fail_reads:
             self.fail_reads -= 1
             raise StorageError("database hiccup")
         return await super().read_events(conversation_id, after_seq, limit)
+
+    async def last_seq(self, conversation_id: str) -> int | None:
+        if self.fail_last_seq:
+            self.fail_last_seq -= 1
+            raise StorageError("database hiccup")
+        return await super().last_seq(conversation_id)
 
 
 async def test_registry_drops_an_undecodable_payload(
@@ -226,25 +233,56 @@ async def test_registry_drops_an_undecodable_payload(
     await member.aclose()
 
 
-async def test_registry_join_fails_cleanly_when_the_broker_is_down(
+async def test_registry_join_while_the_broker_refuses_goes_live_once_it_accepts(
     sqlite_store: SQLiteStore, world: World
 ) -> None:
-    """A failed subscription answers unavailable and leaves no half-open room behind."""
+    """A join the broker cannot subscribe yet still succeeds; the member gets what was
+    stored meanwhile, then live events, in order and once each, when the broker accepts."""
     node = Node(world.hub, sqlite_store)
     node.broker = FlakyBroker(world.hub)
     node.registry = Registry(node.broker, sqlite_store, gap_timeout=0.05, metrics=node.metrics)
     await node.start()
-    member = Member(node)
-    with pytest.raises(GatewayError) as info:
-        await member.follow(world.conversation_id)
-    assert info.value.code is ErrorCode.UNAVAILABLE
-    assert node.registry.room_count == 0
+    member = await node.member(world.conversation_id)
+    channel = conversation_channel(world.conversation_id)
+    missed = await store_messages(sqlite_store, world, 2)
+    for push in missed:  # nobody subscribed: lost on the bus
+        await node.broker.publish(channel, push.payload)
+    assert member.frames == []
     node.broker.failing = False
-    await member.follow(world.conversation_id)
-    push = (await store_messages(sqlite_store, world, 1))[0]
-    await node.broker.publish(conversation_channel(world.conversation_id), push.payload)
-    assert await member.seqs(1) == [1]
+    assert await member.seqs(2) == [1, 2]
+    live = (await store_messages(sqlite_store, world, 1))[0]
+    await node.broker.publish(channel, live.payload)
+    assert await member.seqs(3) == [1, 2, 3]
     await member.aclose()
+    await node.registry.aclose()
+
+
+async def test_registry_join_fails_cleanly_when_the_baseline_cannot_be_read(
+    tmp_path: Path, world: World
+) -> None:
+    """A room whose last seq cannot be read answers unavailable and leaves no half-open
+    room behind; the next join works."""
+    async with FlakyStore(tmp_path / "flaky.db") as store:
+        org = await add_org(store)
+        conversation = await add_conversation(store, org.id)
+        node = Node(world.hub, store)
+        await node.start()
+        member = Member(node)
+        store.fail_last_seq = 1
+        with pytest.raises(GatewayError) as info:
+            await member.follow(conversation.id)
+        assert info.value.code is ErrorCode.UNAVAILABLE
+        assert node.registry.room_count == 0
+        # The failed room's unsubscribe runs on the side.
+        await eventually(
+            lambda: conversation_channel(conversation.id) not in world.hub.subscribers, 2
+        )
+        await member.follow(conversation.id)
+        push = (await store_messages(store, World(world.hub, org.id, conversation.id), 1))[0]
+        await node.broker.publish(conversation_channel(conversation.id), push.payload)
+        assert await member.seqs(1) == [1]
+        await member.aclose()
+        await node.registry.aclose()
 
 
 async def test_registry_backfill_retries_after_a_storage_failure(

@@ -140,12 +140,12 @@ class RedisBroker:
             await shard.unsubscribe(channel)
 
     async def publish(self, channel: str, payload: bytes) -> None:
-        # Bounded: the change is already stored, and a hung node must not hold the sender's
-        # reply for a whole socket timeout; the room resyncs when the node is back.
+        # Bounded: the change is already stored, and a hung node must not hold the
+        # publisher's queue of this channel for a whole socket timeout.
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT):
                 await self.layout.publish(channel, payload)
-        except _FAILURES as exc:
+        except (*_FAILURES, RuntimeError) as exc:  # RuntimeError: no primary serves the slot
             raise BrokerError(f"publish to {channel} failed: {exc!r}") from exc
 
     @property
@@ -172,8 +172,11 @@ class RedisBroker:
         )
         self._placement[channel] = shard
         try:
-            await shard.subscribe(channel)
-            await asyncio.wait_for(asyncio.shield(confirmed), self.confirm_timeout)
+            # The whole of it is bounded: the shard's lock may be held by a reconnect to a
+            # node that accepts connections but never answers (SIGSTOP).
+            async with asyncio.timeout(self.confirm_timeout):
+                await shard.subscribe(channel)
+                await asyncio.shield(confirmed)
         except _FAILURES as exc:
             self._placement.pop(channel, None)
             raise BrokerError(f"subscribe to {channel} failed: {exc}") from exc
