@@ -98,6 +98,8 @@ WebhookEventType = Literal[
 DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
 Origin = Annotated[str, Meta(min_length=1, max_length=300)]
 Cursor = Annotated[str, Meta(max_length=200)]
+#: An instant as RFC 3339 requires it: with an offset (``Z`` or ``+02:00``), any precision.
+Instant = Annotated[datetime, Meta(tz=True)]
 
 
 @dataclass(frozen=True, slots=True)
@@ -434,8 +436,8 @@ class ReplayWebhookDeliveries:
     ones too with ``include_delivered``), each with its original ``webhook-id``."""
 
     webhook_id: UUID
-    since: datetime
-    until: datetime | UnsetType = UNSET
+    since: Instant
+    until: Instant | UnsetType = UNSET
     include_delivered: bool = False
 
 
