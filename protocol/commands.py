@@ -102,6 +102,8 @@ Origin = Annotated[str, Meta(min_length=1, max_length=300, pattern=urls.ORIGIN)]
 Origins = Annotated[tuple[Origin, ...], Meta(max_length=50)]
 EventTypes = Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)]
 Cursor = Annotated[str, Meta(max_length=200)]
+#: An instant as RFC 3339 requires it: with an offset (``Z`` or ``+02:00``), any precision.
+Instant = Annotated[datetime, Meta(tz=True)]
 
 
 def _once_each(values: tuple[str, ...] | UnsetType, name: str) -> None:
@@ -461,8 +463,8 @@ class ReplayWebhookDeliveries:
     ones too with ``include_delivered``), each with its original ``webhook-id``."""
 
     webhook_id: UUID
-    since: datetime
-    until: datetime | UnsetType = UNSET
+    since: Instant
+    until: Instant | UnsetType = UNSET
     include_delivered: bool = False
 
 

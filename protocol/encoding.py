@@ -3,16 +3,24 @@
 A codec turns decoded-JSON objects into frame payloads and back. ``decode`` is for what a
 client sends (socket frames; REST bodies through ``JSON``): it raises only ``ProtocolError``
 (code ``bad_request``), whatever bytes it is given, and refuses a document nested deeper than
-``bounds.MAX_DEPTH`` levels (``details.max_depth``). ``join`` packs several already-encoded
-objects into one array frame, so a batch costs no re-encoding.
+``bounds.MAX_DEPTH`` levels (``details.max_depth``) or holding U+0000 in any text. ``join``
+packs several already-encoded objects into one array frame, so a batch costs no re-encoding.
+
+Every instant on the wire has one form, ``format_instant``'s: RFC 3339 in UTC with exactly
+three fractional digits and ``Z`` (``2025-12-10T19:27:02.941Z``), truncated to the
+millisecond. Both codecs (and ``encode_json``, for HTTP bodies) write any ``datetime`` they
+meet in that form, so no encoder's own datetime format (orjson's ``+00:00``, its dropped
+zero fraction) ever reaches a client.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any, Final, Protocol
 
 import msgpack
+import msgspec
 import orjson
 from msgpack.exceptions import StackError
 
@@ -27,6 +35,8 @@ __all__ = [
     "Codec",
     "JsonCodec",
     "MsgpackCodec",
+    "encode_json",
+    "format_instant",
     "negotiate",
     "pack",
     "unpack",
@@ -71,7 +81,7 @@ class JsonCodec:
     binary: Final = False
 
     def encode(self, obj: JSONValue) -> str:
-        return orjson.dumps(obj).decode()
+        return encode_json(obj).decode()
 
     def decode(self, data: str | bytes) -> JSONValue:
         try:
@@ -116,9 +126,48 @@ class MsgpackCodec:
         return bytes(packer.pack_array_header(len(encoded))) + b"".join(encoded)
 
 
+def format_instant(at: datetime) -> str:
+    """The wire form of an instant: RFC 3339 in UTC, three fractional digits, ``Z``.
+
+    ``2025-12-10T19:27:02.941Z``, whatever the instant's time zone, and ``.000`` on a whole
+    second. Finer precision is truncated, never rounded: rounding could carry an instant
+    into the next second (or day, or year) and out of order with the stored values beside it.
+    Fixed width, so for instants from year 1 to 9999 the text sorts as the instants do.
+
+    Raises:
+        ValueError: for a naive ``datetime`` (it names no instant).
+        OverflowError: for an aware one whose UTC time falls outside years 1 to 9999.
+    """
+    if at.tzinfo is not UTC:
+        offset = at.utcoffset()
+        if offset is None:
+            raise ValueError(f"a naive datetime names no instant: {at!r}")
+        at = (at.replace(tzinfo=None) - offset).replace(tzinfo=UTC)
+    # msgspec writes "YYYY-MM-DDTHH:MM:SS" (four-digit year) several times faster than
+    # isoformat; only the fraction is ours.
+    text: str = msgspec.to_builtins(at)
+    return text[:19] + _MILLISECONDS[at.microsecond // 1000]
+
+
+_MILLISECONDS: Final = tuple(f".{ms:03d}Z" for ms in range(1000))
+
+
+def _instant(value: Any) -> str:
+    """The encoders' hook for the values they cannot write themselves."""
+    if isinstance(value, datetime):
+        return format_instant(value)
+    raise TypeError(f"{type(value).__name__} is not JSON")
+
+
+def encode_json(obj: JSONValue) -> bytes:
+    """JSON bytes of decoded JSON, any ``datetime`` in it as ``format_instant`` writes it."""
+    return orjson.dumps(obj, default=_instant, option=orjson.OPT_PASSTHROUGH_DATETIME)
+
+
 def pack(obj: JSONValue) -> bytes:
-    """msgpack-encode decoded JSON (the broker envelope uses this too)."""
-    return msgpack.packb(obj, use_bin_type=True)  # type: ignore[no-any-return]
+    """msgpack-encode decoded JSON (the broker envelope uses this too); any ``datetime`` in it
+    goes out as ``format_instant``'s string, never as a msgpack timestamp."""
+    return msgpack.packb(obj, use_bin_type=True, default=_instant)  # type: ignore[no-any-return]
 
 
 def unpack(data: bytes) -> JSONValue:

@@ -11,8 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-import msgspec
-
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.events import ConversationUpdated, MessageCreated
@@ -96,7 +94,7 @@ def _change(
     if unknown:
         raise RuntimeError(f"a plan may not change {sorted(unknown)}")
     diff = {
-        name: [_wire(getattr(current, name)), _wire(value)]
+        name: [to_wire(getattr(current, name)), to_wire(value)]
         for name, value in step.updates.items()
         if getattr(current, name) != value
     }
@@ -105,10 +103,6 @@ def _change(
     seq = current.last_seq + 1
     current = dataclasses.replace(current, **step.updates, last_seq=seq, updated_at=at)
     return current, ConversationUpdated(current.id, seq, to_wire(current), diff)
-
-
-def _wire(value: Any) -> Any:
-    return msgspec.to_builtins(value)
 
 
 # -- monthly message quota ----------------------------------------------------------------

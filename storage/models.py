@@ -1,7 +1,8 @@
 """Rows as frozen dataclasses, and what a conversation change looks like before it is stored.
 
 Field names are the native wire names: ``to_wire(model)`` is the JSON object the REST API
-and the events carry (timestamps as RFC 3339 UTC strings, ids as strings).
+and the events carry (timestamps in the one wire form of ``protocol.encoding.format_instant``,
+``2025-12-10T19:27:02.941Z``; ids as strings).
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from typing import Any
 
 import msgspec
 
+from protocol.encoding import format_instant
 from protocol.events import ConversationUpdated, MessageCreated
 from protocol.states import Handler, Role, Status
 
@@ -51,8 +53,32 @@ def now() -> datetime:
 
 
 def to_wire(model: Any) -> JSONObject:
-    """The JSON object of a model, as clients see it."""
-    return msgspec.to_builtins(model)  # type: ignore[no-any-return]
+    """The JSON object of a model (or the JSON value of a field's value), as clients see it.
+
+    Timestamps become ``format_instant`` text; msgspec's own form would drop the fraction on
+    a whole second and print microseconds otherwise.
+    """
+    builtins = msgspec.to_builtins(model, builtin_types=(datetime,))
+    return _instants_as_text(builtins)  # type: ignore[no-any-return]
+
+
+def _instants_as_text(value: Any) -> Any:
+    # ``to_builtins`` builds fresh containers, so they are rewritten in place.
+    if type(value) is dict:
+        for key, item in value.items():
+            if type(item) in _CONTAINERS:
+                value[key] = _instants_as_text(item)
+    elif type(value) is list:
+        for i, item in enumerate(value):
+            if type(item) in _CONTAINERS:
+                value[i] = _instants_as_text(item)
+    elif isinstance(value, datetime):
+        return format_instant(value)
+    return value
+
+
+#: What ``_instants_as_text`` looks into (or rewrites); every other value is left as it is.
+_CONTAINERS = frozenset({dict, list, datetime})
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Final, Protocol, get_args, get_type_hints
 
 import orjson
 
+from protocol.encoding import format_instant
 from protocol.events import ConversationUpdated, MessageCreated
 from protocol.states import Handler, Role, Status
 from storage.base import StoredEvent
@@ -281,8 +282,35 @@ def events(
     ]
     for r in changes:
         data = _json(r["data"])
-        merged.append(
-            ConversationUpdated(conversation_id, r["seq"], data["conversation"], data["changes"])
-        )
+        snapshot, diff = _current_times(data["conversation"], data["changes"])
+        merged.append(ConversationUpdated(conversation_id, r["seq"], snapshot, diff))
     merged.sort(key=lambda e: e.seq)
     return merged[:limit]
+
+
+#: The conversation fields that hold instants.
+_CONVERSATION_TIMES: Final = frozenset(
+    name
+    for name, kind in get_type_hints(Conversation).items()
+    if kind is datetime or datetime in get_args(kind)
+)
+
+
+def _current_times(
+    snapshot: dict[str, Any], diff: dict[str, list[Any]]
+) -> tuple[dict[str, Any], dict[str, list[Any]]]:
+    """A stored change's instants in today's wire form.
+
+    Change rows keep the text they were stored with, and rows stored before the wire form
+    was fixed carry another (``...:15.260Z``, ``...:28Z``); the instant is the same.
+    """
+    for name in _CONVERSATION_TIMES:
+        if snapshot.get(name) is not None:
+            snapshot[name] = _instant_text(snapshot[name])
+        if name in diff:
+            diff[name] = [None if v is None else _instant_text(v) for v in diff[name]]
+    return snapshot, diff
+
+
+def _instant_text(text: str) -> str:
+    return format_instant(datetime.fromisoformat(text))

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 
 from gateway.limits.policy import rate_limit_headers
 from protocol.codes import ErrorCode
+from protocol.encoding import encode_json
 from protocol.errors import GatewayError
 
 __all__ = ["error_response", "http_exception_handler", "json_response", "request_id_of"]
@@ -38,7 +38,7 @@ _HTTP_CODES = {
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    return Response(orjson.dumps(body), status, headers=headers, media_type=JSON_TYPE)
+    return Response(encode_json(body), status, headers=headers, media_type=JSON_TYPE)
 
 
 def error_response(exc: GatewayError, request_id: str) -> Response:

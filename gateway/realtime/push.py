@@ -8,9 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
-
-from protocol.encoding import Codec, pack, unpack
+from protocol.encoding import Codec, encode_json, pack, unpack
 from protocol.events import Event, to_frame
 
 __all__ = ["Push"]
@@ -44,5 +42,5 @@ class Push:
         if codec.binary:
             return self.payload
         if self._json is None:
-            self._json = orjson.dumps(self.frame).decode()
+            self._json = encode_json(self.frame).decode()
         return self._json

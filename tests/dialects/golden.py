@@ -9,19 +9,22 @@ no key more). Values in expectations may be:
   ``{conversation_id}``, ``{org_id}``, ``{widget_id}``, ``{contact_id}``, ``{agent_id}``,
   ``{api_key}``, ``{other_api_key}``, ``{agent_token}``, ``{images}`` (the local image server),
   ``{base}`` (the gateway's base URL), or one saved by a ``before`` request;
-- ``"<uuid>"``, ``"<timestamp>"`` (RFC 3339), ``"<sha256>"``, ``"<string>"`` (non-empty),
-  ``"<digits>"``, ``"<int>"``: any value of that form.
+- ``"<uuid>"``, ``"<timestamp>"``, ``"<sha256>"``, ``"<string>"`` (non-empty),
+  ``"<digits>"``, ``"<int>"``: any value of that form. A ``<timestamp>`` has the one wire form
+  of every chatgate surface, as in the vendors' own examples: RFC 3339 in UTC with exactly
+  three fractional digits and ``Z`` (``2025-12-10T19:27:02.941Z``).
 """
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+
+from tests.instants import WIRE_INSTANT
 
 __all__ = ["Case", "load_cases", "match", "substitute"]
 
@@ -32,6 +35,7 @@ _FORMS = {
     "<sha256>": re.compile(r"^[0-9a-f]{64}$"),
     "<string>": re.compile(r"^[\s\S]+$"),
     "<digits>": re.compile(r"^[0-9]+$"),
+    "<timestamp>": WIRE_INSTANT,
 }
 
 
@@ -83,9 +87,6 @@ def match(actual: Any, expected: Any, path: str = "$") -> None:
             match(a, e, f"{path}[{i}]")
     elif expected == "<int>":
         assert isinstance(actual, int) and not isinstance(actual, bool), f"{path}: {actual!r}"
-    elif expected == "<timestamp>":
-        assert isinstance(actual, str), f"{path}: expected a timestamp, got {actual!r}"
-        assert datetime.fromisoformat(actual).tzinfo is not None, f"{path}: {actual!r}"
     elif isinstance(expected, str) and expected in _FORMS:
         assert isinstance(actual, str) and _FORMS[expected].match(actual), (
             f"{path}: {actual!r} is not {expected}"

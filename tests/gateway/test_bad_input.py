@@ -167,3 +167,21 @@ def test_bad_input_socket_sweep(client: TestClient, org: OrgCredentials) -> None
         sent = ws.call("message.send", conversation_id=cid, content="still here")
         assert sent["ok"] and sent["data"]["seq"] == 1
         assert neighbour.event()["data"]["content"] == "still here"
+
+
+def test_bad_input_instants_need_an_offset(client: TestClient, org: OrgCredentials) -> None:
+    """An input time without an offset (not RFC 3339) answers validation_error naming the
+    field; with any offset and any precision it is accepted."""
+    key = bearer(org.api_key)
+    hook = client.post("/v1/webhooks", json={"url": "https://hooks.example/in"}, headers=key)
+    replay = f"/v1/webhooks/{hook.json()['id']}/replay"
+    for since in ("2020-01-01T00:00:00", "2020-01-01", "yesterday"):
+        response = client.post(replay, json={"since": since}, headers=key)
+        assert response.status_code == 422, (since, response.text)
+        assert_clean(response, since)
+        assert response.json()["error"]["details"] == {"path": "$.since"}
+    for since in ("2020-01-01T00:00:00Z", "2020-01-01T02:00:00+02:00", "2020-01-01T00:00:00.1Z"):
+        response = client.post(replay, json={"since": since}, headers=key)
+        assert response.status_code == 200, (since, response.text)
+    naive_until = {"since": "2020-01-01T00:00:00Z", "until": "2020-01-02T00:00:00"}
+    assert client.post(replay, json=naive_until, headers=key).status_code == 422
