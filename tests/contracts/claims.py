@@ -7,6 +7,7 @@ Mixed into each backend's test class next to ``OutboxContract`` (same ``store`` 
 
 from __future__ import annotations
 
+import asyncio
 from datetime import timedelta
 
 from protocol.states import Status
@@ -169,3 +170,21 @@ class ClaimsContract:
         due = await store.next_delivery_due(now())
         assert due is not None and abs(due - retry_at) < timedelta(milliseconds=2)
         assert await store.next_delivery_due(retry_at) is None
+
+    async def test_claims_deleting_an_endpoint_while_attempts_finish(self, store: Store) -> None:
+        """An endpoint deleted while 30 of its failed attempts are being recorded: every call
+        returns (no deadlock between a finishing attempt, which locks its row then its
+        endpoint, and the delete), and nothing of the endpoint is left pending."""
+        org = await add_org(store)
+        endpoint = await backlog(store, org.id, 40)
+        claimed = await claim_all(store)
+        later = now() + timedelta(minutes=1)
+        finishes = [
+            store.finish_delivery(d, outcome("retry", d, retry_at=later), now())
+            for d in claimed[:30]
+        ]
+        delete = store.delete_webhook_endpoint(org.id, endpoint, now())
+        results = await asyncio.gather(*finishes[:15], delete, *finishes[15:])
+        assert results[15] is True
+        left = await store.list_deliveries(org.id, endpoint, status="pending", limit=100)
+        assert left == []
