@@ -121,8 +121,9 @@ class Dispatcher:
                 log.exception("claiming outbox rows failed; retrying")
                 full = False
             if not full:
+                idle = await self._idle_for()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), await self._idle_for())
+                    await asyncio.wait_for(self._wake.wait(), idle)
             await asyncio.sleep(CLAIM_GAP)
 
     async def _idle_for(self) -> float:

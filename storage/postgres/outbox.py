@@ -3,9 +3,10 @@
 ``targets`` and ``insert`` run inside the transaction of the change that calls for the rows
 (``conversations.py``), so a delivery exists exactly when its change does.
 
-A claim is exclusive across processes through row locks: the due rows are picked with
-``FOR UPDATE OF o SKIP LOCKED`` and leased in the same statement, so two claimers never
-lease one row, and a row another claimer is leasing is skipped rather than waited for.
+Claims are serialized across processes by a transaction-scoped advisory lock (a claim takes a
+few milliseconds): each counts the leases in flight, including those the claim before it
+took, picks fairly (``storage.claims``) and leases, so the caps hold over every process and
+two claimers never lease one row. The lease itself re-checks that the row is still free.
 ``finish_delivery`` locks the row it records an attempt for (``SELECT ... FOR UPDATE``), so
 attempts of one delivery are numbered one at a time.
 """
@@ -89,13 +90,41 @@ FROM outbox o
 LEFT JOIN webhook_endpoints e ON e.id = o.endpoint_id
 LEFT JOIN widgets w ON w.id = o.widget_id
 """
-#: Lease rows ($1: ids, $2: owner, $3: lease end, $4: now) and return them with their target.
-LEASE = f"""
-WITH leased AS (
+#: Lease the new head of a FIFO queue ($1: fifo key, $2: owner, $3: lease end, $4: now) if it
+#: may be sent now, as a claim would find it, and return it with its target. A head locked
+#: elsewhere (being cancelled or replayed) is left to a claim rather than waited for.
+NEXT_IN_LINE = f"""
+WITH head AS (
+    SELECT id FROM outbox WHERE fifo_key = $1 AND status = 'pending'
+    ORDER BY position LIMIT 1
+), free AS (
+    SELECT o.id FROM outbox o
+    JOIN head h ON h.id = o.id
+    LEFT JOIN webhook_endpoints e ON e.id = o.endpoint_id
+    WHERE o.status = 'pending' AND o.next_attempt_at <= $4
+      AND (o.lease_until IS NULL OR o.lease_until < $4)
+      AND (o.endpoint_id IS NULL OR e.status = 'active')
+    FOR UPDATE OF o SKIP LOCKED
+), leased AS (
     UPDATE outbox SET lease_owner = $2, lease_until = $3
+    FROM free WHERE outbox.id = free.id
+    RETURNING outbox.id
+)
+{WITH_TARGET} JOIN leased l ON l.id = o.id
+"""
+#: Lease rows ($1: ids, $2: owner, $3: lease end, $4: now) and return them with their target.
+#: Rows locked elsewhere (an endpoint's pending rows being cancelled) are skipped, not waited
+#: for: a claim holding some rows while waiting for others could deadlock with that.
+LEASE = f"""
+WITH free AS (
+    SELECT id FROM outbox
     WHERE id = ANY($1::text[]) AND status = 'pending'
       AND (lease_until IS NULL OR lease_until < $4)
-    RETURNING id
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE outbox SET lease_owner = $2, lease_until = $3
+    FROM free WHERE outbox.id = free.id
+    RETURNING outbox.id
 )
 {WITH_TARGET} JOIN leased l ON l.id = o.id
 """
@@ -191,20 +220,8 @@ class Outbox(Database):
                 return None
             if delivery.fifo_key is None:
                 return None
-            head = await conn.fetchrow(
-                f"{WITH_TARGET} WHERE o.fifo_key = $1 AND o.status = 'pending'"
-                " ORDER BY o.position LIMIT 1 FOR UPDATE OF o",
-                delivery.fifo_key,
-            )
-            if head is None or not _ready(head, at):
-                return None
-            await conn.execute(
-                "UPDATE outbox SET lease_owner = $1, lease_until = $2 WHERE id = $3",
-                owner,
-                at + lease,
-                head["id"],
-            )
-            return records.delivery(head, at)
+            head = await conn.fetchrow(NEXT_IN_LINE, delivery.fifo_key, owner, at + lease, at)
+        return None if head is None else records.delivery(head, at)
 
     async def next_delivery_due(self, after: datetime) -> datetime | None:
         async with self._connection() as conn:
@@ -356,7 +373,8 @@ async def _track_endpoint(
 ) -> None:
     if outcome.result == "delivered":
         await c.execute(
-            "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1",
+            "UPDATE webhook_endpoints SET failing_since = NULL"
+            " WHERE id = $1 AND failing_since IS NOT NULL",
             delivery.endpoint_id,
         )
         return
@@ -384,13 +402,4 @@ async def _track_endpoint(
 def _candidate(r: asyncpg.Record, turn: int, *, capped: bool = True) -> claims.Candidate:
     return claims.Candidate(
         r["id"], str(r["org_id"]), turn, r["next_attempt_at"], r["position"], capped
-    )
-
-
-def _ready(row: asyncpg.Record, at: datetime) -> bool:
-    """Whether a FIFO queue's new head may be sent now (as a claim would find it)."""
-    return (
-        row["next_attempt_at"] <= at
-        and (row["lease_until"] is None or row["lease_until"] < at)
-        and (row["endpoint_id"] is None or row["endpoint_status"] == "active")
     )

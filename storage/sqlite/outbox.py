@@ -3,8 +3,9 @@
 ``targets`` and ``insert`` run inside the transaction of the change that calls for the rows
 (``conversations.py``), so a delivery exists exactly when its change does.
 
-SQLite has one writer at a time, so a claim (select, then lease) is exclusive across
-processes without row locks: ``BEGIN IMMEDIATE`` already serialises claimers.
+SQLite has one writer at a time, so a claim (count the leases in flight, pick fairly, lease:
+``storage.claims``) is exclusive across processes without row locks: ``BEGIN IMMEDIATE``
+already serialises claimers, and each sees every lease the ones before it took.
 """
 
 from __future__ import annotations
@@ -322,7 +323,8 @@ def _track_endpoint(
 ) -> None:
     if outcome.result == "delivered":
         c.execute(
-            "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = ?",
+            "UPDATE webhook_endpoints SET failing_since = NULL"
+            " WHERE id = ? AND failing_since IS NOT NULL",
             (delivery.endpoint_id,),
         )
         return
