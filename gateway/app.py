@@ -25,6 +25,7 @@ from gateway.core.idempotency import Idempotency
 from gateway.core.metrics import Metrics
 from gateway.delivery.dispatcher import Dispatcher, DispatchPolicy
 from gateway.delivery.escalation import Escalation
+from gateway.delivery.retention import Retention, RetentionPolicy
 from gateway.delivery.retries import RetrySchedule
 from gateway.delivery.webhooks import WebhookHandlers
 from gateway.dialects.routes import dialect_routes
@@ -59,14 +60,11 @@ from gateway.settings import Settings
 from gateway.stores import open_store
 from storage.base import Store
 from storage.errors import StorageError
-from storage.models import now
 from storage.sqlite import SQLiteStore
 
 __all__ = ["Gateway", "create_app"]
 
 log = logging.getLogger(__name__)
-
-PURGE_EVERY = 600.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,16 +143,6 @@ def create_app(
             limits = Limits(limiter, _budgets(settings), metrics)
             admin = AdminHandlers(the_store, authenticator, settings, outbound, limits)
             publisher = Publisher(the_broker)
-            bus, conversations = build_bus(
-                the_store,
-                publisher,
-                admin,
-                AgentHandlers(the_store, authenticator.credentials),
-                WebhookHandlers(the_store, outbound),
-                attachments,
-                limits,
-                metrics,
-            )
             node = await nodes.register(
                 the_store,
                 local_broker=not the_broker.spans_processes,
@@ -163,13 +151,6 @@ def create_app(
             stack.push_async_callback(nodes.unregister, the_store, node)
             heartbeat = asyncio.create_task(nodes.heartbeat(the_store, node))
             stack.callback(heartbeat.cancel)
-            await the_broker.start(registry.deliver, registry.resync)
-            stack.push_async_callback(the_broker.aclose)
-            stack.push_async_callback(registry.aclose)
-            # Shutdown runs these bottom up: finish the writes in flight, then give their
-            # queued publishes a moment (while the broker is still open).
-            stack.push_async_callback(publisher.aclose)
-            stack.push_async_callback(conversations.drain)
             dispatcher = Dispatcher(
                 the_store,
                 outbound,
@@ -178,6 +159,23 @@ def create_app(
                 metrics,
                 owner=node.id,
             )
+            bus, conversations = build_bus(
+                the_store,
+                publisher,
+                admin,
+                AgentHandlers(the_store, authenticator.credentials),
+                WebhookHandlers(the_store, outbound, wake=dispatcher.wake),
+                attachments,
+                limits,
+                metrics,
+            )
+            await the_broker.start(registry.deliver, registry.resync)
+            stack.push_async_callback(the_broker.aclose)
+            stack.push_async_callback(registry.aclose)
+            # Shutdown runs these bottom up: finish the writes in flight, then give their
+            # queued publishes a moment (while the broker is still open).
+            stack.push_async_callback(publisher.aclose)
+            stack.push_async_callback(conversations.drain)
             publisher.on_publish.append(dispatcher.wake)
             dispatcher.start()
             stack.push_async_callback(dispatcher.aclose)
@@ -200,8 +198,9 @@ def create_app(
                 node_id=node.id,
                 credential_watch=credential_watch,
             )
-            purger = asyncio.create_task(_purge_idempotency_keys(gateway))
-            stack.callback(purger.cancel)
+            retention = Retention(the_store, _retention_policy(settings))
+            retention.start()
+            stack.push_async_callback(retention.aclose)
             # Routes and sockets see the app only through these narrow views (mypy checks
             # that ``Gateway`` provides each).
             http: HttpServices = gateway
@@ -335,18 +334,21 @@ def _dispatch_policy(settings: Settings) -> DispatchPolicy:
         live_agent=RetrySchedule.parse(settings.live_agent_retry_schedule),
         timeout=settings.webhook_timeout,
         poll_interval=settings.webhook_poll_interval,
+        concurrency=settings.webhook_concurrency,
+        per_receiver=settings.webhook_endpoint_concurrency or None,
+        per_org=settings.webhook_org_concurrency or None,
+    )
+
+
+def _retention_policy(settings: Settings) -> RetentionPolicy:
+    days = settings.delivery_retention_days
+    return RetentionPolicy(
+        deliveries=timedelta(days=days) if days else None,
+        idempotency_keys=timedelta(seconds=settings.idempotency_ttl),
+        interval=settings.retention_interval,
+        batch=settings.retention_batch,
     )
 
 
 def _hosts(listed: str) -> frozenset[str]:
     return frozenset(h.strip().lower() for h in listed.split(",") if h.strip())
-
-
-async def _purge_idempotency_keys(gateway: Gateway) -> None:
-    ttl = timedelta(seconds=gateway.settings.idempotency_ttl)
-    while True:
-        try:
-            await gateway.store.purge_idempotency_keys(now() - ttl)
-        except Exception:
-            log.exception("purging expired idempotency keys failed")
-        await asyncio.sleep(PURGE_EVERY)

@@ -107,6 +107,22 @@ class Settings:
     #: Hosts webhook and live-agent URLs may resolve to private addresses on, comma
     #: separated (as ``fetch_allowed_hosts``).
     webhook_allowed_hosts: str = ""
+    #: Webhook and live-agent attempts at once in one process.
+    webhook_concurrency: Annotated[int, Meta(ge=1, le=100)] = 64
+    #: Attempts at once to one receiver (a webhook endpoint, or a widget's live-agent
+    #: platform), over every process: a receiver that hangs holds no more. 0: no cap.
+    webhook_endpoint_concurrency: Annotated[int, Meta(ge=0)] = 8
+    #: Attempts at once to all the receivers of one org, over every process. 0: no cap.
+    webhook_org_concurrency: Annotated[int, Meta(ge=0)] = 16
+
+    #: Days a finished delivery (delivered, dead or cancelled) and its attempts stay in the
+    #: delivery log and can be replayed; 0 keeps them forever.
+    delivery_retention_days: Annotated[int, Meta(ge=0)] = 30
+    #: Seconds between two retention sweeps (finished deliveries, expired idempotency keys,
+    #: leases of gateway nodes gone for a day).
+    retention_interval: Positive = 600.0
+    #: Rows a sweep deletes per transaction; it pauses between batches so writers go first.
+    retention_batch: Annotated[int, Meta(ge=1, le=10000)] = 500
 
     #: Seconds a process remembers a valid API key instead of reading it again; a key
     #: revoked elsewhere keeps working here this long at most. 0 reads it every time.

@@ -305,7 +305,14 @@ class Store(Protocol):
         ...
 
     async def claim_deliveries(
-        self, owner: str, at: datetime, lease: timedelta, limit: int
+        self,
+        owner: str,
+        at: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        per_receiver: int | None = None,
+        per_org: int | None = None,
     ) -> list[Delivery]:
         """Lease up to ``limit`` due rows to ``owner`` until ``at + lease``, atomically:
         concurrent claimers (in any process) never get the same row while its lease runs.
@@ -313,6 +320,13 @@ class Store(Protocol):
         Due: ``pending``, ``next_attempt_at <= at``, not leased, its endpoint ``active``, and
         no earlier pending row with the same ``fifo_key``. A lease that runs out makes the
         row claimable again (its owner died mid-attempt).
+
+        Fair (``storage.claims``): rows are taken turn by turn across receivers (a webhook
+        endpoint, a widget's live-agent platform), the first due row of each before the
+        second of any. With ``per_receiver`` / ``per_org``, a claim leaves a receiver / an
+        org with at most that many rows leased at once, counting the leases that still run
+        from earlier claims of every owner. Timers count against neither cap. Returned in
+        the order they should be sent.
         """
         ...
 
@@ -325,6 +339,28 @@ class Store(Protocol):
         pauses the endpoint when it has not had one success since that delivery's first
         attempt. False (and nothing written) when the row is no longer pending.
         """
+        ...
+
+    async def finish_and_claim_next(
+        self,
+        delivery: Delivery,
+        outcome: DeliveryOutcome,
+        at: datetime,
+        owner: str,
+        lease: timedelta,
+    ) -> Delivery | None:
+        """``finish_delivery``, then, in the same transaction, when the delivery has left
+        its FIFO queue (delivered, dead or cancelled), lease the queue's next row to
+        ``owner`` if it is due now (as ``claim_deliveries`` would find it) and return it.
+
+        The next row takes the finished one's place under the caps (same receiver, same
+        org), so a queue moves as fast as its receiver answers, with no claim in between.
+        """
+        ...
+
+    async def next_delivery_due(self, after: datetime) -> datetime | None:
+        """The earliest ``next_attempt_at`` later than ``after`` of a pending row (a retry
+        or a timer to come), or None."""
         ...
 
     async def list_deliveries(
@@ -384,6 +420,18 @@ class Store(Protocol):
         """Forget a claimed key whose request failed, so that a retry runs again."""
         ...
 
-    async def purge_idempotency_keys(self, before: datetime) -> int:
-        """Delete records created before ``before``; returns how many."""
+    async def purge_idempotency_keys(self, before: datetime, limit: int | None = None) -> int:
+        """Delete records created before ``before``, oldest first, at most ``limit`` of
+        them (all when None); returns how many."""
+        ...
+
+    # -- retention ------------------------------------------------------------------------
+
+    async def purge_deliveries(self, before: datetime, limit: int) -> int:
+        """Delete up to ``limit`` deliveries that finished (delivered, dead or cancelled)
+        before ``before``, oldest first, with their attempts; returns how many."""
+        ...
+
+    async def purge_nodes(self, before: datetime) -> int:
+        """Forget the gateway nodes last seen before ``before``; returns how many."""
         ...

@@ -176,9 +176,20 @@ def outbox_item(i: OutboxItem, at: datetime, to: Encoding) -> tuple[Any, ...]:
         i.conversation_id,
         i.seq,
         i.fifo_key,
+        _receiver(i),
         to.time(i.due_at),
         to.time(at),
     )
+
+
+def _receiver(i: OutboxItem) -> str | None:
+    """Who an outbox row is sent to, for fair claims: its webhook endpoint, or its widget's
+    live-agent platform; None for a timer, which sends nothing."""
+    if i.target == "endpoint":
+        return i.endpoint_id
+    if i.target == "live_agent":
+        return i.widget_id
+    return None
 
 
 # -- updates ------------------------------------------------------------------------------

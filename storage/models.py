@@ -358,6 +358,9 @@ class Delivery:
     last_error: str | None
     created_at: datetime
     finished_at: datetime | None
+    #: Rows with one key are sent one at a time, in order (a FIFO endpoint's conversation,
+    #: a live-agent thread).
+    fifo_key: str | None = None
     url: str | None = None
     secrets: tuple[str, ...] = ()
 

@@ -256,6 +256,7 @@ def delivery(r: Row, at: datetime | None = None) -> Delivery:
         last_error=r["last_error"],
         created_at=timestamp(r["created_at"]),
         finished_at=_maybe_timestamp(r["finished_at"]),
+        fifo_key=r["fifo_key"],
         url=url,
         secrets=secrets,
     )

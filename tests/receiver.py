@@ -1,8 +1,9 @@
 """A real HTTP server that receives webhooks for tests: it records every request and answers
-as scripted (a queue of answers, then a default)."""
+as scripted (a queue of answers, then a default), or hangs."""
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -50,6 +51,10 @@ class Receiver:
     #: Answers for the next requests, in order: ``(status, headers)``.
     script: list[tuple[int, dict[str, str]]] = field(default_factory=list)
     status: int = 200
+    #: While True, requests are held unanswered (a receiver that hangs); ``held`` counts
+    #: the requests held so far. Set it back to False before the receiver stops.
+    hang: bool = False
+    held: int = 0
 
     def answer(self, *answers: int | tuple[int, dict[str, str]]) -> None:
         for a in answers:
@@ -60,6 +65,11 @@ class Receiver:
 
     async def _handle(self, request: Request) -> Response:
         body = await request.body()
+        if self.hang:
+            self.held += 1
+            # ``hang`` is let go from the test's thread: no event of this loop can tell.
+            while self.hang:  # noqa: ASYNC110
+                await asyncio.sleep(0.05)
         status, headers = self.script.pop(0) if self.script else (self.status, {})
         self.requests.append(
             Received(request.url.path, dict(request.headers), body, time.monotonic(), status)

@@ -5,8 +5,18 @@ leases them, so processes never work one row at the same time), sends each, and 
 outcome. A process that dies mid-attempt leaves a lease that runs out, and another process
 (or the same one, restarted) sends the row again with the same ``webhook-id``.
 
-A claim runs when this process stored a change (``wake``), or every ``poll_interval``
-seconds for rows that other processes wrote, retries that came due, and leases that ran out.
+Fair: a claim takes the due rows of every receiver (a webhook endpoint, a widget's live-agent
+platform) in turn, and leaves at most ``per_receiver`` attempts in flight to one receiver and
+``per_org`` to one org, over every process. A receiver that hangs holds its own few attempts
+until they time out; everyone else's deliveries go out beside them.
+
+No poll in the way. A claim runs when this process stored a change (``wake``), when one of
+its attempts finished (a slot is free), and when the next retry or timer of the outbox comes
+due (``Store.next_delivery_due``). A FIFO queue (a ``fifo`` endpoint's conversation, a channel
+conversation, a live-agent thread) moves on in the transaction that records its previous
+delivery (``Store.finish_and_claim_next``), with no claim in between. The poll every
+``poll_interval`` is left for what no process was told of: a lease that ran out, an endpoint
+resumed on another process.
 """
 
 from __future__ import annotations
@@ -33,8 +43,10 @@ log = logging.getLogger(__name__)
 USER_AGENT = "chatgate-webhooks/1"
 #: Refusals whose message may name the addresses a host resolved to.
 NAMES_ADDRESSES = frozenset({"unsafe_address", "connection_failed"})
-#: Seconds between two claims at least.
+#: Seconds between two claims at least: a burst of stored changes makes one claim.
 CLAIM_GAP = 0.01
+#: Seconds added to a wait for the next due row, so that it is due when the claim runs.
+DUE_MARGIN = 0.002
 #: Seconds before a timer that raised runs again.
 TIMER_RETRY = 5.0
 
@@ -49,7 +61,12 @@ class DispatchPolicy:
     timeout: float
     poll_interval: float = 1.0
     batch: int = 100
-    concurrency: int = 32
+    #: Attempts at once in this process.
+    concurrency: int = 64
+    #: Attempts at once to one receiver, and to the receivers of one org, over every
+    #: process; None: no cap.
+    per_receiver: int | None = 8
+    per_org: int | None = 16
 
     @property
     def lease(self) -> timedelta:
@@ -75,6 +92,7 @@ class Dispatcher:
         self._wake = asyncio.Event()
         self._running: set[asyncio.Task[None]] = set()
         self._loop: asyncio.Task[None] | None = None
+        self._closing = False
 
     def wake(self) -> None:
         """Something was stored: look for due rows now rather than at the next poll."""
@@ -84,7 +102,9 @@ class Dispatcher:
         self._loop = asyncio.create_task(self._run(), name="outbox-dispatcher")
 
     async def aclose(self) -> None:
-        """Stop claiming; let attempts in flight finish (their leases cover them)."""
+        """Stop claiming; let attempts in flight finish (their leases cover them), without
+        moving their FIFO queues on."""
+        self._closing = True
         if self._loop is not None:
             self._loop.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -96,24 +116,44 @@ class Dispatcher:
         while True:
             self._wake.clear()
             try:
-                more = await self._claim()
+                full = await self._claim()
             except Exception:
                 log.exception("claiming outbox rows failed; retrying")
-                more = False
-            if not more:
+                full = False
+            if not full:
+                idle = await self._idle_for()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self._policy.poll_interval)
-                # A burst of stored changes makes one claim, not one each.
-                await asyncio.sleep(CLAIM_GAP)
+                    await asyncio.wait_for(self._wake.wait(), idle)
+            await asyncio.sleep(CLAIM_GAP)
+
+    async def _idle_for(self) -> float:
+        """Seconds until the next claim if nothing wakes this process: the poll interval, or
+        less when a retry or a timer comes due sooner."""
+        wait = self._policy.poll_interval
+        try:
+            due = await self._store.next_delivery_due(now())
+        except Exception:
+            log.exception("reading when the next outbox row is due failed")
+            return wait
+        if due is not None:
+            wait = min(wait, max((due - now()).total_seconds(), 0.0) + DUE_MARGIN)
+        return wait
 
     async def _claim(self) -> bool:
         """Start up to ``concurrency`` attempts at once; True when more may be due now."""
         free = self._policy.concurrency - len(self._running)
         if free <= 0:
-            await asyncio.wait(self._running, return_when=asyncio.FIRST_COMPLETED)
-            return True
-        limit = min(self._policy.batch, free)
-        rows = await self._store.claim_deliveries(self._owner, now(), self._policy.lease, limit)
+            return False  # a finishing attempt wakes the loop
+        policy = self._policy
+        limit = min(policy.batch, free)
+        rows = await self._store.claim_deliveries(
+            self._owner,
+            now(),
+            policy.lease,
+            limit,
+            per_receiver=policy.per_receiver,
+            per_org=policy.per_org,
+        )
         for row in rows:
             task = asyncio.create_task(self._handle(row))
             self._running.add(task)
@@ -121,18 +161,38 @@ class Dispatcher:
         return len(rows) == limit
 
     async def _handle(self, delivery: Delivery) -> None:
+        """Work a claimed row, then the rows of its FIFO queue as each becomes the head."""
+        current: Delivery | None = delivery
+        try:
+            while current is not None:
+                current = await self._attempt(current)
+        finally:
+            self.wake()  # a slot is free
+
+    async def _attempt(self, delivery: Delivery) -> Delivery | None:
+        """Send (or run) one row and record it; returns the next row of its queue, leased."""
         try:
             if delivery.target == "timer":
                 outcome = await self._run_timer(delivery)
             else:
                 outcome = await self._send(delivery)
-            await self._store.finish_delivery(delivery, outcome, now())
+            if delivery.fifo_key is None or self._closing:
+                await self._store.finish_delivery(delivery, outcome, now())
+                following = None
+            else:
+                following = await self._store.finish_and_claim_next(
+                    delivery, outcome, now(), self._owner, self._policy.lease
+                )
         except Exception:
             log.exception("outbox row %s failed in chatgate; its lease runs out", delivery.id)
-            return
+            return None
         self._metrics.webhook_deliveries.labels(delivery.target, outcome.result).inc()
         if outcome.result == "dead" and delivery.target == "live_agent":
-            await self._escalation.platform_gave_up(delivery)
+            try:
+                await self._escalation.platform_gave_up(delivery)
+            except Exception:
+                log.exception("falling back from the live-agent platform failed (%s)", delivery.id)
+        return following
 
     async def _run_timer(self, timer: Delivery) -> DeliveryOutcome:
         try:

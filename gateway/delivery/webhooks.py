@@ -8,6 +8,7 @@ address unless the operator allows the host), when set and again on every attemp
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -29,9 +30,13 @@ __all__ = ["WebhookHandlers"]
 
 
 class WebhookHandlers:
-    def __init__(self, store: Store, outbound: Fetcher) -> None:
+    def __init__(
+        self, store: Store, outbound: Fetcher, *, wake: Callable[[], None] = lambda: None
+    ) -> None:
         self._store = store
         self._outbound = outbound
+        #: Tells the dispatcher that deliveries may have become due (resumed, replayed).
+        self._wake = wake
 
     async def _endpoint(self, ctx: Context, webhook_id: uuid.UUID) -> WebhookEndpoint:
         endpoint = await self._store.get_webhook_endpoint(_admin(ctx), str(webhook_id))
@@ -86,6 +91,8 @@ class WebhookHandlers:
         )
         if updated is None:  # deleted meanwhile
             raise GatewayError.not_found("webhook")
+        if updated.status == "active":
+            self._wake()  # what waited while it was paused goes out now
         return WebhookView.of(updated)
 
     async def delete(self, ctx: Context, c: cmd.DeleteWebhook) -> dict[str, Any]:
@@ -149,6 +156,7 @@ class WebhookHandlers:
                 f"the delivery is {delivery.status}; only dead or delivered ones are replayed",
                 details={"status": delivery.status},
             )
+        self._wake()
         return Replayed(count)
 
     async def replay_range(self, ctx: Context, c: cmd.ReplayWebhookDeliveries) -> Replayed:
@@ -168,6 +176,8 @@ class WebhookHandlers:
             statuses=("dead", "delivered") if c.include_delivered else ("dead",),
             at=now(),
         )
+        if count:
+            self._wake()
         return Replayed(count)
 
 

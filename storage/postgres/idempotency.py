@@ -70,6 +70,12 @@ class Idempotency(Database):
             key,
         )
 
-    async def purge_idempotency_keys(self, before: datetime) -> int:
-        status = await self._execute("DELETE FROM idempotency_keys WHERE created_at < $1", before)
+    async def purge_idempotency_keys(self, before: datetime, limit: int | None = None) -> int:
+        status = await self._execute(
+            "DELETE FROM idempotency_keys WHERE (scope, key) IN (SELECT scope, key"
+            " FROM idempotency_keys WHERE created_at < $1 ORDER BY created_at LIMIT $2"
+            " FOR UPDATE SKIP LOCKED)",
+            before,
+            limit,
+        )
         return rowcount(status)

@@ -10,7 +10,7 @@ from datetime import datetime
 
 from storage import records
 from storage.models import NodeLease
-from storage.postgres.database import Database
+from storage.postgres.database import Database, rowcount
 
 __all__ = ["Nodes"]
 
@@ -42,3 +42,6 @@ class Nodes(Database):
 
     async def remove_node(self, node_id: str) -> None:
         await self._execute("DELETE FROM nodes WHERE id = $1", node_id)
+
+    async def purge_nodes(self, before: datetime) -> int:
+        return rowcount(await self._execute("DELETE FROM nodes WHERE seen_at < $1", before))

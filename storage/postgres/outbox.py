@@ -3,22 +3,24 @@
 ``targets`` and ``insert`` run inside the transaction of the change that calls for the rows
 (``conversations.py``), so a delivery exists exactly when its change does.
 
-A claim is exclusive across processes through row locks: the due rows are picked with
-``FOR UPDATE OF o SKIP LOCKED`` and leased in the same statement, so two claimers never
-lease one row, and a row another claimer is leasing is skipped rather than waited for.
+Claims are serialized across processes by a transaction-scoped advisory lock (a claim takes a
+few milliseconds): each counts the leases in flight, including those the claim before it
+took, picks fairly (``storage.claims``) and leases, so the caps hold over every process and
+two claimers never lease one row. The lease itself re-checks that the row is still free.
 ``finish_delivery`` locks the row it records an attempt for (``SELECT ... FOR UPDATE``), so
 attempts of one delivery are numbered one at a time.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
 import asyncpg
 
-from storage import columns, records
+from storage import claims, columns, records
 from storage.models import Conversation, Delivery, DeliveryAttempt, DeliveryOutcome, OutboxItem, now
 from storage.outbox import Targets
 from storage.postgres.database import Database, rowcount
@@ -26,33 +28,105 @@ from storage.postgres.values import POSTGRES
 
 __all__ = ["Outbox", "insert", "targets"]
 
-#: Lease the due rows ($1: now, $2: owner, $3: lease end, $4: limit), skipping rows another
-#: claimer holds, and return them with their target's current url and secrets, in order.
-CLAIM = """
-WITH due AS (
-    SELECT o.id
-    FROM outbox o
-    LEFT JOIN webhook_endpoints e ON e.id = o.endpoint_id
-    WHERE o.status = 'pending' AND o.next_attempt_at <= $1
-      AND (o.lease_until IS NULL OR o.lease_until < $1)
-      AND (o.endpoint_id IS NULL OR e.status = 'active')
-      AND (o.fifo_key IS NULL OR NOT EXISTS (
-          SELECT 1 FROM outbox p
-          WHERE p.fifo_key = o.fifo_key AND p.status = 'pending' AND p.position < o.position))
+#: Key of the advisory lock that serializes claims, so that every claim counts the attempts
+#: the claims before it leased ("chat" + "outb").
+CLAIM_LOCK = 0x636861746F757462
+#: Attempts in flight: rows whose lease still runs ($1: now).
+BUSY = """
+SELECT receiver, org_id, count(*) AS n FROM outbox
+WHERE status = 'pending' AND lease_owner IS NOT NULL AND lease_until >= $1
+  AND receiver IS NOT NULL
+GROUP BY receiver, org_id
+"""
+#: Due, not leased, first of its FIFO queue ($1: now).
+DUE = """
+o.status = 'pending' AND o.next_attempt_at <= $1
+AND (o.lease_until IS NULL OR o.lease_until < $1)
+AND (o.fifo_key IS NULL OR NOT EXISTS (
+    SELECT 1 FROM outbox p
+    WHERE p.fifo_key = o.fifo_key AND p.status = 'pending' AND p.position < o.position))
+"""
+#: The first due rows of every receiver with pending rows, as many as its room, numbered by
+#: turn ($1: now; $2, $3: the receivers with attempts in flight and how many; $4: the cap per
+#: receiver; $5: the most rows per receiver). Receivers are found one at a time through the
+#: index (a loose index scan), less paused endpoints.
+CANDIDATES = f"""
+WITH RECURSIVE receivers AS (
+    (SELECT receiver AS id FROM outbox
+     WHERE status = 'pending' AND receiver IS NOT NULL ORDER BY receiver LIMIT 1)
+    UNION ALL
+    SELECT (SELECT o.receiver FROM outbox o
+            WHERE o.status = 'pending' AND o.receiver > r.id ORDER BY o.receiver LIMIT 1)
+    FROM receivers r WHERE r.id IS NOT NULL
+), busy AS (
+    SELECT b.receiver, sum(b.n) AS n FROM unnest($2::uuid[], $3::bigint[]) AS b(receiver, n)
+    GROUP BY b.receiver
+)
+SELECT c.id, c.org_id, c.next_attempt_at, c.position,
+       row_number() OVER (PARTITION BY r.id ORDER BY c.next_attempt_at, c.position) - 1
+           AS turn
+FROM receivers r
+LEFT JOIN webhook_endpoints e ON e.id = r.id
+LEFT JOIN busy b ON b.receiver = r.id
+CROSS JOIN LATERAL (
+    SELECT o.id, o.org_id, o.next_attempt_at, o.position FROM outbox o
+    WHERE o.receiver = r.id AND {DUE}
     ORDER BY o.next_attempt_at, o.position
-    LIMIT $4
+    LIMIT least($5, greatest($4 - coalesce(b.n, 0), 0))
+) c
+WHERE r.id IS NOT NULL AND (e.id IS NULL OR e.status = 'active')
+"""
+#: Due timers ($1: now, $2: how many).
+TIMERS_DUE = f"""
+SELECT o.id, o.org_id, o.next_attempt_at, o.position FROM outbox o
+WHERE o.receiver IS NULL AND {DUE}
+ORDER BY o.next_attempt_at, o.position LIMIT $2
+"""
+#: Rows with the url and secrets of their target, as claims hand them out.
+WITH_TARGET = """
+SELECT o.*, e.url AS endpoint_url, e.secrets AS endpoint_secrets, e.status AS endpoint_status,
+       w.live_agent_endpoint_url AS widget_url, w.live_agent_secret AS widget_secret
+FROM outbox o
+LEFT JOIN webhook_endpoints e ON e.id = o.endpoint_id
+LEFT JOIN widgets w ON w.id = o.widget_id
+"""
+#: Lease the new head of a FIFO queue ($1: fifo key, $2: owner, $3: lease end, $4: now) if it
+#: may be sent now, as a claim would find it, and return it with its target. A head locked
+#: elsewhere (being cancelled or replayed) is left to a claim rather than waited for.
+NEXT_IN_LINE = f"""
+WITH head AS (
+    SELECT id FROM outbox WHERE fifo_key = $1 AND status = 'pending'
+    ORDER BY position LIMIT 1
+), free AS (
+    SELECT o.id FROM outbox o
+    JOIN head h ON h.id = o.id
+    LEFT JOIN webhook_endpoints e ON e.id = o.endpoint_id
+    WHERE o.status = 'pending' AND o.next_attempt_at <= $4
+      AND (o.lease_until IS NULL OR o.lease_until < $4)
+      AND (o.endpoint_id IS NULL OR e.status = 'active')
     FOR UPDATE OF o SKIP LOCKED
 ), leased AS (
     UPDATE outbox SET lease_owner = $2, lease_until = $3
-    FROM due WHERE outbox.id = due.id
-    RETURNING outbox.*
+    FROM free WHERE outbox.id = free.id
+    RETURNING outbox.id
 )
-SELECT l.*, e.url AS endpoint_url, e.secrets AS endpoint_secrets,
-       w.live_agent_endpoint_url AS widget_url, w.live_agent_secret AS widget_secret
-FROM leased l
-LEFT JOIN webhook_endpoints e ON e.id = l.endpoint_id
-LEFT JOIN widgets w ON w.id = l.widget_id
-ORDER BY l.next_attempt_at, l.position
+{WITH_TARGET} JOIN leased l ON l.id = o.id
+"""
+#: Lease rows ($1: ids, $2: owner, $3: lease end, $4: now) and return them with their target.
+#: Rows locked elsewhere (an endpoint's pending rows being cancelled) are skipped, not waited
+#: for: a claim holding some rows while waiting for others could deadlock with that.
+LEASE = f"""
+WITH free AS (
+    SELECT id FROM outbox
+    WHERE id = ANY($1::text[]) AND status = 'pending'
+      AND (lease_until IS NULL OR lease_until < $4)
+    FOR UPDATE SKIP LOCKED
+), leased AS (
+    UPDATE outbox SET lease_owner = $2, lease_until = $3
+    FROM free WHERE outbox.id = free.id
+    RETURNING outbox.id
+)
+{WITH_TARGET} JOIN leased l ON l.id = o.id
 """
 
 
@@ -79,8 +153,9 @@ async def insert(c: asyncpg.Connection, items: Iterable[OutboxItem], at: datetim
         return
     await c.executemany(
         "INSERT INTO outbox (id, message_id, org_id, target, event_type, payload, endpoint_id,"
-        " widget_id, conversation_id, seq, fifo_key, status, next_attempt_at, created_at)"
-        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 'pending', $12, $13)",
+        " widget_id, conversation_id, seq, fifo_key, receiver, status, next_attempt_at,"
+        " created_at)"
+        " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, 'pending', $13, $14)",
         rows,
     )
 
@@ -92,17 +167,88 @@ class Outbox(Database):
             await insert(conn, items, at)
 
     async def claim_deliveries(
-        self, owner: str, at: datetime, lease: timedelta, limit: int
+        self,
+        owner: str,
+        at: datetime,
+        lease: timedelta,
+        limit: int,
+        *,
+        per_receiver: int | None = None,
+        per_org: int | None = None,
     ) -> list[Delivery]:
         async with self._transaction() as conn:
-            rows = await conn.fetch(CLAIM, at, owner, at + lease, limit)
-            return [records.delivery(r, at) for r in rows]
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", CLAIM_LOCK)
+            busy = await conn.fetch(BUSY, at)
+            busy_by_org: Counter[str] = Counter()
+            for b in busy:
+                busy_by_org[b["org_id"]] += b["n"]
+            rows = await conn.fetch(
+                CANDIDATES,
+                at,
+                [b["receiver"] for b in busy],
+                [b["n"] for b in busy],
+                claims.room(per_receiver, 0),
+                limit,
+            )
+            candidates = [_candidate(r, r["turn"]) for r in rows]
+            timers = await conn.fetch(TIMERS_DUE, at, limit)
+            candidates.extend(_candidate(r, turn, capped=False) for turn, r in enumerate(timers))
+            ids = claims.pick(candidates, busy_by_org, per_org, limit)
+            if not ids:
+                return []
+            leased = await conn.fetch(LEASE, ids, owner, at + lease, at)
+        order = {i: n for n, i in enumerate(ids)}
+        leased.sort(key=lambda r: order[r["id"]])
+        return [records.delivery(r, at) for r in leased]
 
     async def finish_delivery(
         self, delivery: Delivery, outcome: DeliveryOutcome, at: datetime
     ) -> bool:
         async with self._transaction() as conn:
             return await _finish(conn, delivery, outcome, at)
+
+    async def finish_and_claim_next(
+        self,
+        delivery: Delivery,
+        outcome: DeliveryOutcome,
+        at: datetime,
+        owner: str,
+        lease: timedelta,
+    ) -> Delivery | None:
+        async with self._transaction() as conn:
+            if not await _finish(conn, delivery, outcome, at) or outcome.status == "pending":
+                return None
+            if delivery.fifo_key is None:
+                return None
+            head = await conn.fetchrow(NEXT_IN_LINE, delivery.fifo_key, owner, at + lease, at)
+        return None if head is None else records.delivery(head, at)
+
+    async def next_delivery_due(self, after: datetime) -> datetime | None:
+        async with self._connection() as conn:
+            due: datetime | None = await conn.fetchval(
+                "SELECT min(next_attempt_at) FROM outbox"
+                " WHERE status = 'pending' AND next_attempt_at > $1",
+                after,
+            )
+        return due
+
+    async def purge_deliveries(self, before: datetime, limit: int) -> int:
+        status = await self._execute(
+            """
+            WITH gone AS (
+                SELECT position, id FROM outbox
+                WHERE status <> 'pending' AND finished_at < $1
+                ORDER BY finished_at LIMIT $2
+                FOR UPDATE SKIP LOCKED
+            ), attempts AS (
+                DELETE FROM delivery_attempts a USING gone WHERE a.delivery_id = gone.id
+            )
+            DELETE FROM outbox o USING gone WHERE o.position = gone.position
+            """,
+            before,
+            limit,
+        )
+        return rowcount(status)
 
     async def list_deliveries(
         self,
@@ -227,7 +373,8 @@ async def _track_endpoint(
 ) -> None:
     if outcome.result == "delivered":
         await c.execute(
-            "UPDATE webhook_endpoints SET failing_since = NULL WHERE id = $1",
+            "UPDATE webhook_endpoints SET failing_since = NULL"
+            " WHERE id = $1 AND failing_since IS NOT NULL",
             delivery.endpoint_id,
         )
         return
@@ -250,3 +397,9 @@ async def _track_endpoint(
             delivery.endpoint_id,
             delivery.id,
         )
+
+
+def _candidate(r: asyncpg.Record, turn: int, *, capped: bool = True) -> claims.Candidate:
+    return claims.Candidate(
+        r["id"], str(r["org_id"]), turn, r["next_attempt_at"], r["position"], capped
+    )

@@ -55,8 +55,25 @@ class Webhooks(Database):
         return None if row is None else records.webhook_endpoint(row)
 
     async def delete_webhook_endpoint(self, org_id: str, endpoint_id: str, at: datetime) -> bool:
-        """Delete the endpoint and cancel what still waits for it."""
+        """Delete the endpoint and cancel what still waits for it.
+
+        Locks the endpoint's pending rows before the endpoint, in the order a finishing
+        attempt does (its row, then its endpoint), so the two never deadlock.
+        """
         async with self._transaction() as conn:
+            owned = await conn.fetchval(
+                "SELECT 1 FROM webhook_endpoints WHERE id = $1 AND org_id = $2",
+                endpoint_id,
+                org_id,
+            )
+            if not owned:
+                return False
+            await conn.execute(
+                "UPDATE outbox SET status = 'cancelled', finished_at = $1"
+                " WHERE endpoint_id = $2 AND status = 'pending'",
+                at,
+                endpoint_id,
+            )
             deleted = rowcount(
                 await conn.execute(
                     "DELETE FROM webhook_endpoints WHERE id = $1 AND org_id = $2",
@@ -64,11 +81,4 @@ class Webhooks(Database):
                     org_id,
                 )
             )
-            if deleted:
-                await conn.execute(
-                    "UPDATE outbox SET status = 'cancelled', finished_at = $1"
-                    " WHERE endpoint_id = $2 AND status = 'pending'",
-                    at,
-                    endpoint_id,
-                )
         return bool(deleted)

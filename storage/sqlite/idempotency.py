@@ -66,8 +66,12 @@ class Idempotency(Database):
             )
         )
 
-    async def purge_idempotency_keys(self, before: datetime) -> int:
+    async def purge_idempotency_keys(self, before: datetime, limit: int | None = None) -> int:
         cursor = await self._write(
-            lambda c: c.execute("DELETE FROM idempotency_keys WHERE created_at < ?", (ts(before),))
+            lambda c: c.execute(
+                "DELETE FROM idempotency_keys WHERE rowid IN (SELECT rowid FROM idempotency_keys"
+                " WHERE created_at < ? ORDER BY created_at LIMIT ?)",
+                (ts(before), -1 if limit is None else limit),
+            )
         )
         return int(cursor.rowcount)

@@ -45,3 +45,9 @@ class Nodes(Database):
 
     async def remove_node(self, node_id: str) -> None:
         await self._write(lambda c: c.execute("DELETE FROM nodes WHERE id = ?", (node_id,)))
+
+    async def purge_nodes(self, before: datetime) -> int:
+        cursor = await self._write(
+            lambda c: c.execute("DELETE FROM nodes WHERE seen_at < ?", (ts(before),))
+        )
+        return int(cursor.rowcount)

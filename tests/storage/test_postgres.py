@@ -9,15 +9,17 @@ import pytest
 
 from storage import migrations
 from storage.postgres import PostgresStore
+from tests.contracts.claims import ClaimsContract
 from tests.contracts.files import attach_before_upgrade, check_upgraded
 from tests.contracts.outbox import OutboxContract
+from tests.contracts.retention import RetentionContract
 from tests.contracts.rows import add_conversation, add_org, plan_of, visitor_says
 from tests.contracts.store import StoreContract
 
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgresStore(StoreContract, OutboxContract):
+class TestPostgresStore(StoreContract, OutboxContract, ClaimsContract, RetentionContract):
     @pytest.fixture
     async def store(self, postgres_url: str) -> AsyncIterator[PostgresStore]:
         async with PostgresStore(postgres_url) as store:

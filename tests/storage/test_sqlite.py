@@ -13,8 +13,10 @@ from storage import migrations
 from storage.errors import MigrationError, StorageError
 from storage.models import now
 from storage.sqlite import SQLiteStore
+from tests.contracts.claims import ClaimsContract
 from tests.contracts.files import attach_before_upgrade, check_upgraded
 from tests.contracts.outbox import OutboxContract
+from tests.contracts.retention import RetentionContract
 from tests.contracts.rows import (
     add_conversation,
     add_org,
@@ -26,7 +28,7 @@ from tests.contracts.rows import (
 from tests.contracts.store import StoreContract
 
 
-class TestSQLiteStore(StoreContract, OutboxContract):
+class TestSQLiteStore(StoreContract, OutboxContract, ClaimsContract, RetentionContract):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SQLiteStore]:
         store = SQLiteStore(tmp_path / "store.db")
