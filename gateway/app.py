@@ -23,6 +23,7 @@ from gateway.core.bus import CommandBus
 from gateway.core.clients import ClientAddresses
 from gateway.core.idempotency import Idempotency
 from gateway.core.metrics import Metrics
+from gateway.core.origins import WidgetOrigins
 from gateway.delivery.dispatcher import Dispatcher, DispatchPolicy
 from gateway.delivery.escalation import Escalation
 from gateway.delivery.retries import RetrySchedule
@@ -31,6 +32,7 @@ from gateway.dialects.routes import dialect_routes
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
 from gateway.handlers.wiring import build_bus
+from gateway.http.cors import PreflightMiddleware
 from gateway.http.files import file_routes
 from gateway.http.hosts import HostGuard, HostPolicy, host_allowed, refuse_host
 from gateway.http.middleware import RequestContextMiddleware
@@ -87,6 +89,7 @@ class Gateway:
     #: This process's id among the gateway nodes sharing the database.
     node_id: str
     credential_watch: CredentialWatch
+    origins: WidgetOrigins
 
 
 def chatgate_version() -> str:
@@ -199,6 +202,7 @@ def create_app(
                 metrics=metrics,
                 node_id=node.id,
                 credential_watch=credential_watch,
+                origins=WidgetOrigins(the_store),
             )
             purger = asyncio.create_task(_purge_idempotency_keys(gateway))
             stack.callback(purger.cancel)
@@ -217,6 +221,7 @@ def create_app(
     middleware = [Middleware(RequestContextMiddleware)]
     if not hosts.any_host:
         middleware.append(Middleware(HostGuard, policy=hosts))
+    middleware.append(Middleware(PreflightMiddleware))
     routes = [
         *rest_routes(),
         *file_routes(),

@@ -33,6 +33,7 @@ from gateway.core.results import (
     WidgetSession,
     render,
 )
+from gateway.http.cors import CorsGrant
 from gateway.http.responses import error_response, json_response, request_id_of
 from gateway.http.services import http_services
 from gateway.media.attachments import base_url_of
@@ -318,10 +319,25 @@ async def serve(
     read: bool = True,
     on_error: Callable[[GatewayError, str], Response] = error_response,
 ) -> Response:
-    """One REST request: authenticate, count it against the caller's rate limits, read the body,
-    honour ``Idempotency-Key`` on POST, run, and render any ``GatewayError`` with ``on_error``
-    (the native envelope, or a dialect's own). Storage failures outside the bus become
-    ``unavailable``."""
+    """One REST request: authenticate, count it against the caller's rate limits, check the
+    browser origin of a visitor route (``http.cors``), read the body, honour
+    ``Idempotency-Key`` on POST, run, and render any ``GatewayError`` with ``on_error`` (the
+    native envelope, or a dialect's own). Storage failures outside the bus become
+    ``unavailable``. Answers of visitor routes carry their CORS headers."""
+    cors = CorsGrant.of(request)
+    response = await _serve(request, run, credential, anonymous, read, on_error, cors)
+    return response if cors is None else cors.apply(response)
+
+
+async def _serve(
+    request: Request,
+    run: Callable[[Context, bytes], Awaitable[Response]],
+    credential: Callable[[Request], str | None],
+    anonymous: bool,
+    read: bool,
+    on_error: Callable[[GatewayError, str], Response],
+    cors: CorsGrant | None,
+) -> Response:
     gateway = http_services(request)
     request_id = request_id_of(request)
     try:
@@ -331,6 +347,8 @@ async def serve(
             principal = await gateway.authenticator.authenticate(secret)
         address = gateway.clients.of(request.scope)
         await gateway.limits.admit(principal, address)
+        if cors is not None:
+            await cors.admit(principal, gateway.origins)
         ctx = Context(
             principal,
             "http",
