@@ -7,24 +7,27 @@ bool is not an int) and the OpenAPI document is generated from the same classes.
 
 Ids are UUIDs; ``UNSET`` marks a field the client did not send (distinct from ``null``).
 ``metadata`` is bounded by ``protocol.bounds``; origins and URLs follow ``protocol.urls``. A
-list of settings (``allowed_origins``, ``event_types``) may not name one value twice.
+list of settings (``allowed_origins``, ``event_types``) may not name one value twice. A
+widget's look and texts are an ``Appearance``.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, fields
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
-from protocol import urls
+from protocol import formats, urls
 from protocol.bounds import Metadata
 from protocol.states import Role, Status
 from protocol.validation import Invalid
 
 __all__ = [
+    "Appearance",
     "Attachment",
     "Command",
     "ContactInput",
@@ -41,6 +44,7 @@ __all__ = [
     "GetWebhook",
     "GetWebhookDelivery",
     "GetWidget",
+    "GetWidgetConfig",
     "IssueToken",
     "ListAgents",
     "ListApiKeys",
@@ -56,6 +60,7 @@ __all__ = [
     "ReplayWebhookDelivery",
     "RevokeApiKey",
     "RotateWebhookSecret",
+    "RotateWidgetIdentitySecret",
     "SendMessage",
     "SetTyping",
     "StartConversation",
@@ -102,6 +107,15 @@ Origin = Annotated[str, Meta(min_length=1, max_length=300, pattern=urls.ORIGIN)]
 Origins = Annotated[tuple[Origin, ...], Meta(max_length=50)]
 EventTypes = Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)]
 Cursor = Annotated[str, Meta(max_length=200)]
+Color = Annotated[str, Meta(pattern=formats.COLOR)]
+#: Where the launcher sits, at the bottom of the page.
+Position = Literal["left", "right"]
+#: The widget's language: its built-in texts and the default ones below.
+Language = Literal["en", "fr"]
+ExternalId = Annotated[str, Meta(min_length=1, max_length=200)]
+#: Hex HMAC-SHA256 of an ``external_id`` with the widget's identity secret.
+UserHash = Annotated[str, Meta(pattern=formats.HMAC_HEX)]
+IdentitySecret = Annotated[str, Meta(min_length=32, max_length=200, pattern=formats.SECRET)]
 
 
 def _once_each(values: tuple[str, ...] | UnsetType, name: str) -> None:
@@ -113,6 +127,44 @@ def _once_each(values: tuple[str, ...] | UnsetType, name: str) -> None:
         if value.lower() in seen:
             raise Invalid(f"{value!r} is listed twice", at=f".{name}[{index}]")
         seen.add(value.lower())
+
+
+def _not_blank(value: object, name: str) -> None:
+    if isinstance(value, str) and not value.strip():
+        raise Invalid(f"{name} is blank: send some text, or null for the default", at=f".{name}")
+
+
+@dataclass(frozen=True, slots=True)
+class Appearance:
+    """How a widget looks and what it says. On create, what is not sent takes its default; on
+    update, what is not sent stays as it is and ``null`` returns a field to its default. The
+    default texts depend on ``language`` (docs/api.md, "Widget look and texts")."""
+
+    color: Color | None | UnsetType = UNSET
+    position: Position | None | UnsetType = UNSET
+    language: Language | None | UnsetType = UNSET
+    #: The header of the chat window.
+    title: Annotated[str, Meta(min_length=1, max_length=100)] | None | UnsetType = UNSET
+    #: The first words a visitor reads, before anyone writes.
+    greeting: Annotated[str, Meta(min_length=1, max_length=500)] | None | UnsetType = UNSET
+    #: The label of the launcher button.
+    launcher_text: Annotated[str, Meta(min_length=1, max_length=40)] | None | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        for name in ("title", "greeting", "launcher_text"):
+            _not_blank(getattr(self, name), name)
+
+    def applied_to(self, chosen: Mapping[str, Any]) -> dict[str, Any]:
+        """``chosen`` (what an org chose so far) with this change applied: the fields sent
+        replace theirs, a ``null`` removes one (back to its default)."""
+        result = dict(chosen)
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if value is None:
+                result.pop(f.name, None)
+            elif value is not UNSET:
+                result[f.name] = value
+        return result
 
 
 @dataclass(frozen=True, slots=True)
@@ -268,13 +320,32 @@ class GetFile:
 
 @dataclass(frozen=True, slots=True)
 class OpenWidgetSession:
-    """A visitor opens the widget: a contact (new, or the token's own) and a visitor token."""
+    """A visitor opens the widget: a contact (new, the token's own, or the one of a verified
+    ``external_id``) and a visitor token. ``external_id`` and ``user_hash`` go together: the
+    hash proves the id (identity verification)."""
 
     widget_id: UUID
-    external_id: ShortText | None = None
+    external_id: ExternalId | None = None
+    user_hash: UserHash | None = None
     name: ShortText | None = None
     email: ShortText | None = None
     metadata: Metadata = field(default_factory=Metadata)
+
+    def __post_init__(self) -> None:
+        if (self.external_id is None) != (self.user_hash is None):
+            missing = "user_hash" if self.user_hash is None else "external_id"
+            raise Invalid(
+                f"external_id and user_hash go together (identity verification): "
+                f"{missing} is missing",
+                at=f".{missing}",
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class GetWidgetConfig:
+    """What a widget's script needs to show itself (no credential; the widget's origins)."""
+
+    widget_id: UUID
 
 
 @dataclass(frozen=True, slots=True)
@@ -297,9 +368,18 @@ class CreateWidget:
     live_agent_escalate_after: Seconds = 0
     live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] = 300
     live_agent_fallback: Fallback = "team"
+    appearance: Appearance = field(default_factory=Appearance)
+    #: Refused here: a new widget has no identity secret yet (``RotateWidgetIdentitySecret``).
+    identity_required: bool = False
 
     def __post_init__(self) -> None:
         _once_each(self.allowed_origins, "allowed_origins")
+        if self.identity_required:
+            raise Invalid(
+                "a new widget has no identity secret yet: create the widget, then "
+                "POST /v1/widgets/{widget_id}/identity-secret, then set identity_required",
+                at=".identity_required",
+            )
 
 
 @dataclass(frozen=True, slots=True)
@@ -312,6 +392,9 @@ class UpdateWidget:
     live_agent_escalate_after: Seconds | UnsetType = UNSET
     live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] | UnsetType = UNSET
     live_agent_fallback: Fallback | UnsetType = UNSET
+    appearance: Appearance | UnsetType = UNSET
+    #: Every session must then carry a valid ``user_hash`` (needs an identity secret).
+    identity_required: bool | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         _once_each(self.allowed_origins, "allowed_origins")
@@ -320,6 +403,16 @@ class UpdateWidget:
 @dataclass(frozen=True, slots=True)
 class GetWidget:
     widget_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class RotateWidgetIdentitySecret:
+    """A new identity secret for the widget, replacing any (the old one stops verifying at
+    once). The answer is the only time it is shown. ``identity_secret`` sets a given one
+    instead (at least 32 characters, no whitespace)."""
+
+    widget_id: UUID
+    identity_secret: IdentitySecret | UnsetType = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -482,10 +575,12 @@ Command = (
     | StoreUpload
     | GetFile
     | OpenWidgetSession
+    | GetWidgetConfig
     | IssueToken
     | CreateWidget
     | UpdateWidget
     | GetWidget
+    | RotateWidgetIdentitySecret
     | ListWidgets
     | CreateAgent
     | ListAgents

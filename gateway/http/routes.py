@@ -25,11 +25,13 @@ from gateway.core.results import (
     CreatedApiKey,
     DeliveryDetail,
     DeliveryPage,
+    IdentitySecret,
     IssuedToken,
     MessagePage,
     ReadPosition,
     Replayed,
     WebhookView,
+    WidgetConfig,
     WidgetSession,
     render,
 )
@@ -147,6 +149,16 @@ OPERATIONS: tuple[Operation, ...] = (
         tag="sessions",
     ),
     Operation(
+        "GET",
+        "/v1/widgets/{widget_id}/config",
+        cmd.GetWidgetConfig,
+        "A widget's look, texts and identity rule, for its script (no credential; checked"
+        " against the widget's allowed origins)",
+        WidgetConfig,
+        anonymous=True,
+        tag="sessions",
+    ),
+    Operation(
         "POST",
         "/v1/tokens",
         cmd.IssueToken,
@@ -160,6 +172,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/v1/widgets/{widget_id}", cmd.GetWidget, "Get a widget", Widget, tag="admin"),
     Operation(
         "PATCH", "/v1/widgets/{widget_id}", cmd.UpdateWidget, "Update a widget", Widget, tag="admin"
+    ),
+    Operation(
+        "POST",
+        "/v1/widgets/{widget_id}/identity-secret",
+        cmd.RotateWidgetIdentitySecret,
+        "New identity secret for visitors' user_hash, replacing any at once (shown this once)",
+        IdentitySecret,
+        tag="admin",
     ),
     Operation("POST", "/v1/agents", cmd.CreateAgent, "Create an agent", Agent, 201, tag="admin"),
     Operation("GET", "/v1/agents", cmd.ListAgents, "List agents", _listing(Agent), tag="admin"),
