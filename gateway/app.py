@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -59,6 +60,7 @@ from gateway.realtime.revocation import CredentialWatch
 from gateway.realtime.services import STATE_KEY as SOCKETS_STATE_KEY, SocketServices
 from gateway.settings import Settings
 from gateway.stores import open_store
+from gateway.web.assets import BUNDLED, asset_routes
 from storage.base import Store
 from storage.errors import StorageError
 from storage.models import now
@@ -227,6 +229,7 @@ def create_app(
         *file_routes(),
         *dialect_routes(),
         *operations_routes(openapi_document(chatgate_version())),
+        *asset_routes(Path(settings.web_dist_dir) if settings.web_dist_dir else BUNDLED),
     ]
     return GatewayApp(
         socket=SocketEndpoint(),
