@@ -11,6 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
 from typing import Any
 
 from starlette.applications import Starlette
@@ -23,6 +24,7 @@ from gateway.core.bus import CommandBus
 from gateway.core.clients import ClientAddresses
 from gateway.core.idempotency import Idempotency
 from gateway.core.metrics import Metrics
+from gateway.core.origins import WidgetOrigins
 from gateway.delivery.dispatcher import Dispatcher, DispatchPolicy
 from gateway.delivery.escalation import Escalation
 from gateway.delivery.retention import Retention, RetentionPolicy
@@ -32,6 +34,7 @@ from gateway.dialects.routes import dialect_routes
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
 from gateway.handlers.wiring import build_bus
+from gateway.http.cors import PreflightMiddleware
 from gateway.http.files import file_routes
 from gateway.http.hosts import HostGuard, HostPolicy, host_allowed, refuse_host
 from gateway.http.middleware import RequestContextMiddleware
@@ -58,6 +61,7 @@ from gateway.realtime.revocation import CredentialWatch
 from gateway.realtime.services import STATE_KEY as SOCKETS_STATE_KEY, SocketServices
 from gateway.settings import Settings
 from gateway.stores import open_store
+from gateway.web.assets import BUNDLED, asset_routes
 from storage.base import Store
 from storage.errors import StorageError
 from storage.sqlite import SQLiteStore
@@ -85,6 +89,7 @@ class Gateway:
     #: This process's id among the gateway nodes sharing the database.
     node_id: str
     credential_watch: CredentialWatch
+    origins: WidgetOrigins
 
 
 def chatgate_version() -> str:
@@ -197,6 +202,7 @@ def create_app(
                 metrics=metrics,
                 node_id=node.id,
                 credential_watch=credential_watch,
+                origins=WidgetOrigins(the_store),
             )
             retention = Retention(the_store, _retention_policy(settings))
             retention.start()
@@ -216,11 +222,13 @@ def create_app(
     middleware = [Middleware(RequestContextMiddleware)]
     if not hosts.any_host:
         middleware.append(Middleware(HostGuard, policy=hosts))
+    middleware.append(Middleware(PreflightMiddleware))
     routes = [
         *rest_routes(),
         *file_routes(),
         *dialect_routes(),
         *operations_routes(openapi_document(chatgate_version())),
+        *asset_routes(Path(settings.web_dist_dir) if settings.web_dist_dir else BUNDLED),
     ]
     return GatewayApp(
         socket=SocketEndpoint(),

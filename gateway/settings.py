@@ -149,6 +149,10 @@ class Settings:
     #: Seconds between WebSocket pings (uvicorn keepalive); 0 disables them.
     ws_ping_interval: Annotated[float, Meta(ge=0)] = 20.0
 
+    #: The directory of web bundles served at ``/widget.js``, ``/sdk.js`` and ``/web/``.
+    #: Empty: the bundles committed with chatgate (``gateway/web/dist``).
+    web_dist_dir: str = ""
+
     def __post_init__(self) -> None:
         _networks(self.trusted_proxies)
 

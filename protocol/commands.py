@@ -7,24 +7,69 @@ bool is not an int) and the OpenAPI document is generated from the same classes.
 
 Ids are UUIDs; ``UNSET`` marks a field the client did not send (distinct from ``null``).
 ``metadata`` is bounded by ``protocol.bounds``; origins and URLs follow ``protocol.urls``. A
-list of settings (``allowed_origins``, ``event_types``) may not name one value twice.
+list of settings (``allowed_origins``, ``event_types``) may not name one value twice. A
+widget's look and texts are an ``Appearance``.
+
+Conversations, messages and files are defined here; org administration (sessions, tokens,
+widgets, agents, API keys, webhooks) in ``protocol.administration``, re-exported here so that
+every command is ``commands.X``; the field types both use are in ``protocol.fields``.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
-from protocol import urls
+from protocol.administration import (
+    Appearance,
+    CreateAgent,
+    CreateApiKey,
+    CreateWebhook,
+    CreateWidget,
+    DeleteAgent,
+    DeleteWebhook,
+    GetAgent,
+    GetWebhook,
+    GetWebhookDelivery,
+    GetWidget,
+    GetWidgetConfig,
+    IssueToken,
+    ListAgents,
+    ListApiKeys,
+    ListWebhookDeliveries,
+    ListWebhooks,
+    ListWidgets,
+    OpenWidgetSession,
+    ReplayWebhookDeliveries,
+    ReplayWebhookDelivery,
+    RevokeApiKey,
+    RotateWebhookSecret,
+    RotateWidgetIdentitySecret,
+    UpdateAgent,
+    UpdateWebhook,
+    UpdateWidget,
+)
 from protocol.bounds import Metadata
+from protocol.fields import (
+    END,
+    MAX_ATTACHMENTS,
+    MAX_SEQ,
+    AttachmentUrl,
+    Channel,
+    ClientMessageId,
+    Content,
+    Cursor,
+    PageSize,
+    Seq,
+    ShortText,
+)
 from protocol.states import Role, Status
-from protocol.validation import Invalid
 
 __all__ = [
+    "Appearance",
     "Attachment",
     "Command",
     "ContactInput",
@@ -41,6 +86,7 @@ __all__ = [
     "GetWebhook",
     "GetWebhookDelivery",
     "GetWidget",
+    "GetWidgetConfig",
     "IssueToken",
     "ListAgents",
     "ListApiKeys",
@@ -56,6 +102,7 @@ __all__ = [
     "ReplayWebhookDelivery",
     "RevokeApiKey",
     "RotateWebhookSecret",
+    "RotateWidgetIdentitySecret",
     "SendMessage",
     "SetTyping",
     "StartConversation",
@@ -67,54 +114,6 @@ __all__ = [
     "WatchConversation",
     "WatchInbox",
 ]
-
-MAX_CONTENT_CHARS = 20_000
-MAX_ATTACHMENTS = 10
-MAX_SEQ = 2**53 - 1
-
-Content = Annotated[str, Meta(max_length=MAX_CONTENT_CHARS)]
-Name = Annotated[str, Meta(min_length=1, max_length=200)]
-ShortText = Annotated[str, Meta(max_length=200)]
-ClientMessageId = Annotated[str, Meta(min_length=1, max_length=128)]
-Seq = Annotated[int, Meta(ge=0, le=MAX_SEQ)]
-PageSize = Annotated[int, Meta(ge=1, le=200)]
-END = urls.END
-Url = Annotated[str, Meta(max_length=2048, pattern=urls.URL)]
-#: An attachment: an http(s) URL, or a gateway-relative file URL as uploads answer it.
-AttachmentUrl = Annotated[
-    str, Meta(max_length=2048, pattern=rf"(?:{urls.URL})|(?:^/v1/files/[0-9a-f]{{64}}{END})")
-]
-Channel = Literal["widget", "api"]
-Fallback = Literal["team", "bot"]
-AgentStatus = Literal["active", "disabled"]
-Seconds = Annotated[int, Meta(ge=0, le=7 * 86400)]
-WebhookEventType = Literal[
-    "conversation.created",
-    "conversation.updated",
-    "conversation.escalated",
-    "conversation.taken_over",
-    "conversation.resolved",
-    "conversation.ended",
-    "message.created",
-]
-DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
-Origin = Annotated[str, Meta(min_length=1, max_length=300, pattern=urls.ORIGIN)]
-Origins = Annotated[tuple[Origin, ...], Meta(max_length=50)]
-EventTypes = Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)]
-Cursor = Annotated[str, Meta(max_length=200)]
-#: An instant as RFC 3339 requires it: with an offset (``Z`` or ``+02:00``), any precision.
-Instant = Annotated[datetime, Meta(tz=True)]
-
-
-def _once_each(values: tuple[str, ...] | UnsetType, name: str) -> None:
-    """Refuse a list of settings that names one value twice (origins compare ignoring case)."""
-    if isinstance(values, UnsetType):
-        return
-    seen: set[str] = set()
-    for index, value in enumerate(values):
-        if value.lower() in seen:
-            raise Invalid(f"{value!r} is listed twice", at=f".{name}[{index}]")
-        seen.add(value.lower())
 
 
 @dataclass(frozen=True, slots=True)
@@ -265,209 +264,6 @@ class GetFile:
     sha256: Annotated[str, Meta(pattern=r"^[0-9a-f]{64}" + END)]
 
 
-# -- sessions and tokens ------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class OpenWidgetSession:
-    """A visitor opens the widget: a contact (new, or the token's own) and a visitor token."""
-
-    widget_id: UUID
-    external_id: ShortText | None = None
-    name: ShortText | None = None
-    email: ShortText | None = None
-    metadata: Metadata = field(default_factory=Metadata)
-
-
-@dataclass(frozen=True, slots=True)
-class IssueToken:
-    """A short-lived socket token for an agent (``agent_id``) or for the org's bot."""
-
-    kind: Literal["agent", "bot"] = "agent"
-    agent_id: UUID | UnsetType = UNSET
-
-
-# -- org administration -------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CreateWidget:
-    name: Name
-    allowed_origins: Origins = ("*",)
-    messages_per_minute: Annotated[int, Meta(ge=1)] | None = None
-    live_agent_endpoint_url: Url | None = None
-    live_agent_escalate_after: Seconds = 0
-    live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] = 300
-    live_agent_fallback: Fallback = "team"
-
-    def __post_init__(self) -> None:
-        _once_each(self.allowed_origins, "allowed_origins")
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateWidget:
-    widget_id: UUID
-    name: Name | UnsetType = UNSET
-    allowed_origins: Origins | UnsetType = UNSET
-    messages_per_minute: Annotated[int, Meta(ge=1)] | None | UnsetType = UNSET
-    live_agent_endpoint_url: Url | None | UnsetType = UNSET
-    live_agent_escalate_after: Seconds | UnsetType = UNSET
-    live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] | UnsetType = UNSET
-    live_agent_fallback: Fallback | UnsetType = UNSET
-
-    def __post_init__(self) -> None:
-        _once_each(self.allowed_origins, "allowed_origins")
-
-
-@dataclass(frozen=True, slots=True)
-class GetWidget:
-    widget_id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class ListWidgets:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class CreateAgent:
-    name: Name
-    email: ShortText | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class ListAgents:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class GetAgent:
-    agent_id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateAgent:
-    """``status: disabled`` refuses the agent's tokens (and closes its sockets) until it is
-    ``active`` again."""
-
-    agent_id: UUID
-    name: Name | UnsetType = UNSET
-    email: ShortText | None | UnsetType = UNSET
-    status: AgentStatus | UnsetType = UNSET
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteAgent:
-    """Delete an agent for good: its tokens are refused, its messages stay."""
-
-    agent_id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class CreateApiKey:
-    name: ShortText = ""
-
-
-@dataclass(frozen=True, slots=True)
-class ListApiKeys:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class RevokeApiKey:
-    api_key_id: UUID
-
-
-# -- webhooks -----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class CreateWebhook:
-    """An endpoint for the org's events (``kind="events"``, filtered by ``event_types``;
-    none: every type) or for the outgoing messages of ``api``-channel conversations
-    (``kind="channel"``). ``secret`` (``whsec_...``) is generated unless given."""
-
-    url: Url
-    kind: Literal["events", "channel"] = "events"
-    description: Annotated[str, Meta(max_length=500)] = ""
-    event_types: EventTypes = ()
-    fifo: bool = False
-    secret: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
-
-    def __post_init__(self) -> None:
-        _once_each(self.event_types, "event_types")
-
-
-@dataclass(frozen=True, slots=True)
-class ListWebhooks:
-    pass
-
-
-@dataclass(frozen=True, slots=True)
-class GetWebhook:
-    webhook_id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class UpdateWebhook:
-    """``status: active`` also resumes a paused endpoint; ``disabled`` stops recording."""
-
-    webhook_id: UUID
-    url: Url | UnsetType = UNSET
-    description: Annotated[str, Meta(max_length=500)] | UnsetType = UNSET
-    event_types: EventTypes | UnsetType = UNSET
-    fifo: bool | UnsetType = UNSET
-    status: Literal["active", "disabled"] | UnsetType = UNSET
-
-    def __post_init__(self) -> None:
-        _once_each(self.event_types, "event_types")
-
-
-@dataclass(frozen=True, slots=True)
-class DeleteWebhook:
-    webhook_id: UUID
-
-
-@dataclass(frozen=True, slots=True)
-class RotateWebhookSecret:
-    """A new secret signs from now on; the old one also signs for ``grace_seconds``."""
-
-    webhook_id: UUID
-    grace_seconds: Seconds = 86400
-    secret: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
-
-
-@dataclass(frozen=True, slots=True)
-class ListWebhookDeliveries:
-    webhook_id: UUID
-    status: DeliveryStatus | UnsetType = UNSET
-    after: Annotated[str, Meta(max_length=100)] | UnsetType = UNSET
-    limit: Annotated[int, Meta(ge=1, le=100)] = 50
-
-
-@dataclass(frozen=True, slots=True)
-class GetWebhookDelivery:
-    webhook_id: UUID
-    delivery_id: Annotated[str, Meta(max_length=100)]
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayWebhookDelivery:
-    webhook_id: UUID
-    delivery_id: Annotated[str, Meta(max_length=100)]
-
-
-@dataclass(frozen=True, slots=True)
-class ReplayWebhookDeliveries:
-    """Send again every ``dead`` delivery created in ``[since, until)`` (and the delivered
-    ones too with ``include_delivered``), each with its original ``webhook-id``."""
-
-    webhook_id: UUID
-    since: Instant
-    until: Instant | UnsetType = UNSET
-    include_delivered: bool = False
-
-
 Command = (
     StartConversation
     | GetConversation
@@ -484,10 +280,12 @@ Command = (
     | StoreUpload
     | GetFile
     | OpenWidgetSession
+    | GetWidgetConfig
     | IssueToken
     | CreateWidget
     | UpdateWidget
     | GetWidget
+    | RotateWidgetIdentitySecret
     | ListWidgets
     | CreateAgent
     | ListAgents

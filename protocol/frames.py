@@ -23,8 +23,9 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 
 from protocol.codes import ErrorCode
-from protocol.commands import MarkRead, SendMessage, Seq, SetTyping, UpdateConversation
+from protocol.commands import MarkRead, SendMessage, SetTyping, UpdateConversation
 from protocol.errors import GatewayError, ProtocolError
+from protocol.fields import Seq
 from protocol.validation import parse
 
 __all__ = [

@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import msgspec
 
-from protocol import urls
+from protocol import formats, urls
 from protocol.bounds import TooLarge, decode_hook
 from protocol.codes import ErrorCode
 from protocol.errors import ProtocolError
@@ -25,6 +25,7 @@ _PATTERNS = {
         "an origin: `*`, `http(s)://host[:port]` or `http(s)://*.domain[:port]`"
     ),
     f"`str` matching regex {urls.URL!r}": "an absolute `http(s)://` URL with a valid host",
+    **{f"`str` matching regex {regex!r}": said for regex, said in formats.DESCRIPTIONS.items()},
 }
 
 

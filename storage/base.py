@@ -137,9 +137,18 @@ class Store(Protocol):
 
     async def update_widget(
         self, org_id: str, widget_id: str, updates: Mapping[str, Any]
-    ) -> Widget | None: ...
+    ) -> Widget | None:
+        """Change the given fields (``storage.columns.WIDGET_UPDATES``, among them
+        ``identity_secret``, which is no field of ``Widget``); None if the org has no such
+        widget."""
+        ...
 
     async def list_widgets(self, org_id: str) -> list[Widget]: ...
+
+    async def get_widget_identity_secret(self, org_id: str, widget_id: str) -> str | None:
+        """The secret that checks the widget's visitors' ``user_hash``; None when it has none
+        or the org has no such widget."""
+        ...
 
     async def create_agent(self, agent: Agent) -> None: ...
 

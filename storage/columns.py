@@ -139,6 +139,8 @@ def widget(w: Widget, to: Encoding) -> tuple[Any, ...]:
         w.live_agent_timeout,
         w.live_agent_fallback,
         w.live_agent_secret,
+        to.json(w.appearance),
+        to.flag(w.identity_required),
     )
 
 
@@ -232,6 +234,9 @@ WIDGET_UPDATES: Mapping[str, _Column] = {
     "live_agent_timeout": _plain,
     "live_agent_fallback": _plain,
     "live_agent_secret": _plain,
+    "appearance": _json,
+    "identity_required": _flag,
+    "identity_secret": _plain,
 }
 
 #: Agent fields ``update_agent`` may change, with how each is stored.

@@ -121,6 +121,15 @@ class Widget:
     live_agent_fallback: str = "team"
     #: ``whsec_...``: signs what chatgate sends to ``live_agent_endpoint_url``.
     live_agent_secret: str | None = None
+    #: The look and texts its org chose (``protocol.commands.Appearance`` fields); a field
+    #: that is not here takes its default.
+    appearance: JSONObject = field(default_factory=dict)
+    #: Every widget session must prove who the visitor is (``user_hash``).
+    identity_required: bool = False
+    #: Whether the widget has an identity secret. Read only (``create_widget`` ignores it):
+    #: the secret is set with ``update_widget`` and read with ``get_widget_identity_secret``,
+    #: so that it is never part of a widget anyone renders.
+    identity_secret_set: bool = False
 
 
 @dataclass(frozen=True, slots=True)

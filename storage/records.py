@@ -115,6 +115,9 @@ def widget(r: Row) -> Widget:
         live_agent_timeout=r["live_agent_timeout"],
         live_agent_fallback=r["live_agent_fallback"],
         live_agent_secret=r["live_agent_secret"],
+        appearance=_json(r["appearance"]),
+        identity_required=bool(r["identity_required"]),
+        identity_secret_set=r["identity_secret"] is not None,
     )
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 import orjson
 
+from gateway.core.appearance import Look
 from storage.models import (
     ApiKey,
     Contact,
@@ -25,12 +26,14 @@ __all__ = [
     "DeliveryDetail",
     "DeliveryPage",
     "DeliveryView",
+    "IdentitySecret",
     "IssuedToken",
     "MessagePage",
     "ReadPosition",
     "Replayed",
     "Sent",
     "WebhookView",
+    "WidgetConfig",
     "WidgetSession",
     "render",
 ]
@@ -76,6 +79,24 @@ class WidgetSession:
     expires_at: datetime
     widget_id: str
     contact: Contact
+
+
+@dataclass(frozen=True, slots=True)
+class WidgetConfig:
+    """What a widget's script needs to show itself, and nothing secret."""
+
+    widget_id: str
+    appearance: Look
+    #: Sessions must carry ``external_id`` and ``user_hash``.
+    identity_required: bool
+
+
+@dataclass(frozen=True, slots=True)
+class IdentitySecret:
+    """A widget's new identity secret, shown this once."""
+
+    widget_id: str
+    identity_secret: str
 
 
 @dataclass(frozen=True, slots=True)

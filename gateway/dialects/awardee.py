@@ -31,7 +31,7 @@ from gateway.http.responses import json_response
 from gateway.http.routes import json_object, serve
 from gateway.http.services import http_services
 from gateway.limits.policy import rate_limit_headers
-from protocol import commands as cmd
+from protocol import commands as cmd, fields
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.states import Role, Status
@@ -72,13 +72,13 @@ ROLES: Final = {
 
 @dataclass(frozen=True, slots=True)
 class UrlAttachment:
-    url: cmd.AttachmentUrl
+    url: fields.AttachmentUrl
 
 
 @dataclass(frozen=True, slots=True)
 class MessageBody:
-    text: cmd.Content = ""
-    attachments: Annotated[tuple[UrlAttachment, ...], Meta(max_length=cmd.MAX_ATTACHMENTS)] = ()
+    text: fields.Content = ""
+    attachments: Annotated[tuple[UrlAttachment, ...], Meta(max_length=fields.MAX_ATTACHMENTS)] = ()
 
     def __post_init__(self) -> None:
         if not self.text.strip() and not self.attachments:

@@ -28,7 +28,7 @@ from gateway.http.responses import json_response
 from gateway.http.routes import json_object, serve
 from gateway.http.services import HttpServices, http_services
 from gateway.limits.policy import rate_limit_headers
-from protocol import commands as cmd
+from protocol import commands as cmd, fields
 from protocol.bounds import Metadata
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
@@ -66,7 +66,7 @@ SenderId = Annotated[str, Meta(min_length=1, max_length=200)]
 @dataclass(frozen=True, slots=True)
 class MessageBody:
     type: Literal["MESSAGE"]
-    content: Annotated[str, Meta(min_length=1, max_length=cmd.MAX_CONTENT_CHARS)]
+    content: Annotated[str, Meta(min_length=1, max_length=fields.MAX_CONTENT_CHARS)]
     sender_id: SenderId
     created_at: Annotated[str, Meta(max_length=64)] | None = None
 

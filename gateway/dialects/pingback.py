@@ -30,7 +30,7 @@ from gateway.http.responses import json_response
 from gateway.http.routes import json_object, serve
 from gateway.http.services import http_services
 from gateway.limits.policy import rate_limit_headers
-from protocol import commands as cmd
+from protocol import commands as cmd, fields
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.states import Role
@@ -64,14 +64,14 @@ ERRORS: Final = ErrorTable(
 class AttachmentRef:
     """An attachment as the upload endpoint answered it; only ``url`` (and ``name``) count."""
 
-    url: cmd.AttachmentUrl
-    name: cmd.ShortText | None = None
+    url: fields.AttachmentUrl
+    name: fields.ShortText | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class MessageBody:
-    content: cmd.Content = ""
-    attachments: Annotated[tuple[AttachmentRef, ...], Meta(max_length=cmd.MAX_ATTACHMENTS)] = ()
+    content: fields.Content = ""
+    attachments: Annotated[tuple[AttachmentRef, ...], Meta(max_length=fields.MAX_ATTACHMENTS)] = ()
 
     def __post_init__(self) -> None:
         if not self.content.strip() and not self.attachments:

@@ -1,9 +1,12 @@
-"""Org administration (widgets, agents, API keys), tokens and widget sessions.
+"""Org administration (widgets, agents, API keys), tokens, widget sessions and configs.
 
 Administration needs an API key. Tokens: an API key issues them for any agent of its org or
 for the org's bot; an agent token may renew itself. A widget session is anonymous but checked
 against the widget's allowed origins, and a new visitor counts against the budgets of its
-client address and of the widget; a visitor token of that widget renews its own session.
+client address and of the widget; a visitor token of that widget renews its own session. A
+session that carries ``external_id`` with a valid ``user_hash`` (identity verification) gets
+the org's contact of that id, on any device. A widget's config (its look, for its script)
+is public to the widget's origins.
 """
 
 from __future__ import annotations
@@ -16,9 +19,17 @@ from typing import Any
 from msgspec import UNSET
 
 from gateway.core.access import admin_org
+from gateway.core.appearance import look_of
 from gateway.core.auth import Authenticator, Principal, new_api_key, origin_allowed
 from gateway.core.bus import Context
-from gateway.core.results import CreatedApiKey, IssuedToken, WidgetSession
+from gateway.core.identity import new_identity_secret, user_hash_matches
+from gateway.core.results import (
+    CreatedApiKey,
+    IdentitySecret,
+    IssuedToken,
+    WidgetConfig,
+    WidgetSession,
+)
 from gateway.core.rooms import inbox_channel
 from gateway.delivery import signing
 from gateway.limits.policy import Limits
@@ -54,26 +65,27 @@ class AdminHandlers:
     # -- sessions and tokens --------------------------------------------------------------
 
     async def open_widget_session(self, ctx: Context, c: cmd.OpenWidgetSession) -> WidgetSession:
-        widget = await self._store.get_widget(None, str(c.widget_id))
-        if widget is None:
-            raise GatewayError.not_found("widget")
-        if not origin_allowed(ctx.origin, widget.allowed_origins):
-            raise GatewayError(ErrorCode.FORBIDDEN, "this origin may not use the widget")
+        widget = await self._public_widget(ctx, c.widget_id)
+        external_id = await self._verified_external_id(widget, c)
         renewing = ctx.principal
         contact: Contact | None = None
         if renewing is not None and renewing.is_visitor and renewing.widget_id == widget.id:
-            contact = await self._store.get_contact(widget.org_id, renewing.subject)
+            own = await self._store.get_contact(widget.org_id, renewing.subject)
+            if own is not None and external_id in (None, own.external_id):
+                contact = own
         if contact is None:
-            # Anonymous sessions always get a new contact: name and email are unverified
-            # labels, and there is no way to claim an existing contact without an API key.
-            # Each one is a row, so new visitors have budgets per address and per widget.
+            # Without identity verification a session always gets a new contact: name and
+            # email are unverified labels. With it, the verified external_id names the org's
+            # contact (created on first sight), whichever device or widget it comes from.
+            # Either way each is a session of a new visitor, with budgets per address and
+            # per widget.
             await self._limits.new_session(widget.id, ctx.client_address)
             contact = await self._store.get_or_create_contact(
                 Contact(
                     id=str(uuid.uuid4()),
                     org_id=widget.org_id,
                     widget_id=widget.id,
-                    external_id=None,
+                    external_id=external_id,
                     name=c.name,
                     email=c.email,
                     metadata=c.metadata,
@@ -83,6 +95,43 @@ class AdminHandlers:
         principal = Principal("visitor", widget.org_id, contact.id, widget_id=widget.id)
         token, expires = self._signer.issue(principal, self._visitor_ttl, now())
         return WidgetSession(token, expires, widget.id, contact)
+
+    async def get_widget_config(self, ctx: Context, c: cmd.GetWidgetConfig) -> WidgetConfig:
+        widget = await self._public_widget(ctx, c.widget_id)
+        return WidgetConfig(widget.id, look_of(widget.appearance), widget.identity_required)
+
+    async def _public_widget(self, ctx: Context, widget_id: uuid.UUID) -> Widget:
+        """A widget as anyone may reach it: by id, from one of its origins."""
+        widget = await self._store.get_widget(None, str(widget_id))
+        if widget is None:
+            raise GatewayError.not_found("widget")
+        if not origin_allowed(ctx.origin, widget.allowed_origins):
+            raise GatewayError(ErrorCode.FORBIDDEN, "this origin may not use the widget")
+        return widget
+
+    async def _verified_external_id(self, widget: Widget, c: cmd.OpenWidgetSession) -> str | None:
+        """The session's ``external_id`` once its ``user_hash`` proves it, or None when it
+        carries none (``protocol`` makes sure the two come together).
+
+        Raises:
+            GatewayError: ``forbidden`` when the widget requires verification and none is
+                given, when it has no identity secret, or for a wrong hash.
+        """
+        if c.external_id is None or c.user_hash is None:
+            if widget.identity_required:
+                raise GatewayError(
+                    ErrorCode.FORBIDDEN,
+                    "this widget requires identity verification: send external_id and user_hash",
+                )
+            return None
+        secret = await self._store.get_widget_identity_secret(widget.org_id, widget.id)
+        if secret is None:
+            raise GatewayError(
+                ErrorCode.FORBIDDEN, "this widget has no identity secret to check user_hash with"
+            )
+        if not user_hash_matches(secret, c.external_id, c.user_hash):
+            raise GatewayError(ErrorCode.FORBIDDEN, "user_hash does not match external_id")
+        return c.external_id
 
     async def issue_token(self, ctx: Context, c: cmd.IssueToken) -> IssuedToken:
         """An API key mints agent and bot tokens; an agent token renews itself. Either way
@@ -143,6 +192,7 @@ class AdminHandlers:
             live_agent_escalate_after=c.live_agent_escalate_after,
             live_agent_timeout=c.live_agent_timeout,
             live_agent_fallback=c.live_agent_fallback,
+            appearance=c.appearance.applied_to({}),
         )
         if c.live_agent_endpoint_url is not None:
             await vet_url(self._outbound, c.live_agent_endpoint_url, "$.live_agent_endpoint_url")
@@ -162,19 +212,46 @@ class AdminHandlers:
                 "live_agent_escalate_after",
                 "live_agent_timeout",
                 "live_agent_fallback",
+                "identity_required",
             )
             if getattr(c, name) is not UNSET
         }
         url = updates.get("live_agent_endpoint_url")
         if url is not None:
             await vet_url(self._outbound, url, "$.live_agent_endpoint_url")
+        if url is not None or c.appearance is not UNSET or c.identity_required is True:
+            # What these change depends on what the widget holds now.
             current = await self._store.get_widget(org_id, str(c.widget_id))
-            if current is not None and current.live_agent_secret is None:
+            if current is None:
+                raise GatewayError.not_found("widget")
+            if url is not None and current.live_agent_secret is None:
                 updates["live_agent_secret"] = signing.new_secret()
+            if c.appearance is not UNSET:
+                updates["appearance"] = c.appearance.applied_to(current.appearance)
+            if c.identity_required is True and not current.identity_secret_set:
+                raise GatewayError(
+                    ErrorCode.VALIDATION_ERROR,
+                    "the widget has no identity secret yet: "
+                    "POST /v1/widgets/{widget_id}/identity-secret first",
+                    details={"path": "$.identity_required"},
+                )
         widget = await self._store.update_widget(org_id, str(c.widget_id), updates)
         if widget is None:
             raise GatewayError.not_found("widget")
         return widget
+
+    async def rotate_widget_identity_secret(
+        self, ctx: Context, c: cmd.RotateWidgetIdentitySecret
+    ) -> IdentitySecret:
+        """A new identity secret (or the one given) replaces the widget's at once."""
+        org_id = admin_org(ctx)
+        secret = new_identity_secret() if c.identity_secret is UNSET else c.identity_secret
+        widget = await self._store.update_widget(
+            org_id, str(c.widget_id), {"identity_secret": secret}
+        )
+        if widget is None:
+            raise GatewayError.not_found("widget")
+        return IdentitySecret(widget.id, secret)
 
     async def get_widget(self, ctx: Context, c: cmd.GetWidget) -> Widget:
         widget = await self._store.get_widget(admin_org(ctx), str(c.widget_id))

@@ -49,6 +49,8 @@ def build_bus(
     bus.register(cmd.CreateWidget, admin.create_widget)
     bus.register(cmd.UpdateWidget, admin.update_widget)
     bus.register(cmd.GetWidget, admin.get_widget)
+    bus.register(cmd.GetWidgetConfig, admin.get_widget_config)
+    bus.register(cmd.RotateWidgetIdentitySecret, admin.rotate_widget_identity_secret)
     bus.register(cmd.ListWidgets, admin.list_widgets)
     bus.register(cmd.CreateAgent, admin.create_agent)
     bus.register(cmd.ListAgents, admin.list_agents)

@@ -4,7 +4,8 @@ Lives here: the ``/v1`` routes, declared once in ``routes.OPERATIONS`` (``routes
 upload and download (``files``), the OpenAPI document and ``/docs`` page (``openapi``),
 ``/healthz``, ``/readyz`` and ``/metrics`` (``operations``), the request-id and
 no-stack-trace middleware (``middleware``), the allowed ``Host`` names (``hosts``), JSON and
-error responses (``responses``), what routes need from the app (``services``), and the
+error responses (``responses``), CORS for the routes a widget's browser calls (``cors``),
+what routes need from the app (``services``), and the
 HTTP/1.1 connection layer uvicorn runs, with its read timeouts (``server``).
 
 May import: ``gateway.core``, ``gateway.media``, ``gateway.limits``, ``gateway.settings``,

@@ -128,7 +128,8 @@ def openapi_document(version: str) -> dict[str, Any]:
         "info": {
             "title": "chatgate",
             "version": version,
-            "description": "Native REST API. The WebSocket protocol is in docs/protocol.md.",
+            "description": "Native REST API. The WebSocket protocol is in docs/protocol.md. "
+            "The visitor routes answer CORS for their widget's origins (docs/api.md, CORS).",
         },
         "components": {
             "schemas": components,

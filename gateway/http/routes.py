@@ -25,14 +25,17 @@ from gateway.core.results import (
     CreatedApiKey,
     DeliveryDetail,
     DeliveryPage,
+    IdentitySecret,
     IssuedToken,
     MessagePage,
     ReadPosition,
     Replayed,
     WebhookView,
+    WidgetConfig,
     WidgetSession,
     render,
 )
+from gateway.http.cors import CorsGrant
 from gateway.http.responses import error_response, json_response, request_id_of
 from gateway.http.services import http_services
 from gateway.media.attachments import base_url_of
@@ -146,6 +149,16 @@ OPERATIONS: tuple[Operation, ...] = (
         tag="sessions",
     ),
     Operation(
+        "GET",
+        "/v1/widgets/{widget_id}/config",
+        cmd.GetWidgetConfig,
+        "A widget's look, texts and identity rule, for its script (no credential; checked"
+        " against the widget's allowed origins)",
+        WidgetConfig,
+        anonymous=True,
+        tag="sessions",
+    ),
+    Operation(
         "POST",
         "/v1/tokens",
         cmd.IssueToken,
@@ -159,6 +172,14 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("GET", "/v1/widgets/{widget_id}", cmd.GetWidget, "Get a widget", Widget, tag="admin"),
     Operation(
         "PATCH", "/v1/widgets/{widget_id}", cmd.UpdateWidget, "Update a widget", Widget, tag="admin"
+    ),
+    Operation(
+        "POST",
+        "/v1/widgets/{widget_id}/identity-secret",
+        cmd.RotateWidgetIdentitySecret,
+        "New identity secret for visitors' user_hash, replacing any at once (shown this once)",
+        IdentitySecret,
+        tag="admin",
     ),
     Operation("POST", "/v1/agents", cmd.CreateAgent, "Create an agent", Agent, 201, tag="admin"),
     Operation("GET", "/v1/agents", cmd.ListAgents, "List agents", _listing(Agent), tag="admin"),
@@ -318,10 +339,25 @@ async def serve(
     read: bool = True,
     on_error: Callable[[GatewayError, str], Response] = error_response,
 ) -> Response:
-    """One REST request: authenticate, count it against the caller's rate limits, read the body,
-    honour ``Idempotency-Key`` on POST, run, and render any ``GatewayError`` with ``on_error``
-    (the native envelope, or a dialect's own). Storage failures outside the bus become
-    ``unavailable``."""
+    """One REST request: authenticate, count it against the caller's rate limits, check the
+    browser origin of a visitor route (``http.cors``), read the body, honour
+    ``Idempotency-Key`` on POST, run, and render any ``GatewayError`` with ``on_error`` (the
+    native envelope, or a dialect's own). Storage failures outside the bus become
+    ``unavailable``. Answers of visitor routes carry their CORS headers."""
+    cors = CorsGrant.of(request)
+    response = await _serve(request, run, credential, anonymous, read, on_error, cors)
+    return response if cors is None else cors.apply(response)
+
+
+async def _serve(
+    request: Request,
+    run: Callable[[Context, bytes], Awaitable[Response]],
+    credential: Callable[[Request], str | None],
+    anonymous: bool,
+    read: bool,
+    on_error: Callable[[GatewayError, str], Response],
+    cors: CorsGrant | None,
+) -> Response:
     gateway = http_services(request)
     request_id = request_id_of(request)
     try:
@@ -331,6 +367,8 @@ async def serve(
             principal = await gateway.authenticator.authenticate(secret)
         address = gateway.clients.of(request.scope)
         await gateway.limits.admit(principal, address)
+        if cors is not None:
+            await cors.admit(principal, gateway.origins)
         ctx = Context(
             principal,
             "http",

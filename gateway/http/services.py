@@ -15,6 +15,7 @@ from gateway.core.auth import Authenticator
 from gateway.core.bus import CommandBus
 from gateway.core.clients import ClientAddresses
 from gateway.core.idempotency import Idempotency
+from gateway.core.origins import WidgetOrigins
 from gateway.limits.policy import Limits
 from gateway.settings import Settings
 
@@ -44,6 +45,11 @@ class HttpServices(Protocol):
 
     @property
     def clients(self) -> ClientAddresses: ...
+
+    @property
+    def origins(self) -> WidgetOrigins:
+        """Which origins may use a widget (CORS of the visitor routes, ``http.cors``)."""
+        ...
 
 
 def http_services(request: Request) -> HttpServices:

@@ -86,8 +86,9 @@ class Tenancy(Database):
         await self._execute(
             "INSERT INTO widgets (id, org_id, name, allowed_origins, messages_per_minute,"
             " live_agent_endpoint_url, bot_settings, created_at, live_agent_escalate_after,"
-            " live_agent_timeout, live_agent_fallback, live_agent_secret)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            " live_agent_timeout, live_agent_fallback, live_agent_secret, appearance,"
+            " identity_required)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
             *columns.widget(widget, POSTGRES),
         )
 
@@ -122,6 +123,15 @@ class Tenancy(Database):
             "SELECT * FROM widgets WHERE org_id = $1 ORDER BY created_at, id",
             org_id,
         )
+
+    async def get_widget_identity_secret(self, org_id: str, widget_id: str) -> str | None:
+        async with self._connection() as conn:
+            secret: str | None = await conn.fetchval(
+                "SELECT identity_secret FROM widgets WHERE id = $1 AND org_id = $2",
+                widget_id,
+                org_id,
+            )
+        return secret
 
     # -- contacts -------------------------------------------------------------------------
 

@@ -87,8 +87,9 @@ class Tenancy(Database):
             lambda c: c.execute(
                 "INSERT INTO widgets (id, org_id, name, allowed_origins, messages_per_minute,"
                 " live_agent_endpoint_url, bot_settings, created_at, live_agent_escalate_after,"
-                " live_agent_timeout, live_agent_fallback, live_agent_secret)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " live_agent_timeout, live_agent_fallback, live_agent_secret, appearance,"
+                " identity_required)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 columns.widget(widget, SQLITE),
             )
         )
@@ -127,6 +128,15 @@ class Tenancy(Database):
             "SELECT * FROM widgets WHERE org_id = ? ORDER BY created_at, id",
             (org_id,),
         )
+
+    async def get_widget_identity_secret(self, org_id: str, widget_id: str) -> str | None:
+        row = await self._read(
+            lambda c: c.execute(
+                "SELECT identity_secret FROM widgets WHERE id = ? AND org_id = ?",
+                (widget_id, org_id),
+            ).fetchone()
+        )
+        return None if row is None else row["identity_secret"]
 
     # -- contacts -------------------------------------------------------------------------
 

@@ -206,6 +206,36 @@ class StoreContract(ConversationContract, ApplyContract, FileContract, AgentCont
             dataclasses.replace(updated, name="Again")
         )
 
+    async def test_widget_look_and_identity_flag_round_trip(self, store: Store) -> None:
+        """A widget's appearance and identity_required read back as created and as updated."""
+        org = await add_org(store)
+        widget = widget_row(
+            org.id, appearance={"color": "#0a7f5c", "language": "fr", "title": "Aide"}
+        )
+        await store.create_widget(widget)
+        assert await store.get_widget(org.id, widget.id) == widget
+        updates: dict[str, Any] = {"appearance": {"position": "left"}, "identity_required": True}
+        updated = await store.update_widget(org.id, widget.id, updates)
+        assert updated == dataclasses.replace(widget, **updates)
+        assert await store.list_widgets(org.id) == [updated]
+
+    async def test_widget_identity_secret_is_read_apart(self, store: Store) -> None:
+        """The identity secret is set with update_widget and read only by its own method:
+        widgets say whether there is one, never what it is; another org reads None."""
+        org, other = await add_org(store), await add_org(store)
+        widget = widget_row(org.id)
+        await store.create_widget(widget)
+        assert await store.get_widget_identity_secret(org.id, widget.id) is None
+        assert widget.identity_secret_set is False
+        updated = await store.update_widget(org.id, widget.id, {"identity_secret": "s" * 40})
+        assert updated == dataclasses.replace(widget, identity_secret_set=True)
+        assert await store.get_widget(None, widget.id) == updated
+        assert await store.get_widget_identity_secret(org.id, widget.id) == "s" * 40
+        assert await store.get_widget_identity_secret(other.id, widget.id) is None
+        assert await store.get_widget_identity_secret(org.id, new_id()) is None
+        await store.update_widget(org.id, widget.id, {"identity_secret": "t" * 40})
+        assert await store.get_widget_identity_secret(org.id, widget.id) == "t" * 40
+
     async def test_agent_of_another_org_is_invisible(self, store: Store) -> None:
         """get_agent/list_agents find an org's agents and nothing from another org."""
         org, other = await add_org(store), await add_org(store)

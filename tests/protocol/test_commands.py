@@ -12,7 +12,6 @@ from msgspec import UNSET
 from protocol import commands as cmd
 from protocol.codes import ErrorCode
 from protocol.commands import (
-    MAX_CONTENT_CHARS,
     Attachment,
     ContactInput,
     CreateWidget,
@@ -26,6 +25,7 @@ from protocol.commands import (
     UpdateWidget,
 )
 from protocol.errors import ProtocolError
+from protocol.fields import MAX_CONTENT_CHARS
 from protocol.states import Handler, Role, Status
 from protocol.validation import parse
 from tests.protocol.samples import AGENT, CONVERSATION
@@ -46,6 +46,7 @@ def test_command_union_lists_every_command():
         cmd.Command,
         Attachment,
         ContactInput,
+        cmd.Appearance,
     }
     assert set(typing.get_args(cmd.Command)) == exported
 
@@ -236,6 +237,75 @@ def test_update_widget_tells_null_from_absent():
     absent = parse(UpdateWidget, {"widget_id": widget})
     null = parse(UpdateWidget, {"widget_id": widget, "messages_per_minute": None})
     assert (absent.messages_per_minute, null.messages_per_minute) == (UNSET, None)
+
+
+@pytest.mark.parametrize(
+    ("appearance", "path", "words"),
+    [
+        ({"color": "blue"}, "$.appearance.color", "a hex colour"),
+        ({"color": "#12345"}, "$.appearance.color", "a hex colour"),
+        ({"position": "top"}, "$.appearance.position", "Invalid enum value 'top'"),
+        ({"language": "de"}, "$.appearance.language", "Invalid enum value 'de'"),
+        ({"title": " \t"}, "$.appearance.title", "title is blank"),
+        ({"greeting": "g" * 501}, "$.appearance.greeting", "length <= 500"),
+        ({"launcher_text": ""}, "$.appearance.launcher_text", "length >= 1"),
+    ],
+)
+def test_widget_appearance_is_checked_at_decode(appearance, path, words):
+    """A bad colour, position, language or text is a validation_error naming its field, on
+    create and on update alike."""
+    for cls, body in (
+        (CreateWidget, {"name": "Site", "appearance": appearance}),
+        (UpdateWidget, {"widget_id": AGENT, "appearance": appearance}),
+    ):
+        error = _error(cls, body)
+        assert error.details == {"path": path} and words in str(error)
+
+
+def test_widget_appearance_change_keeps_what_is_not_sent():
+    """An appearance change sets the fields sent, removes those sent as null (back to their
+    default) and keeps the rest; short and long hex colours both pass."""
+    change = parse(
+        UpdateWidget, {"widget_id": AGENT, "appearance": {"color": "#0A7", "title": None}}
+    ).appearance
+    assert isinstance(change, cmd.Appearance)
+    chosen = {"title": "Help", "language": "fr"}
+    assert change.applied_to(chosen) == {"language": "fr", "color": "#0A7"}
+    assert chosen == {"title": "Help", "language": "fr"}
+    created = parse(CreateWidget, {"name": "Site", "appearance": {"color": "#00aa77"}})
+    assert created.appearance.applied_to({}) == {"color": "#00aa77"}
+    assert parse(CreateWidget, {"name": "Site"}).appearance.applied_to({}) == {}
+
+
+def test_create_widget_refuses_identity_required():
+    """A new widget cannot require identity verification: it has no identity secret yet."""
+    error = _error(CreateWidget, {"name": "Site", "identity_required": True})
+    assert error.details == {"path": "$.identity_required"} and "identity-secret" in str(error)
+    assert parse(CreateWidget, {"name": "Site", "identity_required": False})
+
+
+def test_widget_session_identity_comes_in_pairs():
+    """external_id and user_hash go together; user_hash is 64 hex digits."""
+    widget = {"widget_id": AGENT}
+    good = parse(cmd.OpenWidgetSession, {**widget, "external_id": "u-1", "user_hash": "aB" * 32})
+    assert (good.external_id, good.user_hash) == ("u-1", "aB" * 32)
+    for body, path in (
+        ({"external_id": "u-1"}, "$.user_hash"),
+        ({"user_hash": "a" * 64}, "$.external_id"),
+        ({"external_id": "u-1", "user_hash": "a" * 63}, "$.user_hash"),
+        ({"external_id": "u-1", "user_hash": "g" * 64}, "$.user_hash"),
+        ({"external_id": "", "user_hash": "a" * 64}, "$.external_id"),
+    ):
+        assert _error(cmd.OpenWidgetSession, {**widget, **body}).details == {"path": path}
+
+
+def test_rotate_identity_secret_takes_a_strong_secret_or_none():
+    """A given identity secret has at least 32 characters and no whitespace."""
+    widget = {"widget_id": AGENT}
+    assert parse(cmd.RotateWidgetIdentitySecret, widget).identity_secret is UNSET
+    for secret in ("s" * 31, "s" * 20 + " " + "s" * 20):
+        error = _error(cmd.RotateWidgetIdentitySecret, {**widget, "identity_secret": secret})
+        assert error.details == {"path": "$.identity_secret"}
 
 
 def test_start_conversation_nests_the_contact():

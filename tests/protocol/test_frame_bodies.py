@@ -9,14 +9,10 @@ import msgpack
 import pytest
 
 from protocol.codes import ErrorCode
-from protocol.commands import (
-    MAX_ATTACHMENTS,
-    MAX_CONTENT_CHARS,
-    MAX_SEQ,
-    Attachment,
-)
+from protocol.commands import Attachment
 from protocol.encoding import JSON, MSGPACK, pack
 from protocol.errors import ProtocolError
+from protocol.fields import MAX_ATTACHMENTS, MAX_CONTENT_CHARS, MAX_SEQ
 from protocol.frames import (
     MAX_RESUME,
     read_frame,

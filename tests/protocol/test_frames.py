@@ -9,18 +9,10 @@ import pytest
 from msgspec import UNSET
 
 from protocol.codes import ErrorCode
-from protocol.commands import (
-    MAX_ATTACHMENTS,
-    MAX_CONTENT_CHARS,
-    MAX_SEQ,
-    Attachment,
-    MarkRead,
-    SendMessage,
-    SetTyping,
-    UpdateConversation,
-)
+from protocol.commands import Attachment, MarkRead, SendMessage, SetTyping, UpdateConversation
 from protocol.encoding import JSON, MSGPACK, pack
 from protocol.errors import GatewayError, ProtocolError
+from protocol.fields import MAX_ATTACHMENTS, MAX_CONTENT_CHARS, MAX_SEQ
 from protocol.frames import (
     MAX_REF_CHARS,
     OPS,

@@ -9,9 +9,10 @@ import orjson
 from hypothesis import event, given, settings, strategies as st
 
 from protocol.codes import ErrorCode
-from protocol.commands import MAX_SEQ, Attachment
+from protocol.commands import Attachment
 from protocol.encoding import JSON, MSGPACK, Codec, unpack
 from protocol.errors import ProtocolError
+from protocol.fields import MAX_SEQ
 from protocol.frames import OPS, read_frame, reply_error
 from tests.protocol.samples import AGENT, CODECS, CONVERSATION, SHA256
 

@@ -9,15 +9,9 @@ from typing import Any
 import pytest
 
 from protocol.codes import ErrorCode
-from protocol.commands import (
-    Attachment,
-    CreateWebhook,
-    CreateWidget,
-    UpdateWebhook,
-    UpdateWidget,
-    WebhookEventType,
-)
+from protocol.commands import Attachment, CreateWebhook, CreateWidget, UpdateWebhook, UpdateWidget
 from protocol.errors import ProtocolError
+from protocol.fields import WebhookEventType
 from protocol.urls import ORIGIN, URL
 from protocol.validation import parse
 from tests.protocol.samples import CONVERSATION
