@@ -290,6 +290,10 @@ export interface SendFields {
 	metadata?: Metadata;
 	/** A responder's epoch (bots): a stale one answers `control_lost`. */
 	epoch?: number;
+	/** API keys only: who speaks (docs/protocol.md#messagesend). */
+	role?: "agent" | "bot" | "visitor" | "live_agent";
+	agent_id?: string;
+	external_sender_id?: string;
 }
 export interface UpdateFields {
 	conversation_id: string;
@@ -535,10 +539,7 @@ export declare class RestClient {
 		limit?: number;
 	}): Promise<MessagePage>;
 	/** Sends over REST; `client_message_id` makes a retry return the stored message. */
-	sendMessage(conversationId: string, body: Omit<SendFields, "conversation_id"> & {
-		role?: string;
-		agent_id?: string;
-	}): Promise<Message>;
+	sendMessage(conversationId: string, body: Omit<SendFields, "conversation_id">): Promise<Message>;
 	markRead(conversationId: string, seq: number): Promise<{
 		conversation_id: string;
 		seq: number;

@@ -25,6 +25,10 @@ export interface SendFields {
   metadata?: Metadata;
   /** A responder's epoch (bots): a stale one answers `control_lost`. */
   epoch?: number;
+  /** API keys only: who speaks (docs/protocol.md#messagesend). */
+  role?: "agent" | "bot" | "visitor" | "live_agent";
+  agent_id?: string;
+  external_sender_id?: string;
 }
 
 export interface UpdateFields {

@@ -113,7 +113,7 @@ export class RestClient {
   /** Sends over REST; `client_message_id` makes a retry return the stored message. */
   sendMessage(
     conversationId: string,
-    body: Omit<SendFields, "conversation_id"> & { role?: string; agent_id?: string },
+    body: Omit<SendFields, "conversation_id">,
   ): Promise<Message> {
     return this.request("POST", `/v1/conversations/${enc(conversationId)}/messages`, { body });
   }
