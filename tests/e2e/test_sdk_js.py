@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
+import itertools
 import json
 import shutil
+import subprocess
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -28,8 +31,8 @@ DRIVER = Path(__file__).with_name("sdk_driver.mjs")
 
 
 class Link:
-    """A TCP proxy in front of the gateway: ``cut`` drops every connection, ``hold`` refuses
-    new ones, ``mute`` stops what the gateway sends from arriving (a reply lost on the way)."""
+    """A TCP proxy in front of the gateway: ``cut()`` drops every connection; while ``held``
+    new ones are dropped at once; while ``muted`` what the gateway sends is lost on the way."""
 
     def __init__(self, upstream_port: int) -> None:
         self.upstream_port = upstream_port
@@ -87,7 +90,7 @@ class Sdk:
         self.emitted: list[dict[str, Any]] = []
         self.results: dict[int, dict[str, Any]] = {}
         self.settled: dict[int, dict[str, Any]] = {}
-        self._ids = iter(range(1, 1_000_000))
+        self._ids = itertools.count(1)
         self._changed = asyncio.Condition()
         self._reader = asyncio.create_task(self._read())
 
@@ -149,6 +152,13 @@ class Sdk:
     def states(self) -> list[str]:
         return [e["value"]["state"] for e in self.emitted if e["emit"] == "state"]
 
+    async def aclose(self) -> None:
+        if self.process.returncode is None:
+            self.process.kill()
+        await self.process.wait()
+        self._reader.cancel()
+        await asyncio.gather(self._reader, return_exceptions=True)
+
     async def stderr(self) -> str:
         assert self.process.stderr is not None
         with contextlib.suppress(TimeoutError):
@@ -167,13 +177,20 @@ async def link(server: str) -> AsyncIterator[tuple[Link, str]]:
         await proxy.aclose()
 
 
-async def driver(url: str, widget_id: str, *token: str) -> Sdk:
+@functools.cache
+def node_command() -> list[str]:
+    """``node``, with the flag that gives Node 20 a global WebSocket (Node 22 has one)."""
     node = shutil.which("node")
     if node is None:
         service_missing("node is not installed (the SDK's end-to-end tests run it)")
+    version = subprocess.run([node, "--version"], capture_output=True, text=True, check=True)
+    major = int(version.stdout.lstrip("v").split(".")[0])
+    return [node, "--experimental-websocket"] if major < 22 else [node]
+
+
+async def driver(url: str, widget_id: str, *token: str) -> Sdk:
     process = await asyncio.create_subprocess_exec(
-        node,
-        "--experimental-websocket",
+        *node_command(),
         str(DRIVER),
         url,
         widget_id,
@@ -191,10 +208,7 @@ async def sdk(link: tuple[Link, str], org: OrgCredentials) -> AsyncIterator[Sdk]
     try:
         yield client
     finally:
-        if client.process.returncode is None:
-            client.process.kill()
-        await client.process.wait()
-        client._reader.cancel()
+        await client.aclose()
 
 
 @pytest.fixture
@@ -290,6 +304,4 @@ async def test_sdk_js_stops_on_a_refused_token(link: tuple[Link, str], org: OrgC
         assert result["error"]["closeCode"] == 4001
         await sdk.wait_for(lambda: sdk.states()[-1:] == ["closed"])
     finally:
-        sdk.process.kill()
-        await sdk.process.wait()
-        sdk._reader.cancel()
+        await sdk.aclose()
