@@ -53,8 +53,9 @@ $(NODE_STAMP): $(WEB)/package-lock.json
 web: $(NODE_STAMP)
 	cd $(WEB) && node build.mjs
 
-## Type-check the web sources (strict) and run their unit tests (node --test).
+## Check the web sources' format (prettier), types (tsc, strict), and run their unit tests.
 web-test: $(NODE_STAMP)
+	cd $(WEB) && node_modules/.bin/prettier --check --log-level=warn .
 	cd $(WEB) && node_modules/.bin/tsc -p tsconfig.json && node_modules/.bin/tsc -p sdk/tests/tsconfig.json
 	cd $(WEB) && node build.mjs --tests && node --test .build/tests/
 
@@ -75,9 +76,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-fmt: $(STAMP)
+fmt: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+	cd $(WEB) && node_modules/.bin/prettier --write --log-level=warn .
 
 cov: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term-missing

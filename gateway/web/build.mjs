@@ -16,9 +16,7 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 // One line per entry point: its source, its name in dist/ (NAME.js), and whether a bundled
 // NAME.d.ts is emitted beside it (for code that imports it as a library).
-const ENTRIES = [
-  { source: "sdk/index.ts", name: "sdk", types: true },
-];
+const ENTRIES = [{ source: "sdk/index.ts", name: "sdk", types: true }];
 
 const BANNER = "/* chatgate: built from gateway/web by `make web`; do not edit. */";
 
@@ -40,7 +38,8 @@ async function bundle(outDir) {
       banner: { js: BANNER },
       logLevel: "warning",
     });
-    if (entry.types) writeFileSync(join(outDir, `${entry.name}.d.ts`), await declarations(entry.source));
+    if (entry.types)
+      writeFileSync(join(outDir, `${entry.name}.d.ts`), await declarations(entry.source));
   }
 }
 

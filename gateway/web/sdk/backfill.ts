@@ -41,7 +41,11 @@ export async function backfill(
         covered.add(message.seq);
       }
     }
-    if (!page.has_more || page.next_after_seq <= after || page.next_after_seq >= gap.beforeSeq - 1) {
+    if (
+      !page.has_more ||
+      page.next_after_seq <= after ||
+      page.next_after_seq >= gap.beforeSeq - 1
+    ) {
       break;
     }
     after = page.next_after_seq;

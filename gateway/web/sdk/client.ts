@@ -142,7 +142,9 @@ export class Chatgate extends Emitter<ChatgateEvents> {
    */
   connect(): Promise<HelloData> {
     if (this.current === "open" && this.hello !== null) return Promise.resolve(this.hello);
-    const ready = new Promise<HelloData>((resolve, reject) => this.connectWaiters.push({ resolve, reject }));
+    const ready = new Promise<HelloData>((resolve, reject) =>
+      this.connectWaiters.push({ resolve, reject }),
+    );
     if (this.current === "idle" || this.current === "closed") {
       this.authRefusals = 0;
       this.backoff.reset();
@@ -212,7 +214,9 @@ export class Chatgate extends Emitter<ChatgateEvents> {
     const pending = this.outbox.get(clientMessageId);
     if (pending !== undefined) return pending.promise;
     if (this.current === "closed") {
-      return Promise.reject(new ChatgateError(ClientErrorCode.CLOSED, "the client is closed: connect() first"));
+      return Promise.reject(
+        new ChatgateError(ClientErrorCode.CLOSED, "the client is closed: connect() first"),
+      );
     }
     const fields: SendFields & { client_message_id: string } = {
       conversation_id: conversationId,
@@ -261,7 +265,8 @@ export class Chatgate extends Emitter<ChatgateEvents> {
     if (this.current !== "open") return;
     const now = this.timers.now();
     const last = this.typingSent.get(conversationId);
-    const unchanged = last === undefined ? !on : last.on === on && (!on || now - last.at < this.typingRefreshMs);
+    const unchanged =
+      last === undefined ? !on : last.on === on && (!on || now - last.at < this.typingRefreshMs);
     if (unchanged) return;
     this.typingSent.set(conversationId, { on, at: now });
     this.request("typing", { conversation_id: conversationId, on }).catch(() => undefined);
@@ -271,7 +276,10 @@ export class Chatgate extends Emitter<ChatgateEvents> {
    * when a drop cuts it off). */
   markRead(conversationId: string, seq: number): Promise<void> {
     const later = (): void => {
-      this.unsentReads.set(conversationId, Math.max(this.unsentReads.get(conversationId) ?? 0, seq));
+      this.unsentReads.set(
+        conversationId,
+        Math.max(this.unsentReads.get(conversationId) ?? 0, seq),
+      );
     };
     if (this.current !== "open") {
       later();
@@ -280,7 +288,8 @@ export class Chatgate extends Emitter<ChatgateEvents> {
     return this.request("read", { conversation_id: conversationId, seq }).then(
       () => undefined,
       (error: ChatgateError) => {
-        if (error.code !== ClientErrorCode.DISCONNECTED && error.code !== ClientErrorCode.TIMEOUT) throw error;
+        if (error.code !== ClientErrorCode.DISCONNECTED && error.code !== ClientErrorCode.TIMEOUT)
+          throw error;
         later();
       },
     );
@@ -300,7 +309,10 @@ export class Chatgate extends Emitter<ChatgateEvents> {
    */
   request<O extends Exclude<Op, "hello">>(op: O, fields: OpFields[O]): Promise<OpReplies[O]> {
     if (this.current !== "open" || this.conn === null) {
-      const error = new ChatgateError(ClientErrorCode.DISCONNECTED, `not connected (${this.current})`);
+      const error = new ChatgateError(
+        ClientErrorCode.DISCONNECTED,
+        `not connected (${this.current})`,
+      );
       return Promise.reject(error);
     }
     return this.conn.request(op, fields);
@@ -328,7 +340,9 @@ export class Chatgate extends Emitter<ChatgateEvents> {
     if (attempt !== this.attempt) return;
     this.refreshToken = false;
     if (this.WebSocket === undefined) {
-      this.halt(new ChatgateError(ClientErrorCode.CLOSED, "no global WebSocket: pass options.WebSocket"));
+      this.halt(
+        new ChatgateError(ClientErrorCode.CLOSED, "no global WebSocket: pass options.WebSocket"),
+      );
       return;
     }
     let ws;
@@ -379,7 +393,8 @@ export class Chatgate extends Emitter<ChatgateEvents> {
     this.everOpen = true;
     this.setState("open");
     this.conversations.opened(hello.resume ?? {}, resumed);
-    if (this.inbox) this.request("subscribe", { inbox: true }).catch((e: unknown) => this.report(e));
+    if (this.inbox)
+      this.request("subscribe", { inbox: true }).catch((e: unknown) => this.report(e));
     for (const [id, seq] of this.unsentReads) {
       this.unsentReads.delete(id);
       this.markRead(id, seq).catch((e: unknown) => this.report(e));
@@ -406,7 +421,11 @@ export class Chatgate extends Emitter<ChatgateEvents> {
     const action = closeAction(code);
     if (action === "reconnect") {
       this.retry(this.backoff.next());
-    } else if (action === "reauthenticate" && typeof this.options.token === "function" && this.authRefusals === 0) {
+    } else if (
+      action === "reauthenticate" &&
+      typeof this.options.token === "function" &&
+      this.authRefusals === 0
+    ) {
       // Once: a provider whose fresh token is refused too would loop.
       this.authRefusals += 1;
       this.refreshToken = true;
@@ -503,10 +522,14 @@ export class Chatgate extends Emitter<ChatgateEvents> {
         if (entry.flight !== flight || this.outbox.get(entry.clientMessageId) !== entry) return;
         entry.inFlight = false;
         // Cut off by a drop: sent again after the next hello, with the same id.
-        if (error.code === ClientErrorCode.DISCONNECTED || error.code === ClientErrorCode.TIMEOUT) return;
+        if (error.code === ClientErrorCode.DISCONNECTED || error.code === ClientErrorCode.TIMEOUT)
+          return;
         if (error.code === ErrorCode.UNAVAILABLE) {
           entry.retries ??= new Backoff(this.options.backoff, this.random);
-          entry.retryTimer = this.timers.setTimeout(() => this.transmit(entry), entry.retries.next());
+          entry.retryTimer = this.timers.setTimeout(
+            () => this.transmit(entry),
+            entry.retries.next(),
+          );
           return;
         }
         this.outbox.reject(entry, error);

@@ -7,7 +7,14 @@
 import { ClientErrorCode, CloseCode, ErrorCode } from "./codes.js";
 import type { Timers, WebSocketLike } from "./env.js";
 import { ChatgateError } from "./errors.js";
-import { decodeFrames, encodeFrame, MAX_FRAME_BYTES, type Op, type OpFields, type OpReplies } from "./frames.js";
+import {
+  decodeFrames,
+  encodeFrame,
+  MAX_FRAME_BYTES,
+  type Op,
+  type OpFields,
+  type OpReplies,
+} from "./frames.js";
 import type { AnyEventFrame } from "./types.js";
 
 export interface ConnectionHandlers {
@@ -60,7 +67,9 @@ export class Connection {
    */
   request<O extends Op>(op: O, fields: OpFields[O]): Promise<OpReplies[O]> {
     return new Promise((resolve, reject) => {
-      this.call(op, fields, (error, data) => (error === null ? resolve(data as OpReplies[O]) : reject(error)));
+      this.call(op, fields, (error, data) =>
+        error === null ? resolve(data as OpReplies[O]) : reject(error),
+      );
     });
   }
 
@@ -75,15 +84,21 @@ export class Connection {
     const { text, bytes } = encodeFrame(op, ref, fields);
     if (bytes > MAX_FRAME_BYTES) {
       callback(
-        new ChatgateError(ErrorCode.PAYLOAD_TOO_LARGE, `a ${op} frame of ${bytes} bytes is over 64 KiB`, {
-          details: { max_bytes: MAX_FRAME_BYTES },
-        }),
+        new ChatgateError(
+          ErrorCode.PAYLOAD_TOO_LARGE,
+          `a ${op} frame of ${bytes} bytes is over 64 KiB`,
+          {
+            details: { max_bytes: MAX_FRAME_BYTES },
+          },
+        ),
       );
       return;
     }
     const timer = this.timers.setTimeout(() => {
       this.pending.delete(ref);
-      callback(new ChatgateError(ClientErrorCode.TIMEOUT, `no reply to ${op} in ${this.timeoutMs} ms`));
+      callback(
+        new ChatgateError(ClientErrorCode.TIMEOUT, `no reply to ${op} in ${this.timeoutMs} ms`),
+      );
       this.abort("no reply in time");
     }, this.timeoutMs);
     this.pending.set(ref, { callback: callback as ReplyCallback<unknown>, timer });
@@ -120,7 +135,9 @@ export class Connection {
     if (this.done) return;
     const frames = decodeFrames(data);
     if (frames === null) {
-      this.handlers.problem(new ChatgateError(ErrorCode.BAD_REQUEST, "the gateway sent a frame the SDK cannot read"));
+      this.handlers.problem(
+        new ChatgateError(ErrorCode.BAD_REQUEST, "the gateway sent a frame the SDK cannot read"),
+      );
       return;
     }
     for (const frame of frames) {
@@ -149,7 +166,13 @@ export class Connection {
     this.pending.clear();
     for (const p of pending) {
       this.timers.clearTimeout(p.timer);
-      p.callback(new ChatgateError(ClientErrorCode.DISCONNECTED, `the socket closed (${code}) before the reply`, { closeCode: code }));
+      p.callback(
+        new ChatgateError(
+          ClientErrorCode.DISCONNECTED,
+          `the socket closed (${code}) before the reply`,
+          { closeCode: code },
+        ),
+      );
     }
     this.handlers.closed(code, reason);
   }

@@ -61,7 +61,11 @@ export class Conversations {
   readonly drafts: Drafts;
 
   constructor(private readonly host: ConversationsHost) {
-    this.drafts = new Drafts((id) => this.emitDraft(this.drafts.drop(id)), host.timers, host.draftTimeoutMs);
+    this.drafts = new Drafts(
+      (id) => this.emitDraft(this.drafts.drop(id)),
+      host.timers,
+      host.draftTimeoutMs,
+    );
   }
 
   /** Follows a conversation from `afterSeq` (see `Chatgate.subscribe`). */
@@ -107,7 +111,8 @@ export class Conversations {
   /** `{conversation_id: last_seq}` for the next `hello`, at most `max` of them. */
   resume(max: number): Record<string, number> {
     const resume: Record<string, number> = {};
-    for (const followed of [...this.followed.values()].slice(0, max)) resume[followed.id] = followed.log.lastSeq;
+    for (const followed of [...this.followed.values()].slice(0, max))
+      resume[followed.id] = followed.log.lastSeq;
     return resume;
   }
 
@@ -183,9 +188,13 @@ export class Conversations {
       },
       (error: ChatgateError) => {
         // A drop: the next hello resumes it. A refusal: the gateway will not give it to us.
-        if (error.code === ClientErrorCode.DISCONNECTED || error.code === ClientErrorCode.TIMEOUT) return;
+        if (error.code === ClientErrorCode.DISCONNECTED || error.code === ClientErrorCode.TIMEOUT)
+          return;
         if (this.followed.get(followed.id) !== followed) return;
-        this.settle(followed.id, { ok: false, error: { code: error.code, message: error.message, details: error.details } });
+        this.settle(followed.id, {
+          ok: false,
+          error: { code: error.code, message: error.message, details: error.details },
+        });
       },
     );
   }
@@ -203,7 +212,10 @@ export class Conversations {
     const error = ChatgateError.fromBody({
       ...outcome.error,
       message: `conversation ${conversationId}: ${outcome.error.message}`,
-      details: { conversation_id: conversationId, ...(outcome.error.details as object | undefined) },
+      details: {
+        conversation_id: conversationId,
+        ...(outcome.error.details as object | undefined),
+      },
     });
     if (waiter !== null) waiter.reject(error);
     else this.host.emit("error", error);
@@ -226,7 +238,8 @@ export class Conversations {
         const changes = frame.data.changes ?? {};
         if ("handler" in changes || "epoch" in changes) {
           // A new handler fences the bot off: its stream will never be stored.
-          for (const draft of this.drafts.dropConversation(frame.conversation_id)) this.emitDraft(draft);
+          for (const draft of this.drafts.dropConversation(frame.conversation_id))
+            this.emitDraft(draft);
         }
       }
       this.emitFrame(frame);
@@ -247,7 +260,11 @@ export class Conversations {
     const gap = followed.log.gap;
     if (gap === null) return;
     followed.backfilling = true;
-    this.host.emit("gap", { conversation_id: followed.id, after_seq: gap.afterSeq, before_seq: gap.beforeSeq });
+    this.host.emit("gap", {
+      conversation_id: followed.id,
+      after_seq: gap.afterSeq,
+      before_seq: gap.beforeSeq,
+    });
     backfill(this.host.rest, followed.id, gap, followed.conversation).then(
       (entries) => {
         followed.backfilling = false;

@@ -44,7 +44,12 @@ export class Drafts {
   /** Applies a chunk; returns the draft when it changed (a repeated chunk changes nothing). */
   delta(conversationId: string, delta: EventData["message.delta"]): Draft | null {
     const { message_id: id, index, text } = delta;
-    if (typeof id !== "string" || !Number.isInteger(index) || index < 0 || typeof text !== "string") {
+    if (
+      typeof id !== "string" ||
+      !Number.isInteger(index) ||
+      index < 0 ||
+      typeof text !== "string"
+    ) {
       return null;
     }
     if (this.ended.has(id)) return null;
@@ -120,6 +125,12 @@ export class Drafts {
   }
 
   private view(id: string, stream: Stream, done: boolean, message: Message | null): Draft {
-    return { conversation_id: stream.conversationId, message_id: id, text: message?.content ?? stream.text, done, message };
+    return {
+      conversation_id: stream.conversationId,
+      message_id: id,
+      text: message?.content ?? stream.text,
+      done,
+      message,
+    };
   }
 }

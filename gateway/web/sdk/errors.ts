@@ -47,7 +47,10 @@ export class ChatgateError extends Error {
   /** Any thrown value as a ChatgateError (`internal` when it is not one). */
   static from(error: unknown): ChatgateError {
     if (error instanceof ChatgateError) return error;
-    return new ChatgateError(ErrorCode.INTERNAL, error instanceof Error ? error.message : String(error));
+    return new ChatgateError(
+      ErrorCode.INTERNAL,
+      error instanceof Error ? error.message : String(error),
+    );
   }
 
   static fromClose(code: number, reason: string): ChatgateError {

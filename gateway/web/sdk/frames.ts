@@ -68,7 +68,11 @@ export type Op = keyof OpFields;
 const encoder = new TextEncoder();
 
 /** A client frame as text, and its size in bytes. */
-export function encodeFrame(op: string, ref: number, fields: object): { text: string; bytes: number } {
+export function encodeFrame(
+  op: string,
+  ref: number,
+  fields: object,
+): { text: string; bytes: number } {
   const text = JSON.stringify({ op, ref, ...fields });
   return { text, bytes: encoder.encode(text).length };
 }
@@ -80,7 +84,8 @@ export function encodeFrame(op: string, ref: number, fields: object): { text: st
 export function decodeFrames(data: unknown): ServerFrame[] | null {
   let text: string;
   if (typeof data === "string") text = data;
-  else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data)) text = new TextDecoder().decode(data);
+  else if (data instanceof ArrayBuffer || ArrayBuffer.isView(data))
+    text = new TextDecoder().decode(data);
   else return null;
   let value: unknown;
   try {
@@ -90,7 +95,11 @@ export function decodeFrames(data: unknown): ServerFrame[] | null {
   }
   const items = Array.isArray(value) ? value : [value];
   for (const item of items) {
-    if (typeof item !== "object" || item === null || typeof (item as { op?: unknown }).op !== "string") {
+    if (
+      typeof item !== "object" ||
+      item === null ||
+      typeof (item as { op?: unknown }).op !== "string"
+    ) {
       return null;
     }
   }

@@ -85,7 +85,9 @@ export class Outbox {
   /** Every pending entry, oldest first (the order they go out in). */
   list(conversationId?: string): OutboxEntry[] {
     const all = [...this.entries.values()];
-    return conversationId === undefined ? all : all.filter((e) => e.conversationId === conversationId);
+    return conversationId === undefined
+      ? all
+      : all.filter((e) => e.conversationId === conversationId);
   }
 
   private remove(entry: OutboxEntry): void {

@@ -111,10 +111,7 @@ export class RestClient {
   }
 
   /** Sends over REST; `client_message_id` makes a retry return the stored message. */
-  sendMessage(
-    conversationId: string,
-    body: Omit<SendFields, "conversation_id">,
-  ): Promise<Message> {
+  sendMessage(conversationId: string, body: Omit<SendFields, "conversation_id">): Promise<Message> {
     return this.request("POST", `/v1/conversations/${enc(conversationId)}/messages`, { body });
   }
 
@@ -144,7 +141,11 @@ export class RestClient {
     return response.blob();
   }
 
-  private async send(method: string, path: string, options: RequestOptions): Promise<FetchResponse> {
+  private async send(
+    method: string,
+    path: string,
+    options: RequestOptions,
+  ): Promise<FetchResponse> {
     let token = this.credentials ? await this.credentials.token() : null;
     let response = await this.attempt(method, path, options, token);
     if (response.status === 401 && this.credentials !== null) {
@@ -207,7 +208,8 @@ function queryString(query: RequestOptions["query"]): string {
   if (query === undefined) return "";
   const parts: string[] = [];
   for (const [key, value] of Object.entries(query)) {
-    if (value !== undefined) parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
+    if (value !== undefined)
+      parts.push(`${encodeURIComponent(key)}=${encodeURIComponent(String(value))}`);
   }
   return parts.length ? `?${parts.join("&")}` : "";
 }

@@ -10,12 +10,7 @@ export type Metadata = Record<string, unknown>;
 export type Role = "visitor" | "agent" | "bot" | "live_agent" | "system";
 
 export type ConversationStatus =
-  | "bot_active"
-  | "agent_requested"
-  | "open"
-  | "resolved"
-  | "closed"
-  | "archived";
+  "bot_active" | "agent_requested" | "open" | "resolved" | "closed" | "archived";
 
 export type ConversationHandler = "bot" | "agent" | "live_agent";
 

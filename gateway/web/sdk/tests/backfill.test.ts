@@ -3,7 +3,15 @@
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { CONV, conversation, harness, message, messageFrame, settle, updatedFrame } from "./fakes.js";
+import {
+  CONV,
+  conversation,
+  harness,
+  message,
+  messageFrame,
+  settle,
+  updatedFrame,
+} from "./fakes.js";
 
 async function following(afterSeq = 0) {
   const h = harness();
@@ -37,37 +45,66 @@ test("backfill: a gap of messages is read from GET .../messages?after_seq= and e
   h.ws.push([messageFrame(2), messageFrame(3), messageFrame(5)]);
   await settle();
   assert.deepEqual(h.seqs(), [1, 2, 3, 4, 5]);
-  const emitted = h.seen.filter((e) => e.name === "new_message").map((e) => (e.value as { data: { content: string } }).data.content);
+  const emitted = h.seen
+    .filter((e) => e.name === "new_message")
+    .map((e) => (e.value as { data: { content: string } }).data.content);
   assert.deepEqual(emitted, ["message 1", "message 2", "message 3", "message 4", "message 5"]);
 });
 
 test("backfill: seqs no message took were conversation changes: the conversation is read and one conversation.updated fills them", async () => {
   const h = await following();
-  h.ws.push(updatedFrame(1, { status: ["bot_active", "agent_requested"] }, { status: "agent_requested" }));
+  h.ws.push(
+    updatedFrame(1, { status: ["bot_active", "agent_requested"] }, { status: "agent_requested" }),
+  );
   // Missed: 2 (takeover: status, handler, epoch), 3 (the system message).
   h.http.on("GET", /\/messages$/, () => ({
     status: 200,
-    body: { data: [message(3, { role: "system" }), message(4, { role: "agent" })], has_more: false, next_after_seq: 4 },
+    body: {
+      data: [message(3, { role: "system" }), message(4, { role: "agent" })],
+      has_more: false,
+      next_after_seq: 4,
+    },
   }));
   h.http.on("GET", new RegExp(`/v1/conversations/${CONV}$`), () => ({
     status: 200,
-    body: conversation({ status: "open", handler: "agent", epoch: 1, last_seq: 4, updated_at: "2026-11-22T05:00:00.000Z" }),
+    body: conversation({
+      status: "open",
+      handler: "agent",
+      epoch: 1,
+      last_seq: 4,
+      updated_at: "2026-11-22T05:00:00.000Z",
+    }),
   }));
   h.ws.push(messageFrame(4, { role: "agent" }));
   await settle();
 
   assert.deepEqual(h.seqs(), [1, 2, 3, 4]);
-  const updates = h.seen.filter((e) => e.name === "conversation.updated").map((e) => e.value as { seq: number; data: { changes: object; conversation: { status: string } } });
+  const updates = h.seen
+    .filter((e) => e.name === "conversation.updated")
+    .map(
+      (e) =>
+        e.value as { seq: number; data: { changes: object; conversation: { status: string } } },
+    );
   assert.equal(updates[1]?.seq, 2);
-  assert.deepEqual(updates[1]?.data.changes, { status: ["agent_requested", "open"], handler: ["bot", "agent"], epoch: [0, 1] });
+  assert.deepEqual(updates[1]?.data.changes, {
+    status: ["agent_requested", "open"],
+    handler: ["bot", "agent"],
+    epoch: [0, 1],
+  });
   assert.equal(updates[1]?.data.conversation.status, "open");
 });
 
 test("backfill: a hole whose conversation did not change emits nothing for it", async () => {
   const h = await following();
   h.ws.push(updatedFrame(1, { assignee_id: [null, "a1"] }, { assignee_id: "a1" }));
-  h.http.on("GET", /\/messages$/, () => ({ status: 200, body: { data: [], has_more: false, next_after_seq: 1 } }));
-  h.http.on("GET", new RegExp(`/v1/conversations/${CONV}$`), () => ({ status: 200, body: conversation({ assignee_id: "a1", last_seq: 3 }) }));
+  h.http.on("GET", /\/messages$/, () => ({
+    status: 200,
+    body: { data: [], has_more: false, next_after_seq: 1 },
+  }));
+  h.http.on("GET", new RegExp(`/v1/conversations/${CONV}$`), () => ({
+    status: 200,
+    body: conversation({ assignee_id: "a1", last_seq: 3 }),
+  }));
   h.ws.push(messageFrame(3));
   await settle();
   assert.deepEqual(h.seqs(), [1, 3]);
@@ -84,19 +121,28 @@ test("backfill: pages are followed while has_more, and stop at the gap", async (
   h.ws.push(messageFrame(6));
   await settle();
   assert.deepEqual(h.seqs(), [1, 2, 3, 4, 5, 6]);
-  assert.deepEqual(h.http.calls.map((c) => c.query.get("after_seq")), ["0", "2", "4"]);
+  assert.deepEqual(
+    h.http.calls.map((c) => c.query.get("after_seq")),
+    ["0", "2", "4"],
+  );
   assert.equal(h.http.calls[0]?.query.get("limit"), "200");
 });
 
 test("backfill: a failed backfill is reported and tried again after a delay", async () => {
   const h = await following();
-  h.http.on("GET", /\/messages$/, () => ({ status: 503, body: { error: { code: "unavailable", message: "storage down" } } }));
+  h.http.on("GET", /\/messages$/, () => ({
+    status: 503,
+    body: { error: { code: "unavailable", message: "storage down" } },
+  }));
   h.ws.push(messageFrame(2));
   await settle();
   assert.deepEqual(h.errors(), ["unavailable"]);
   assert.deepEqual(h.seqs(), []);
 
-  h.http.on("GET", /\/messages$/, () => ({ status: 200, body: { data: [message(1)], has_more: false, next_after_seq: 1 } }));
+  h.http.on("GET", /\/messages$/, () => ({
+    status: 200,
+    body: { data: [message(1)], has_more: false, next_after_seq: 1 },
+  }));
   h.clock.advance(1_000);
   await settle();
   assert.deepEqual(h.seqs(), [1, 2]);
@@ -106,9 +152,18 @@ test("backfill: a failed backfill is reported and tried again after a delay", as
 test("backfill: a resume that fills the gap first makes the backfill's answer a no-op", async () => {
   const h = await following();
   let answer: (() => void) | undefined;
-  h.http.on("GET", /\/messages$/, () => new Promise((resolve) => {
-    answer = () => resolve({ status: 200, body: { data: [message(1)], has_more: false, next_after_seq: 1 } });
-  }));
+  h.http.on(
+    "GET",
+    /\/messages$/,
+    () =>
+      new Promise((resolve) => {
+        answer = () =>
+          resolve({
+            status: 200,
+            body: { data: [message(1)], has_more: false, next_after_seq: 1 },
+          });
+      }),
+  );
   h.ws.push(messageFrame(2));
   // The socket drops before the REST answer is read; the resume replays 1 and 2.
   h.ws.drop(1006);
@@ -143,7 +198,10 @@ test("backfill: a reply that skips ahead waits for its event instead of opening 
   await settle();
   assert.deepEqual(h.seqs(), []);
   assert.equal(h.http.calls.length, 0);
-  h.ws.push([updatedFrame(5, { status: ["bot_active", "agent_requested"] }, { status: "agent_requested" }), messageFrame(6)]);
+  h.ws.push([
+    updatedFrame(5, { status: ["bot_active", "agent_requested"] }, { status: "agent_requested" }),
+    messageFrame(6),
+  ]);
   await settle();
   assert.deepEqual(h.seqs(), [5, 6]);
 });

@@ -20,9 +20,28 @@ test("batching: an array frame of events, replies and volatile events is handled
     ok: true,
     data: { ...HELLO, resume: { [CONV]: { ok: true, last_seq: 3 } } },
   });
-  const typing = { op: "event", event: "typing", conversation_id: CONV, seq: null, data: { on: true, role: "agent", sender_id: "a1" } };
-  const read = { op: "event", event: "read", conversation_id: CONV, seq: null, data: { seq: 2, role: "agent", reader_id: "a1" } };
-  const frames = (h: typeof single) => [hello(h), messageFrame(1), typing, messageFrame(2), read, messageFrame(3)];
+  const typing = {
+    op: "event",
+    event: "typing",
+    conversation_id: CONV,
+    seq: null,
+    data: { on: true, role: "agent", sender_id: "a1" },
+  };
+  const read = {
+    op: "event",
+    event: "read",
+    conversation_id: CONV,
+    seq: null,
+    data: { seq: 2, role: "agent", reader_id: "a1" },
+  };
+  const frames = (h: typeof single) => [
+    hello(h),
+    messageFrame(1),
+    typing,
+    messageFrame(2),
+    read,
+    messageFrame(3),
+  ];
 
   for (const frame of frames(single)) single.socket().push(frame);
   batched.socket().push(frames(batched));
@@ -30,7 +49,14 @@ test("batching: an array frame of events, replies and volatile events is handled
 
   const names = (h: typeof single) => h.seen.filter((e) => e.name !== "state").map((e) => e.name);
   assert.deepEqual(names(batched), names(single));
-  assert.deepEqual(names(batched), ["ready", "new_message", "typing", "new_message", "read", "new_message"]);
+  assert.deepEqual(names(batched), [
+    "ready",
+    "new_message",
+    "typing",
+    "new_message",
+    "read",
+    "new_message",
+  ]);
   assert.deepEqual(batched.seqs(), [1, 2, 3]);
   assert.equal(batched.client.state, "open");
 });
@@ -42,7 +68,13 @@ test("batching: a reply inside a batch resolves its request", async () => {
   const sent = h.client.send(CONV, "hi", { clientMessageId: "c-9" });
   const ref = ws.last("message.send").ref;
   ws.push([
-    { op: "event", event: "typing", conversation_id: CONV, seq: null, data: { on: false, role: "visitor", sender_id: "contact-1" } },
+    {
+      op: "event",
+      event: "typing",
+      conversation_id: CONV,
+      seq: null,
+      data: { on: false, role: "visitor", sender_id: "contact-1" },
+    },
     { op: "reply", ref, ok: true, data: message(1, { content: "hi", client_message_id: "c-9" }) },
   ]);
   assert.equal((await sent).client_message_id, "c-9");

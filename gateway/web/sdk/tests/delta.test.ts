@@ -30,12 +30,18 @@ test("delta: chunks are emitted as message.delta and build a draft in index orde
   h.ws.push([delta(2, "tomorrow."), delta(1, "ships "), delta(1, "ships ")]);
 
   assert.equal(h.seen.filter((e) => e.name === "message.delta").length, 4);
-  assert.deepEqual(h.drafts().map((d) => [d.text, d.done]), [
-    ["Your order ", false],
-    ["Your order ", false],
-    ["Your order ships tomorrow.", false],
-  ]);
-  assert.deepEqual(h.client.drafts(CONV).map((d) => d.text), ["Your order ships tomorrow."]);
+  assert.deepEqual(
+    h.drafts().map((d) => [d.text, d.done]),
+    [
+      ["Your order ", false],
+      ["Your order ", false],
+      ["Your order ships tomorrow.", false],
+    ],
+  );
+  assert.deepEqual(
+    h.client.drafts(CONV).map((d) => d.text),
+    ["Your order ships tomorrow."],
+  );
   assert.deepEqual(h.seqs(), [1, 2], "deltas take no seq");
 });
 
@@ -59,15 +65,30 @@ test("delta: the stored message with the draft's id replaces it, and late chunks
 test("delta: done ends a draft that will not be stored", async () => {
   const h = await streaming();
   h.ws.push([delta(0, "Let me"), delta(1, "", { done: true })]);
-  assert.deepEqual(h.drafts().map((d) => [d.text, d.done, d.message]), [["Let me", false, null], ["Let me", true, null]]);
+  assert.deepEqual(
+    h.drafts().map((d) => [d.text, d.done, d.message]),
+    [
+      ["Let me", false, null],
+      ["Let me", true, null],
+    ],
+  );
   assert.deepEqual(h.client.drafts(CONV), []);
 });
 
 test("delta: a takeover drops the bot's draft", async () => {
   const h = await streaming();
   h.ws.push(delta(0, "Let me"));
-  h.ws.push(updatedFrame(3, { status: ["agent_requested", "open"], handler: ["bot", "agent"], epoch: [0, 1] }, { status: "open", handler: "agent", epoch: 1 }));
-  assert.deepEqual(h.drafts().map((d) => d.done), [false, true]);
+  h.ws.push(
+    updatedFrame(
+      3,
+      { status: ["agent_requested", "open"], handler: ["bot", "agent"], epoch: [0, 1] },
+      { status: "open", handler: "agent", epoch: 1 },
+    ),
+  );
+  assert.deepEqual(
+    h.drafts().map((d) => d.done),
+    [false, true],
+  );
   assert.deepEqual(h.client.drafts(CONV), []);
 });
 
@@ -77,18 +98,40 @@ test("delta: a draft with no chunk for draftTimeoutMs is dropped", async () => {
   h.clock.advance(29_000);
   h.ws.push(delta(1, " check"));
   h.clock.advance(29_000);
-  assert.deepEqual(h.client.drafts(CONV).map((d) => d.text), ["Let me check"]);
+  assert.deepEqual(
+    h.client.drafts(CONV).map((d) => d.text),
+    ["Let me check"],
+  );
   h.clock.advance(1_000);
   assert.deepEqual(h.client.drafts(CONV), []);
-  assert.deepEqual(h.drafts().at(-1), { conversation_id: CONV, message_id: "m-3", text: "Let me check", done: true, message: null });
+  assert.deepEqual(h.drafts().at(-1), {
+    conversation_id: CONV,
+    message_id: "m-3",
+    text: "Let me check",
+    done: true,
+    message: null,
+  });
 });
 
 test("delta: a stored message backfilled over REST also replaces its draft", async () => {
   const h = await streaming();
-  h.http.on("GET", /\/messages$/, () => ({ status: 200, body: { data: [message(3, { id: "m-3", content: "Done." })], has_more: false, next_after_seq: 3 } }));
+  h.http.on("GET", /\/messages$/, () => ({
+    status: 200,
+    body: {
+      data: [message(3, { id: "m-3", content: "Done." })],
+      has_more: false,
+      next_after_seq: 3,
+    },
+  }));
   h.ws.push(delta(0, "Do"));
   h.ws.push(messageFrame(4));
   await settle();
   assert.deepEqual(h.seqs(), [1, 2, 3, 4]);
-  assert.deepEqual(h.drafts().map((d) => [d.text, d.done]), [["Do", false], ["Done.", true]]);
+  assert.deepEqual(
+    h.drafts().map((d) => [d.text, d.done]),
+    [
+      ["Do", false],
+      ["Done.", true],
+    ],
+  );
 });

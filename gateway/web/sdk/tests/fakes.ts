@@ -101,7 +101,8 @@ export class FakeSocket implements WebSocketLike {
   last(op: string): Sent {
     const frames = this.frames(op);
     const frame = frames[frames.length - 1];
-    if (frame === undefined) throw new Error(`no ${op} frame sent; sent: ${JSON.stringify(this.sent)}`);
+    if (frame === undefined)
+      throw new Error(`no ${op} frame sent; sent: ${JSON.stringify(this.sent)}`);
     return frame;
   }
 
@@ -111,7 +112,12 @@ export class FakeSocket implements WebSocketLike {
   }
 
   replyError(op: string, code: string, message = code, details?: unknown): void {
-    this.push({ op: "reply", ref: this.last(op).ref, ok: false, error: { code, message, details } });
+    this.push({
+      op: "reply",
+      ref: this.last(op).ref,
+      ok: false,
+      error: { code, message, details },
+    });
   }
 }
 
@@ -148,8 +154,12 @@ export class FakeFetch {
     };
     this.calls.push(call);
     const route = this.routes.find(([m, p]) => m === call.method && p.test(call.path));
-    const answer = route ? await route[2](call) : { status: 404, body: { error: { code: "not_found", message: "no route" } } };
-    const headers = new Map(Object.entries(answer.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]));
+    const answer = route
+      ? await route[2](call)
+      : { status: 404, body: { error: { code: "not_found", message: "no route" } } };
+    const headers = new Map(
+      Object.entries(answer.headers ?? {}).map(([k, v]) => [k.toLowerCase(), v]),
+    );
     return {
       status: answer.status,
       ok: answer.status >= 200 && answer.status < 300,
@@ -209,10 +219,20 @@ export function conversation(overrides: Partial<Conversation> = {}): Conversatio
 
 /** The event frame of a stored message. */
 export function messageFrame(seq: number, overrides: Partial<Message> = {}): object {
-  return { op: "event", event: "new_message", conversation_id: CONV, seq, data: message(seq, overrides) };
+  return {
+    op: "event",
+    event: "new_message",
+    conversation_id: CONV,
+    seq,
+    data: message(seq, overrides),
+  };
 }
 
-export function updatedFrame(seq: number, changes: Record<string, [unknown, unknown]>, after: Partial<Conversation>): object {
+export function updatedFrame(
+  seq: number,
+  changes: Record<string, [unknown, unknown]>,
+  after: Partial<Conversation>,
+): object {
   return {
     op: "event",
     event: "conversation.updated",
@@ -252,8 +272,17 @@ export function harness(options: Partial<ChatgateOptions> = {}) {
   });
   const seen: Array<{ name: keyof ChatgateEvents; value: unknown }> = [];
   const names: Array<keyof ChatgateEvents> = [
-    "state", "ready", "error", "new_message", "conversation.updated", "conversation.created",
-    "typing", "read", "message.delta", "draft", "gap",
+    "state",
+    "ready",
+    "error",
+    "new_message",
+    "conversation.updated",
+    "conversation.created",
+    "typing",
+    "read",
+    "message.delta",
+    "draft",
+    "gap",
   ];
   for (const name of names) client.on(name, (value) => seen.push({ name, value }));
 

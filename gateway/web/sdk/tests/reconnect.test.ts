@@ -9,7 +9,10 @@ import { CONV, harness, messageFrame, settle } from "./fakes.js";
 
 test("backoff: delays double up to the cap, each with its random share taken off, and reset", () => {
   const randoms = [0, 1, 0.5, 0, 0, 0, 0, 0.25];
-  const backoff = new Backoff({ initialMs: 100, maxMs: 1_000, factor: 2, jitter: 0.5 }, () => randoms.shift() ?? 0);
+  const backoff = new Backoff(
+    { initialMs: 100, maxMs: 1_000, factor: 2, jitter: 0.5 },
+    () => randoms.shift() ?? 0,
+  );
   const delays = Array.from({ length: 8 }, () => backoff.next());
   assert.deepEqual(delays, [100, 100, 300, 800, 1000, 1000, 1000, 875]);
   backoff.reset();
@@ -88,7 +91,11 @@ for (const code of [1000, 1001, 1006, 1009, 1011, 1012]) {
   });
 }
 
-for (const [code, name] of [[4003, "forbidden"], [4400, "bad_request"], [4001, "unauthorized"]] as const) {
+for (const [code, name] of [
+  [4003, "forbidden"],
+  [4400, "bad_request"],
+  [4001, "unauthorized"],
+] as const) {
   test(`close codes: ${code} stops with an error ${name} and rejects what waits`, async () => {
     const h = harness();
     const ready = h.client.connect();

@@ -10,11 +10,18 @@ test("resume: hello after a drop carries {conversation_id: last_seq} and replaye
   void h.client.connect();
   const first = await h.open();
   const subscribed = h.client.subscribe(CONV);
-  assert.deepEqual(first.last("subscribe"), { op: "subscribe", ref: first.last("subscribe").ref, conversation_id: CONV, after_seq: 0 });
+  assert.deepEqual(first.last("subscribe"), {
+    op: "subscribe",
+    ref: first.last("subscribe").ref,
+    conversation_id: CONV,
+    after_seq: 0,
+  });
   first.reply("subscribe", { conversation_id: CONV, last_seq: 0 });
   assert.deepEqual(await subscribed, { conversation_id: CONV, last_seq: 0 });
   first.push(messageFrame(1));
-  first.push(updatedFrame(2, { status: ["bot_active", "agent_requested"] }, { status: "agent_requested" }));
+  first.push(
+    updatedFrame(2, { status: ["bot_active", "agent_requested"] }, { status: "agent_requested" }),
+  );
   first.push(messageFrame(3));
 
   first.drop(1006);
@@ -27,7 +34,12 @@ test("resume: hello after a drop carries {conversation_id: last_seq} and replaye
   assert.deepEqual(second.last("hello").resume, { [CONV]: 3 });
   // The gateway replays 4 and 5 after the reply; a live 5 that raced the replay repeats it.
   second.push([
-    { op: "reply", ref: second.last("hello").ref, ok: true, data: { ...HELLO, resume: { [CONV]: { ok: true, last_seq: 5 } } } },
+    {
+      op: "reply",
+      ref: second.last("hello").ref,
+      ok: true,
+      data: { ...HELLO, resume: { [CONV]: { ok: true, last_seq: 5 } } },
+    },
     messageFrame(4),
     messageFrame(5),
   ]);
@@ -38,7 +50,9 @@ test("resume: hello after a drop carries {conversation_id: last_seq} and replaye
   assert.deepEqual(h.seqs(), [1, 2, 3, 4, 5]);
   assert.equal(h.client.lastSeq(CONV), 5);
   assert.equal(h.client.state, "open");
-  const ready = h.seen.filter((e) => e.name === "ready").map((e) => (e.value as { resumed: boolean }).resumed);
+  const ready = h.seen
+    .filter((e) => e.name === "ready")
+    .map((e) => (e.value as { resumed: boolean }).resumed);
   assert.deepEqual(ready, [false, true]);
   // Resumed, not subscribed again.
   assert.equal(second.frames("subscribe").length, 0);
@@ -51,7 +65,12 @@ test("resume: a subscription made before connecting goes in the first hello and 
   await settle();
   const ws = h.socket();
   ws.accept();
-  assert.deepEqual(ws.last("hello"), { op: "hello", ref: ws.last("hello").ref, token: "tok-1", resume: { [CONV]: 7 } });
+  assert.deepEqual(ws.last("hello"), {
+    op: "hello",
+    ref: ws.last("hello").ref,
+    token: "tok-1",
+    resume: { [CONV]: 7 },
+  });
   ws.reply("hello", { ...HELLO, resume: { [CONV]: { ok: true, last_seq: 9 } } });
   assert.deepEqual(await subscribed, { conversation_id: CONV, last_seq: 9 });
   ws.push(messageFrame(8));
@@ -69,7 +88,9 @@ test("resume: a conversation the gateway no longer gives is dropped with an erro
   await subscribed;
   first.drop(1001);
   h.clock.advance(1_000);
-  await h.open({ [CONV]: { ok: false, error: { code: "not_found", message: "conversation not found" } } });
+  await h.open({
+    [CONV]: { ok: false, error: { code: "not_found", message: "conversation not found" } },
+  });
 
   assert.deepEqual(h.errors(), ["not_found"]);
   assert.equal(h.client.lastSeq(CONV), undefined);

@@ -26,14 +26,27 @@ test("retry: a send cut off by a drop is sent again with its client_message_id, 
   second.accept();
   assert.deepEqual(second.last("hello").resume, { [CONV]: 0 });
   assert.equal(second.frames("message.send").length, 0, "nothing is sent before the hello reply");
-  second.push({ op: "reply", ref: second.last("hello").ref, ok: true, data: { session_id: "s2", node: "n1", principal: { kind: "visitor", org_id: "o" }, resume: { [CONV]: { ok: true, last_seq: 1 } } } });
+  second.push({
+    op: "reply",
+    ref: second.last("hello").ref,
+    ok: true,
+    data: {
+      session_id: "s2",
+      node: "n1",
+      principal: { kind: "visitor", org_id: "o" },
+      resume: { [CONV]: { ok: true, last_seq: 1 } },
+    },
+  });
   second.push(messageFrame(1, { content: "Where is my order?", client_message_id: String(id) }));
   await settle();
   const again = second.last("message.send");
   assert.equal(again.client_message_id, id);
   assert.equal(again.content, "Where is my order?");
   // The gateway answers the repeat with the original message.
-  second.reply("message.send", message(1, { content: "Where is my order?", client_message_id: String(id) }));
+  second.reply(
+    "message.send",
+    message(1, { content: "Where is my order?", client_message_id: String(id) }),
+  );
 
   const stored = await sent;
   assert.equal(stored.seq, 1);
@@ -45,7 +58,10 @@ test("retry: a send cut off by a drop is sent again with its client_message_id, 
 test("retry: a send made before connecting goes out after the hello", async () => {
   const h = harness();
   const sent = h.client.send(CONV, "early", { clientMessageId: "c-early" });
-  assert.deepEqual(h.client.pendingSends().map((p) => [p.clientMessageId, p.content, p.attempts]), [["c-early", "early", 0]]);
+  assert.deepEqual(
+    h.client.pendingSends().map((p) => [p.clientMessageId, p.content, p.attempts]),
+    [["c-early", "early", 0]],
+  );
   void h.client.connect();
   const ws = await h.open();
   assert.equal(ws.last("message.send").client_message_id, "c-early");
@@ -62,7 +78,10 @@ test("retry: sends go out in the order they were made, after a reconnect too", a
   first.drop(1012);
   h.clock.advance(1_000);
   const second = await h.open();
-  assert.deepEqual(second.frames("message.send").map((f) => f.client_message_id), ["c-1", "c-2"]);
+  assert.deepEqual(
+    second.frames("message.send").map((f) => f.client_message_id),
+    ["c-1", "c-2"],
+  );
 });
 
 test("retry: the same client_message_id sent twice while pending is one send", async () => {
@@ -84,7 +103,10 @@ test("retry: unavailable is tried again after a backoff delay with the same id",
   await settle();
   assert.equal(ws.frames("message.send").length, 1);
   h.clock.advance(500);
-  assert.deepEqual(ws.frames("message.send").map((f) => f.client_message_id), ["c-1", "c-1"]);
+  assert.deepEqual(
+    ws.frames("message.send").map((f) => f.client_message_id),
+    ["c-1", "c-1"],
+  );
   ws.reply("message.send", message(1, { client_message_id: "c-1" }));
   assert.equal((await sent).seq, 1);
 });
@@ -94,7 +116,12 @@ test("retry: a refusal rejects the send with the gateway's code and details, and
   void h.client.connect();
   const ws = await h.open();
   const sent = h.client.send(CONV, "hi");
-  ws.replyError("message.send", "rate_limited", "slow down", { scope: "visitor", limit: 120, remaining: 0, reset: 12 });
+  ws.replyError("message.send", "rate_limited", "slow down", {
+    scope: "visitor",
+    limit: 120,
+    remaining: 0,
+    reset: 12,
+  });
   await assert.rejects(sent, (error: unknown) => {
     assert.ok(error instanceof ChatgateError);
     assert.equal(error.code, "rate_limited");

@@ -18,11 +18,14 @@ test("typing: repeated calls send only changes, and a still-typing refresh per t
   h.client.typing(CONV, true);
   h.client.typing(CONV, false);
   h.client.typing(CONV, false);
-  assert.deepEqual(ws.frames("typing").map((f) => [f.conversation_id, f.on]), [
-    [CONV, true],
-    [CONV, true],
-    [CONV, false],
-  ]);
+  assert.deepEqual(
+    ws.frames("typing").map((f) => [f.conversation_id, f.on]),
+    [
+      [CONV, true],
+      [CONV, true],
+      [CONV, false],
+    ],
+  );
 });
 
 test("read: sent at once when open; when not, the highest seq is sent after the next hello", async () => {
@@ -32,7 +35,10 @@ test("read: sent at once when open; when not, the highest seq is sent after the 
   await h.client.markRead(CONV, 4);
   void h.client.connect();
   const ws = await h.open();
-  assert.deepEqual(ws.frames("read").map((f) => [f.conversation_id, f.seq]), [[CONV, 5]]);
+  assert.deepEqual(
+    ws.frames("read").map((f) => [f.conversation_id, f.seq]),
+    [[CONV, 5]],
+  );
   ws.reply("read", { conversation_id: CONV, seq: 5 });
   const read = h.client.markRead(CONV, 6);
   ws.reply("read", { conversation_id: CONV, seq: 6 });
@@ -49,16 +55,26 @@ test("read: a read cut off by a drop is sent again after the reconnect", async (
   await read;
   h.clock.advance(500);
   const second = await h.open();
-  assert.deepEqual(second.frames("read").map((f) => f.seq), [2]);
+  assert.deepEqual(
+    second.frames("read").map((f) => f.seq),
+    [2],
+  );
 });
 
 test("request: conversation.update goes out as an op and resolves with the conversation", async () => {
   const h = harness();
-  await assert.rejects(h.client.updateConversation(CONV, { status: "agent_requested" }), { code: "disconnected" });
+  await assert.rejects(h.client.updateConversation(CONV, { status: "agent_requested" }), {
+    code: "disconnected",
+  });
   void h.client.connect();
   const ws = await h.open();
   const updated = h.client.updateConversation(CONV, { status: "agent_requested" });
-  assert.deepEqual(ws.last("conversation.update"), { op: "conversation.update", ref: ws.last("conversation.update").ref, conversation_id: CONV, status: "agent_requested" });
+  assert.deepEqual(ws.last("conversation.update"), {
+    op: "conversation.update",
+    ref: ws.last("conversation.update").ref,
+    conversation_id: CONV,
+    status: "agent_requested",
+  });
   ws.reply("conversation.update", { id: CONV, status: "agent_requested" });
   assert.equal((await updated).status, "agent_requested");
   await settle();
@@ -71,11 +87,29 @@ test("inbox: subscribed after every hello; its events pass through without seq t
   const inbox = h.client.subscribeInbox();
   first.reply("subscribe", { inbox: true });
   await inbox;
-  first.push({ op: "event", event: "conversation.created", conversation_id: "c-2", seq: 0, data: { conversation: { id: "c-2" } } });
-  first.push({ op: "event", event: "conversation.updated", conversation_id: "c-2", seq: 4, data: { conversation: { id: "c-2" }, changes: { status: ["open", "resolved"] } } });
-  assert.deepEqual(h.seen.filter((e) => e.name.startsWith("conversation.")).map((e) => e.name), ["conversation.created", "conversation.updated"]);
+  first.push({
+    op: "event",
+    event: "conversation.created",
+    conversation_id: "c-2",
+    seq: 0,
+    data: { conversation: { id: "c-2" } },
+  });
+  first.push({
+    op: "event",
+    event: "conversation.updated",
+    conversation_id: "c-2",
+    seq: 4,
+    data: { conversation: { id: "c-2" }, changes: { status: ["open", "resolved"] } },
+  });
+  assert.deepEqual(
+    h.seen.filter((e) => e.name.startsWith("conversation.")).map((e) => e.name),
+    ["conversation.created", "conversation.updated"],
+  );
   first.drop(1001);
   h.clock.advance(500);
   const second = await h.open();
-  assert.deepEqual(second.frames("subscribe").map((f) => f.inbox), [true]);
+  assert.deepEqual(
+    second.frames("subscribe").map((f) => f.inbox),
+    [true],
+  );
 });
