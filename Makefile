@@ -8,7 +8,14 @@ LOCK := .ci/requirements-dev.lock
 LOCKED := $(VENV)/.locked-$(shell cksum < $(LOCK) | cut -d' ' -f1)
 STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d' ' -f1)
 
-.PHONY: install run test lint types fmt cov bench cluster lock clean
+# The web surfaces (gateway/web): TypeScript sources, built by esbuild into gateway/web/dist,
+# which is committed and served by the gateway, so `make run` never needs Node. The tools come
+# from gateway/web/package-lock.json (npm ci, again only when the lock changes; no install
+# scripts: esbuild's binary comes in its platform package).
+WEB := gateway/web
+NODE_STAMP := $(WEB)/node_modules/.installed-$(shell cksum < $(WEB)/package-lock.json | cut -d' ' -f1)
+
+.PHONY: install run test lint types fmt cov bench cluster lock clean web web-test web-check
 
 # The stamps are named by checksum, so what changes them is the content of the lock and of
 # pyproject.toml, not a new mtime (`make lock` rewrites the lock even when nothing changed).
@@ -33,9 +40,33 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/chatgate serve
 
-## Lint, type-check and run the whole suite (what CI runs).
-test: lint types
+## Lint, type-check and run the whole suite (what CI runs), the web unit tests and bundle check included.
+test: lint types web-test web-check
 	$(BIN)/pytest
+
+$(NODE_STAMP): $(WEB)/package-lock.json
+	cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	rm -f $(WEB)/node_modules/.installed-*
+	touch $@
+
+## Rebuild the committed web bundles (gateway/web/dist) from their sources; commit the result.
+web: $(NODE_STAMP)
+	cd $(WEB) && node build.mjs
+
+## Check the web sources' format (prettier), types (tsc, strict), and run their unit tests.
+web-test: $(NODE_STAMP)
+	cd $(WEB) && node_modules/.bin/prettier --check --log-level=warn .
+	cd $(WEB) && node_modules/.bin/tsc -p tsconfig.json && node_modules/.bin/tsc -p sdk/tests/tsconfig.json
+	cd $(WEB) && node build.mjs --tests && node --test .build/tests/
+
+## Fail when the committed bundles are not what their sources build.
+web-check: $(NODE_STAMP)
+	@out=$$(mktemp -d) && trap 'rm -rf "$$out"' EXIT && \
+	(cd $(WEB) && node build.mjs --out "$$out") && \
+	if ! diff -rq $(WEB)/dist "$$out"; then \
+	    echo "make: $(WEB)/dist differs from a fresh build of its sources: run make web and commit $(WEB)/dist" >&2; \
+	    exit 1; \
+	fi
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
@@ -45,9 +76,10 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-fmt: $(STAMP)
+fmt: $(STAMP) $(NODE_STAMP)
 	$(BIN)/ruff format .
 	$(BIN)/ruff check --fix .
+	cd $(WEB) && node_modules/.bin/prettier --write --log-level=warn .
 
 cov: $(STAMP)
 	$(BIN)/pytest --cov --cov-report=term-missing
@@ -72,3 +104,4 @@ lock: $(LOCKED)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
+	rm -rf $(WEB)/node_modules $(WEB)/.build
