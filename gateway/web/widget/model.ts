@@ -102,6 +102,8 @@ export class ChatModel {
   private uploadIds = 0;
   private starting: Promise<void> | null = null;
   private blocked = false;
+  /** Bumped by stop(): a start under way for an earlier visitor gives up. */
+  private generation = 0;
   private listeners = new Set<() => void>();
   private handlers = new Map<keyof Events, Set<(value: never) => void>>();
   /** Whether the visitor sees the conversation (the panel is open and the tab visible). */
@@ -170,21 +172,23 @@ export class ChatModel {
 
   /** Opens the session again as an identified visitor (docs/widget.md#identity). */
   async identify(identity: Identity): Promise<void> {
-    const changed = identity.external_id !== this.identity.external_id;
+    const before = this.store.load()?.external_id ?? this.identity.external_id ?? null;
+    const changed = (identity.external_id ?? null) !== before;
     this.identity = { ...identity };
     if (changed) {
       // Another person: not the anonymous visitor's conversation.
       this.stop();
       this.store.clear();
       this.readSeq = 0;
-    } else if (this.view.phase === "ready") {
-      return;
+    } else if (this.view.phase === "ready" || this.starting) {
+      return this.starting ?? undefined;
     }
     this.starting = null;
     await this.start();
   }
 
   private stop(): void {
+    this.generation++;
     this.chat?.close();
     this.chat = null;
     this.token = null;
@@ -195,6 +199,7 @@ export class ChatModel {
   }
 
   private async run(): Promise<void> {
+    const generation = this.generation;
     this.set({ phase: "starting", error: null });
     const stored = this.store.load();
     const session = await this.openSession(stored?.token);
@@ -217,15 +222,18 @@ export class ChatModel {
       if (conversation && ["closed", "archived"].includes(conversation.status)) conversation = null;
     }
     conversation ??= await chat.rest.startConversation({ widget_id: this.embedding.widgetId });
+    if (generation !== this.generation) return;
     if (conversation.id !== stored?.conversation_id) this.readSeq = 0;
     this.store.save({
       token: session,
       conversation_id: conversation.id,
       read_seq: this.readSeq,
+      // A renewed token keeps its contact: identified still, until identify() says otherwise.
+      external_id: this.identity.external_id ?? stored?.external_id ?? null,
     });
     this.chat = chat;
     this.set({ conversation, humanRequested: conversation.status === "agent_requested" });
-    this.listen(chat, conversation.id);
+    this.listen(chat);
     void chat.connect();
     await chat.subscribe(conversation.id);
     this.set({ phase: "ready" });
@@ -253,14 +261,15 @@ export class ChatModel {
     return session.token;
   }
 
-  private listen(chat: Chatgate, id: string): void {
+  private listen(chat: Chatgate): void {
+    const other = (conversationId: string): boolean => conversationId !== this.conversationId;
     chat.on("new_message", (event) => {
-      if (event.conversation_id !== id) return;
+      if (other(event.conversation_id)) return;
       this.addMessage(event.data);
       this.emit("message", event.data);
     });
     chat.on("conversation.updated", (event) => {
-      if (event.conversation_id !== id) return;
+      if (other(event.conversation_id)) return;
       const { conversation, changes } = event.data;
       const status = (changes as Record<string, unknown[] | undefined>)["status"];
       if (status?.[1] === "agent_requested") this.note(event.seq, "humanRequested");
@@ -272,7 +281,7 @@ export class ChatModel {
     });
     chat.on("draft", () => this.refresh());
     chat.on("typing", (event) => {
-      if (event.conversation_id !== id || event.data.role === "visitor") return;
+      if (other(event.conversation_id) || event.data.role === "visitor") return;
       clearTimeout(this.typingTimer);
       if (event.data.on) {
         this.typingTimer = setTimeout(() => this.set({ typing: false }), TYPING_TIMEOUT_MS);
@@ -280,7 +289,7 @@ export class ChatModel {
       this.set({ typing: event.data.on });
     });
     chat.on("read", (event) => {
-      if (event.conversation_id !== id) return;
+      if (other(event.conversation_id)) return;
       if (event.data.role === "visitor") this.markSeen(event.data.seq);
       else this.set({ readByStaff: Math.max(this.view.readByStaff, event.data.seq) });
     });
@@ -377,8 +386,26 @@ export class ChatModel {
     if (changed) this.emit("unread", unread);
   }
 
-  async send(content: string, attachments: { url: string; name: string }[] = []): Promise<void> {
+  /** Started, with a conversation that takes messages: a closed one is followed by a new one. */
+  private async ready(): Promise<void> {
     await this.start();
+    const chat = this.chat;
+    const old = this.view.conversation;
+    if (!chat || !old || !["closed", "archived"].includes(old.status)) return;
+    const conversation = await chat.rest.startConversation({ widget_id: this.embedding.widgetId });
+    void chat.unsubscribe(old.id).catch(() => undefined);
+    this.messages.clear();
+    this.notes = [];
+    this.failed = [];
+    this.readSeq = 0;
+    this.store.update({ conversation_id: conversation.id, read_seq: 0 });
+    this.set({ conversation, humanRequested: false });
+    this.refresh();
+    await chat.subscribe(conversation.id);
+  }
+
+  async send(content: string, attachments: { url: string; name: string }[] = []): Promise<void> {
+    await this.ready();
     const id = this.conversationId;
     if (!this.chat || id === null) return;
     this.chat.typing(id, false);
@@ -406,7 +433,7 @@ export class ChatModel {
   }
 
   async askForHuman(): Promise<void> {
-    await this.start();
+    await this.ready();
     const id = this.conversationId;
     if (!this.chat || id === null) return;
     this.set({ humanRequested: true });
@@ -420,7 +447,7 @@ export class ChatModel {
   }
 
   async upload(file: File): Promise<void> {
-    await this.start();
+    await this.ready();
     const id = this.conversationId;
     if (!this.chat || id === null || this.token === null) return;
     const upload: Upload = {

@@ -1,6 +1,6 @@
 /**
  * What the widget keeps in the visitor's browser: `localStorage["chatgate:" + widgetId]` holds
- * `{token, conversation_id, read_seq}`, so the conversation survives reloads and tabs share it.
+ * `{token, conversation_id, read_seq, external_id}`, so the conversation survives reloads and tabs share it.
  */
 
 export interface Stored {
@@ -8,6 +8,8 @@ export interface Stored {
   conversation_id: string | null;
   /** The highest seq this visitor has seen (read), for the unread count across reloads. */
   read_seq: number;
+  /** The identified visitor's `external_id` (`identify`); `null`: anonymous. */
+  external_id: string | null;
 }
 
 /** The part of the Web Storage API used here (a fake in tests). */
@@ -77,11 +79,12 @@ export function parseStored(text: string | null): Stored | null {
     return null;
   }
   if (typeof value !== "object" || value === null) return null;
-  const { token, conversation_id, read_seq } = value as Record<string, unknown>;
+  const { token, conversation_id, read_seq, external_id } = value as Record<string, unknown>;
   if (typeof token !== "string" || token === "") return null;
   return {
     token,
     conversation_id: typeof conversation_id === "string" ? conversation_id : null,
     read_seq: typeof read_seq === "number" && read_seq >= 0 ? read_seq : 0,
+    external_id: typeof external_id === "string" ? external_id : null,
   };
 }

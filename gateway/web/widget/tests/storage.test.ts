@@ -17,12 +17,13 @@ test("storage_keeps_the_session_under_the_widget_key", () => {
   const storage = memory();
   const store = new SessionStore("w1", storage);
   assert.equal(store.load(), null);
-  store.save({ token: "t", conversation_id: "c", read_seq: 0 });
+  store.save({ token: "t", conversation_id: "c", read_seq: 0, external_id: null });
   store.update({ read_seq: 4 });
   assert.deepEqual(JSON.parse(storage.map.get("chatgate:w1") ?? ""), {
     token: "t",
     conversation_id: "c",
     read_seq: 4,
+    external_id: null,
   });
   store.clear();
   assert.equal(store.load(), null);
@@ -37,5 +38,10 @@ test("storage_ignores_what_it_cannot_read", () => {
   storage.setItem("chatgate:w1", JSON.stringify({ conversation_id: "c" }));
   assert.equal(store.load(), null);
   storage.setItem("chatgate:w1", JSON.stringify({ token: "t" }));
-  assert.deepEqual(store.load(), { token: "t", conversation_id: null, read_seq: 0 });
+  assert.deepEqual(store.load(), {
+    token: "t",
+    conversation_id: null,
+    read_seq: 0,
+    external_id: null,
+  });
 });
