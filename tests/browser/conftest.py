@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import contextlib
 import html
 import os
 import shutil
+import socket
 import threading
 import time
 from collections.abc import Callable, Coroutine, Iterator
@@ -50,6 +52,9 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 UPDATE_SCREENSHOTS = os.environ.get("CHATGATE_UPDATE_SCREENSHOTS") == "1"
+#: Another build of the web bundles to test (a directory like gateway/web/dist); by default the
+#: committed one.
+WEB_DIST = os.environ.get("CHATGATE_TEST_WEB_DIST", "")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 #: What the run measured (reported at the end, never asserted as a timing).
@@ -125,9 +130,10 @@ class PageServer:
             def do_GET(self) -> None:
                 query = parse_qs(urlsplit(self.path).query)
                 widget_id = query.get("widget", [""])[0]
+                gateway = query.get("gateway", [page_gateway])[0]
                 language = query.get("lang", [""])[0]
                 body = PAGE.format(
-                    gateway=page_gateway,
+                    gateway=html.escape(gateway),
                     widget_id=html.escape(widget_id),
                     language=f' data-language="{html.escape(language)}"' if language else "",
                 ).encode()
@@ -147,12 +153,93 @@ class PageServer:
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
         self._thread.start()
 
-    def url(self, widget_id: str, language: str | None = None) -> str:
-        return f"{self.origin}/?widget={widget_id}" + (f"&lang={language}" if language else "")
+    def url(self, widget_id: str, language: str | None = None, gateway: str | None = None) -> str:
+        """The page of ``widget_id``, its script from ``gateway`` (by default the gateway's)."""
+        return (
+            f"{self.origin}/?widget={widget_id}"
+            + (f"&lang={language}" if language else "")
+            + (f"&gateway={gateway}" if gateway else "")
+        )
 
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+        self._thread.join(timeout(10))
+
+
+class NetworkLink:
+    """A TCP relay to the gateway that a test can cut and restore: the visitor's network.
+
+    Chromium's offline emulation (``context.set_offline``) fails new requests but leaves open
+    WebSockets running (Playwright issue 4910), as a real lost network does not: cutting the
+    link closes every connection through it and refuses new ones until it is restored.
+    """
+
+    def __init__(self, target: str) -> None:
+        host, port = urlsplit(target).hostname or "", urlsplit(target).port or 80
+        self._target = (host, port)
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self._listener.settimeout(0.1)
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._up = True
+        self._closed = False
+        self._lock = threading.Lock()
+        self._sockets: set[socket.socket] = set()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+        self._thread.start()
+
+    def _accept(self) -> None:
+        while not self._closed:
+            try:
+                client, _ = self._listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            if not self._up:
+                client.close()
+                continue
+            try:
+                upstream = socket.create_connection(self._target)
+            except OSError:
+                client.close()
+                continue
+            with self._lock:
+                self._sockets.update((client, upstream))
+            for source, sink in ((client, upstream), (upstream, client)):
+                threading.Thread(target=self._pump, args=(source, sink), daemon=True).start()
+
+    def _pump(self, source: socket.socket, sink: socket.socket) -> None:
+        try:
+            while data := source.recv(65536):
+                sink.sendall(data)
+        except OSError:
+            pass
+        finally:
+            self._drop(source, sink)
+
+    def _drop(self, *sockets: socket.socket) -> None:
+        for sock in sockets:
+            with self._lock:
+                self._sockets.discard(sock)
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+
+    def cut(self) -> None:
+        """Close every connection through the link, and refuse new ones."""
+        self._up = False
+        with self._lock:
+            sockets = list(self._sockets)
+        self._drop(*sockets)
+
+    def restore(self) -> None:
+        self._up = True
+
+    def close(self) -> None:
+        self._closed = True
+        self.cut()
+        self._listener.close()
         self._thread.join(timeout(10))
 
 
@@ -181,7 +268,11 @@ def browser() -> Iterator[Browser]:
 def gateway(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Gateway]:
     """A real gateway (uvicorn, SQLite) on a free port, serving the committed widget.js."""
     database_url = f"sqlite:///{tmp_path_factory.mktemp('gateway')}/chatgate.db"
-    settings = Settings(database_url=database_url, secret_key="test-secret-key-of-decent-length!")
+    settings = Settings(
+        database_url=database_url,
+        secret_key="test-secret-key-of-decent-length!",
+        web_dist_dir=WEB_DIST,
+    )
     with live_server(create_app(settings)) as url:
         yield Gateway(url, database_url)
 
@@ -200,6 +291,14 @@ def stranger_pages(gateway: Gateway) -> Iterator[PageServer]:
     server = PageServer(gateway.url)
     yield server
     server.close()
+
+
+@pytest.fixture
+def network(gateway: Gateway) -> Iterator[NetworkLink]:
+    """The visitor's network to the gateway, which the test can cut."""
+    link = NetworkLink(gateway.url)
+    yield link
+    link.close()
 
 
 @pytest.fixture
@@ -275,6 +374,12 @@ class Staff:
             "GET", f"/v1/conversations/{conversation_id}/messages", params={"limit": 200}
         )["data"]
         return data
+
+    def hand_to_agents(self, conversation_id: str) -> None:
+        """Ask for a person on the visitor's behalf: humans may reply only from then on."""
+        self.call(
+            "PATCH", f"/v1/conversations/{conversation_id}", json={"status": "agent_requested"}
+        )
 
     def say(self, conversation_id: str, content: str, role: str = "agent") -> dict[str, Any]:
         body: dict[str, Any] = {"content": content, "role": role}
