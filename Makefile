@@ -56,7 +56,7 @@ web: $(NODE_STAMP)
 ## Check the web sources' format (prettier), types (tsc, strict), and run their unit tests.
 web-test: $(NODE_STAMP)
 	cd $(WEB) && node_modules/.bin/prettier --check --log-level=warn .
-	cd $(WEB) && node_modules/.bin/tsc -p tsconfig.json && node_modules/.bin/tsc -p sdk/tests/tsconfig.json
+	cd $(WEB) && node_modules/.bin/tsc -p tsconfig.json && node_modules/.bin/tsc -p sdk/tests/tsconfig.json && node_modules/.bin/tsc -p widget/tests/tsconfig.json
 	cd $(WEB) && node build.mjs --tests && node --test .build/tests/
 
 ## Fail when the committed bundles are not what their sources build.

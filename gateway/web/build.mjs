@@ -16,7 +16,13 @@ const here = dirname(fileURLToPath(import.meta.url));
 
 // One line per entry point: its source, its name in dist/ (NAME.js), and whether a bundled
 // NAME.d.ts is emitted beside it (for code that imports it as a library).
-const ENTRIES = [{ source: "sdk/index.ts", name: "sdk", types: true }];
+const ENTRIES = [
+  { source: "sdk/index.ts", name: "sdk", types: true, format: "esm" },
+  { source: "widget/index.tsx", name: "widget", types: false, format: "iife" },
+];
+
+// The folders of unit tests (`*.test.ts`, run by `node --test`).
+const TESTS = ["sdk/tests", "widget/tests"];
 
 const BANNER = "/* chatgate: built from gateway/web by `make web`; do not edit. */";
 
@@ -29,7 +35,7 @@ async function bundle(outDir) {
       entryPoints: [entry.source],
       outfile: join(outDir, `${entry.name}.js`),
       bundle: true,
-      format: "esm",
+      format: entry.format,
       platform: "browser",
       target: "es2020",
       minify: true,
@@ -54,13 +60,14 @@ async function declarations(source) {
 }
 
 async function tests(outDir) {
-  const dir = join(here, "sdk", "tests");
   rmSync(outDir, { recursive: true, force: true });
   await esbuild.build({
     absWorkingDir: here,
-    entryPoints: readdirSync(dir)
-      .filter((name) => name.endsWith(".test.ts"))
-      .map((name) => join("sdk", "tests", name)),
+    entryPoints: TESTS.flatMap((folder) =>
+      readdirSync(join(here, folder))
+        .filter((name) => name.endsWith(".test.ts"))
+        .map((name) => join(folder, name)),
+    ),
     outdir: outDir,
     outExtension: { ".js": ".mjs" },
     bundle: true,
