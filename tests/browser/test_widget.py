@@ -127,6 +127,9 @@ def test_widget_catches_up_after_going_offline(
     page.goto(shop_pages.url(org.widget_id, gateway=network.url))
     conversation = start_conversation(page, staff, "Are you there?")
     staff.hand_to_agents(conversation["id"])
+    # Live before the cut: the widget's socket is up.
+    staff.say(conversation["id"], "An agent is here")
+    expect(article(page, "An agent is here")).to_be_visible()
 
     context.set_offline(True)
     network.cut()
