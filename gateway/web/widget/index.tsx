@@ -63,6 +63,8 @@ async function boot(embedding: Embedding, api: Api): Promise<void> {
 
   const host = document.createElement("div");
   host.id = "chatgate-widget";
+  // The page's rules for `div` (borders, margins) must not touch the host element either.
+  host.style.setProperty("all", "initial", "important");
   document.body.appendChild(host);
   const root = host.attachShadow({ mode: "open" });
   adoptStyles(root);

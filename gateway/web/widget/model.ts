@@ -361,7 +361,8 @@ export class ChatModel {
     items.push(...this.failed);
     let unread = 0;
     for (const item of this.messages.values()) {
-      if (item.role !== "visitor" && item.seq > this.readSeq) unread++;
+      // Markers (the takeover) are not messages to read.
+      if (item.role !== "visitor" && item.role !== "system" && item.seq > this.readSeq) unread++;
     }
     const changed = unread !== this.view.unread;
     this.set({ items, unread });
