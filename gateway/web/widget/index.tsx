@@ -102,7 +102,9 @@ async function boot(embedding: Embedding, api: Api): Promise<void> {
   model.on("unread", (count) => api.emit("unread", count));
   model.on("error", (error) => api.emit("error", error));
   document.addEventListener("visibilitychange", updateVisible);
-  window.addEventListener("online", () => model.reconnect());
+  window.addEventListener("online", () => model.network(true));
+  window.addEventListener("offline", () => model.network(false));
+  if (!navigator.onLine) model.network(false);
   window.addEventListener("storage", (event) => {
     // Another tab of the site read the conversation: its unread count goes here too.
     if (event.key !== store.key) return;

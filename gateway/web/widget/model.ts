@@ -25,6 +25,8 @@ export interface Item {
   content: string;
   attachments: { url: string; name: string; local?: string }[];
   seq: number;
+  /** The sender's `client_message_id`, to tell a pending send from the message it became. */
+  clientId?: string | null;
   /** A streamed answer still coming. */
   busy?: boolean;
   /** Sent, not yet stored. */
@@ -94,6 +96,8 @@ export class ChatModel {
   private identity: Identity = {};
   private readSeq = 0;
   private wasOpen = false;
+  private socketDown = false;
+  private browserOffline = false;
   private typingTimer: ReturnType<typeof setTimeout> | undefined;
   private uploadIds = 0;
   private starting: Promise<void> | null = null;
@@ -282,7 +286,8 @@ export class ChatModel {
     });
     chat.on("state", ({ state }) => {
       if (state === "open") this.wasOpen = true;
-      this.set({ offline: this.wasOpen && state !== "open" });
+      this.socketDown = this.wasOpen && state !== "open";
+      this.set({ offline: this.socketDown || this.browserOffline });
     });
     chat.on("error", (error) => this.emit("error", error));
   }
@@ -294,6 +299,7 @@ export class ChatModel {
       content: message.content,
       attachments: message.attachments.map((a) => ({ url: a.url, name: a.name ?? "" })),
       seq: message.seq,
+      clientId: message.client_message_id,
     });
     if (message.role !== "visitor") this.set({ typing: false });
     if (message.role === "visitor") this.markSeen(message.seq);
@@ -347,7 +353,9 @@ export class ChatModel {
           busy: true,
         });
       }
+      const sent = new Set([...this.messages.values()].map((m) => m.clientId));
       for (const pending of this.chat.pendingSends(id)) {
+        if (sent.has(pending.clientMessageId)) continue;
         items.push({
           key: pending.clientMessageId,
           role: "visitor",
@@ -447,9 +455,14 @@ export class ChatModel {
     return URL.createObjectURL(await this.chat.rest.fetchFile(url));
   }
 
-  /** The browser is back online: reconnect now rather than after the backoff delay. */
-  reconnect(): void {
-    if (this.chat) void this.chat.connect().catch(() => undefined);
+  /**
+   * The browser says it lost or regained the network (`offline`, `online` events): offline is
+   * shown at once, and back online the socket reconnects now rather than after its backoff.
+   */
+  network(online: boolean): void {
+    this.browserOffline = !online;
+    this.set({ offline: this.socketDown || this.browserOffline });
+    if (online && this.chat) void this.chat.connect().catch(() => undefined);
   }
 
   private fail(error: ChatgateError): void {
