@@ -8,6 +8,7 @@ import gzip
 import hashlib
 import hmac
 import re
+import statistics
 from typing import Any
 
 import httpx2 as httpx
@@ -223,6 +224,11 @@ def test_widget_renders_xss_payloads_inert(
     staff.hand_to_agents(conversation["id"])
     for payload in XSS_PAYLOADS:
         staff.say(conversation["id"], payload)
+    staff.say(conversation["id"], "A safe link: [help](https://shop.example/help)")
+    safe = messages(page).get_by_role("link", name="help", exact=True)
+    expect(safe).to_have_attribute("href", "https://shop.example/help")
+    expect(safe).to_have_attribute("target", "_blank")
+    expect(safe).to_have_attribute("rel", re.compile(r"\bnoopener\b"))
     for kind in ("img", "link", "script"):
         expect(
             article(page, f"{kind} payload", "You" if kind == "img" else None).first
@@ -297,13 +303,17 @@ def test_widget_launcher_shows_soon_after_the_script_loads(
 ) -> None:
     """The launcher shows once the script has loaded; how long after is measured and reported
     (the goal is 100 ms on a local page), not asserted."""
-    visit(page, shop_pages, org)
-    expect(launcher(page)).to_be_visible()
-    marks = page.wait_for_function(
-        "() => window.__marks.launcherShown !== undefined && window.__marks"
-    ).json_value()
+    delays = []
+    for _ in range(5):
+        visit(page, shop_pages, org)
+        expect(launcher(page)).to_be_visible()
+        marks = page.wait_for_function(
+            "() => window.__marks.launcherShown !== undefined && window.__marks"
+        ).json_value()
+        delays.append(marks["launcherShown"] - marks["scriptLoaded"])
     REPORT["launcher shown after widget.js loaded"] = (
-        f"{marks['launcherShown'] - marks['scriptLoaded']:.0f} ms (goal: 100 ms; not asserted)"
+        f"median {statistics.median(delays):.0f} ms of 5 page loads"
+        f" ({', '.join(f'{d:.0f}' for d in delays)}; goal: 100 ms; not asserted)"
     )
 
 
