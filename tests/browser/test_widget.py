@@ -298,6 +298,40 @@ def test_widget_identify_refuses_a_wrong_hash_and_links_a_right_one(
     assert conversation["contact_id"] == known["contact_id"]
 
 
+def test_widget_counts_unread_messages_while_closed(
+    page: Page, shop_pages: PageServer, org: OrgCredentials, staff: Staff
+) -> None:
+    """With the panel closed, the launcher shows how many messages are unread; opening the
+    panel clears the count."""
+    visit(page, shop_pages, org)
+    conversation = start_conversation(page, staff, "I will wait")
+    staff.hand_to_agents(conversation["id"])
+    staff.say(conversation["id"], "First answer")
+    expect(article(page, "First answer")).to_be_visible()
+    page.get_by_role("button", name="Close chat").click()
+    expect(launcher(page)).to_be_visible()
+    staff.say(conversation["id"], "Are you still there?")
+    staff.say(conversation["id"], "Here is the tracking link")
+    expect(page.get_by_role("status", name=re.compile(r"^2 unread messages$"))).to_be_visible()
+    expect(launcher(page)).to_be_visible()
+    launcher(page).click()
+    expect(article(page, "Here is the tracking link")).to_be_visible()
+    expect(page.get_by_role("status", name=re.compile(r"unread messages?$"))).to_have_count(0)
+
+
+def test_widget_speaks_french_when_asked(
+    page: Page, shop_pages: PageServer, org: OrgCredentials
+) -> None:
+    """With data-language="fr", the widget's own words are French."""
+    page.goto(shop_pages.url(org.widget_id, language="fr"))
+    page.get_by_role("button", name="Ouvrir la discussion", exact=True).click()
+    expect(page.get_by_role("dialog", name="Discutons")).to_be_visible()
+    expect(page.get_by_role("textbox", name="Message")).to_be_visible()
+    expect(page.get_by_role("button", name="Envoyer", exact=True)).to_be_visible()
+    expect(page.get_by_role("button", name="Parler à une personne")).to_be_visible()
+    expect(page.get_by_role("button", name="Fermer la discussion")).to_be_visible()
+
+
 def test_widget_launcher_shows_soon_after_the_script_loads(
     page: Page, shop_pages: PageServer, org: OrgCredentials
 ) -> None:
