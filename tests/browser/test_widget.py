@@ -9,6 +9,7 @@ import hashlib
 import hmac
 import re
 import statistics
+from pathlib import Path
 from typing import Any
 
 import httpx2 as httpx
@@ -317,6 +318,39 @@ def test_widget_counts_unread_messages_while_closed(
     launcher(page).click()
     expect(article(page, "Here is the tracking link")).to_be_visible()
     expect(page.get_by_role("status", name=re.compile(r"unread messages?$"))).to_have_count(0)
+
+
+def test_widget_shows_when_the_agent_has_read(
+    page: Page, shop_pages: PageServer, org: OrgCredentials, staff: Staff
+) -> None:
+    """Once the agent has read the visitor's message, the message says "Read"."""
+    visit(page, shop_pages, org)
+    conversation = start_conversation(page, staff, "Please read me")
+    sent = article(page, "Please read me", "You")
+    expect(sent).not_to_contain_text("Read")
+    seq = staff.messages(conversation["id"])[-1]["seq"]
+    staff.call("POST", f"/v1/conversations/{conversation['id']}/read", json={"seq": seq})
+    expect(sent).to_contain_text("Read")
+
+
+def test_widget_sends_an_image(
+    page: Page, shop_pages: PageServer, org: OrgCredentials, staff: Staff
+) -> None:
+    """The visitor attaches an image: the widget shows its preview, and the agent gets the
+    message with the file attached."""
+    visit(page, shop_pages, org)
+    conversation = start_conversation(page, staff, "Here is a picture of the parcel")
+    with page.expect_file_chooser() as chooser:
+        page.get_by_role("button", name="Attach an image").click()
+    chooser.value.set_files(str(Path(__file__).resolve().parents[2] / "docs/widget-open.png"))
+    expect(messages(page).get_by_role("img", name="widget-open.png")).to_be_visible()
+
+    def attached() -> list[dict[str, Any]]:
+        return [m for m in staff.messages(conversation["id"]) if m.get("attachments")]
+
+    [message] = until(attached, 15)
+    assert message["role"] == "visitor"
+    assert message["attachments"][0]["name"] == "widget-open.png"
 
 
 def test_widget_speaks_french_when_asked(
