@@ -8,13 +8,19 @@ bool is not an int) and the OpenAPI document is generated from the same classes.
 Ids are UUIDs; ``UNSET`` marks a field the client did not send (distinct from ``null``).
 ``metadata`` is bounded by ``protocol.bounds``; origins and URLs follow ``protocol.urls``. A
 list of settings (``allowed_origins``, ``event_types``) may not name one value twice.
+
+A rule that spans fields (``__post_init__``) is also written as JSON Schema in the class's
+``schema_rules``, which the OpenAPI and AsyncAPI documents add to the class's schema, so the
+documents state what validation enforces.
 """
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
@@ -22,7 +28,7 @@ from msgspec import UNSET, Meta, UnsetType
 from protocol import urls
 from protocol.bounds import Metadata
 from protocol.states import Role, Status
-from protocol.validation import Invalid
+from protocol.validation import PATTERN_NAMES, Invalid
 
 __all__ = [
     "Attachment",
@@ -99,9 +105,53 @@ WebhookEventType = Literal[
 ]
 DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
 Origin = Annotated[str, Meta(min_length=1, max_length=300, pattern=urls.ORIGIN)]
-Origins = Annotated[tuple[Origin, ...], Meta(max_length=50)]
-EventTypes = Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)]
+Origins = Annotated[
+    tuple[Origin, ...],
+    Meta(
+        max_length=50,
+        extra_json_schema={"uniqueItems": True, "description": "Each origin once, in any case."},
+    ),
+]
+EventTypes = Annotated[
+    tuple[WebhookEventType, ...], Meta(max_length=20, extra_json_schema={"uniqueItems": True})
+]
 Cursor = Annotated[str, Meta(max_length=200)]
+#: A point in time with its offset (RFC 3339), e.g. ``2026-11-22T04:38:33.526Z``.
+Time = Annotated[datetime, Meta(tz=True)]
+#: A webhook signing secret: ``whsec_`` + base64 (padded) of 24 to 64 bytes, as Standard
+#: Webhooks receivers accept (``delivery.signing.valid_secret`` says the same).
+WEBHOOK_SECRET: Final = (
+    r"^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,21}(?:[A-Za-z0-9+/]{2}==)?"
+    rf"|(?:[A-Za-z0-9+/]{{4}}){{8,20}}[A-Za-z0-9+/]{{3}}=){END}"
+)
+WebhookSecret = Annotated[str, Meta(max_length=200, pattern=WEBHOOK_SECRET)]
+PATTERN_NAMES[WEBHOOK_SECRET] = "`whsec_` followed by base64 of 24 to 64 bytes"
+
+#: A character that is not white space, spelled out so that Python (``str.strip``) and
+#: ECMA-262 (``\s``) regexes agree on it: a text without one is blank.
+NOT_BLANK: Final = (
+    r"[^\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff]"
+)
+_NOT_BLANK = re.compile(NOT_BLANK)
+
+
+def blank(text: str) -> bool:
+    """Whether ``text`` holds nothing but white space (``NOT_BLANK``)."""
+    return _NOT_BLANK.search(text) is None
+
+
+#: No request ever sets a conversation's status to ``bot_active`` (``invalid_state``).
+NOT_BOT_ACTIVE: Final = {"not": {"const": Status.BOT_ACTIVE.value}}
+
+
+def text_or_attachments(text: str) -> dict[str, Any]:
+    """JSON Schema of "field ``text`` not blank, or at least one attachment"."""
+    return {
+        "anyOf": [
+            {"required": [text], "properties": {text: {"pattern": NOT_BLANK}}},
+            {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}},
+        ]
+    }
 
 
 def _once_each(values: tuple[str, ...] | UnsetType, name: str) -> None:
@@ -175,6 +225,8 @@ class UpdateConversation:
     assignee_id: UUID | None | UnsetType = UNSET
     epoch: Seq | UnsetType = UNSET
 
+    schema_rules: ClassVar[Mapping[str, Any]] = {"properties": {"status": NOT_BOT_ACTIVE}}
+
 
 @dataclass(frozen=True, slots=True)
 class SendMessage:
@@ -191,8 +243,23 @@ class SendMessage:
     epoch: Seq | UnsetType = UNSET
     metadata: Metadata = field(default_factory=Metadata)
 
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        **text_or_attachments("content"),
+        "properties": {"role": {"not": {"const": Role.SYSTEM.value}}},
+        "dependentSchemas": {
+            "external_sender_id": {
+                "required": ["role"],
+                "properties": {"role": {"const": Role.LIVE_AGENT.value}},
+            },
+            # What an API key may name; tokens send as themselves.
+            "agent_id": {
+                "properties": {"role": {"enum": [Role.AGENT.value, Role.LIVE_AGENT.value]}}
+            },
+        },
+    }
+
     def __post_init__(self) -> None:
-        if not self.content.strip() and not self.attachments:
+        if blank(self.content) and not self.attachments:
             raise ValueError("a message needs content or attachments")
 
 
@@ -390,7 +457,7 @@ class CreateWebhook:
     description: Annotated[str, Meta(max_length=500)] = ""
     event_types: EventTypes = ()
     fifo: bool = False
-    secret: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    secret: WebhookSecret | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         _once_each(self.event_types, "event_types")
@@ -432,7 +499,7 @@ class RotateWebhookSecret:
 
     webhook_id: UUID
     grace_seconds: Seconds = 86400
-    secret: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    secret: WebhookSecret | UnsetType = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -461,8 +528,8 @@ class ReplayWebhookDeliveries:
     ones too with ``include_delivered``), each with its original ``webhook-id``."""
 
     webhook_id: UUID
-    since: datetime
-    until: datetime | UnsetType = UNSET
+    since: Time
+    until: Time | UnsetType = UNSET
     include_delivered: bool = False
 
 
