@@ -28,14 +28,19 @@ from protocol import commands as cmd
 from protocol.codes import HTTP_STATUS, ErrorCode
 
 __all__ = [
+    "MEANINGS",
     "REF",
+    "SHA256",
     "ApiSection",
     "answer",
     "error_answers",
     "header_parameter",
     "idempotency_key",
+    "json_content",
+    "native_meanings",
     "openapi_document",
     "path_parameter",
+    "upload_body",
 ]
 
 REF: Final = "#/components/schemas/{name}"
