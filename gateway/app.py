@@ -30,10 +30,12 @@ from gateway.delivery.escalation import Escalation
 from gateway.delivery.retention import Retention, RetentionPolicy
 from gateway.delivery.retries import RetrySchedule
 from gateway.delivery.webhooks import WebhookHandlers
+from gateway.dialects.openapi import dialect_sections
 from gateway.dialects.routes import dialect_routes
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
 from gateway.handlers.wiring import build_bus
+from gateway.http.asyncapi import asyncapi_document
 from gateway.http.cors import PreflightMiddleware
 from gateway.http.files import file_routes
 from gateway.http.hosts import HostGuard, HostPolicy, host_allowed, refuse_host
@@ -46,6 +48,7 @@ from gateway.http.operations import (
 )
 from gateway.http.responses import http_exception_handler
 from gateway.http.routes import rest_routes
+from gateway.http.routing import by_path
 from gateway.http.services import STATE_KEY as HTTP_STATE_KEY, HttpServices
 from gateway.limits.factory import create_rate_limiter
 from gateway.limits.policy import Budgets, Limits
@@ -223,11 +226,19 @@ def create_app(
     if not hosts.any_host:
         middleware.append(Middleware(HostGuard, policy=hosts))
     middleware.append(Middleware(PreflightMiddleware))
+    # One route per path, so that a 405 lists every method of the path (http/routing.py).
     routes = [
-        *rest_routes(),
-        *file_routes(),
-        *dialect_routes(),
-        *operations_routes(openapi_document(chatgate_version())),
+        *by_path(
+            [
+                *rest_routes(),
+                *file_routes(),
+                *dialect_routes(),
+                *operations_routes(
+                    openapi_document(chatgate_version(), dialect_sections),
+                    asyncapi_document(chatgate_version()),
+                ),
+            ]
+        ),
         *asset_routes(Path(settings.web_dist_dir) if settings.web_dist_dir else BUNDLED),
     ]
     return GatewayApp(

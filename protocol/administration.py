@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
@@ -21,6 +21,7 @@ from protocol.fields import (
     IdentitySecret,
     Instant,
     Language,
+    MessagesPerMinute,
     Name,
     Origins,
     Position,
@@ -28,6 +29,7 @@ from protocol.fields import (
     ShortText,
     Url,
     UserHash,
+    WebhookSecret,
     not_blank,
     once_each,
 )
@@ -113,6 +115,16 @@ class OpenWidgetSession:
     email: ShortText | None = None
     metadata: Metadata = field(default_factory=Metadata)
 
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "allOf": [
+            {
+                "if": {"required": [one], "properties": {one: {"type": "string"}}},
+                "then": {"required": [other], "properties": {other: {"type": "string"}}},
+            }
+            for one, other in (("external_id", "user_hash"), ("user_hash", "external_id"))
+        ]
+    }
+
     def __post_init__(self) -> None:
         if (self.external_id is None) != (self.user_hash is None):
             missing = "user_hash" if self.user_hash is None else "external_id"
@@ -145,7 +157,7 @@ class IssueToken:
 class CreateWidget:
     name: Name
     allowed_origins: Origins = ("*",)
-    messages_per_minute: Annotated[int, Meta(ge=1)] | None = None
+    messages_per_minute: MessagesPerMinute | None = None
     live_agent_endpoint_url: Url | None = None
     live_agent_escalate_after: Seconds = 0
     live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] = 300
@@ -153,6 +165,10 @@ class CreateWidget:
     appearance: Appearance = field(default_factory=Appearance)
     #: Refused here: a new widget has no identity secret yet (``RotateWidgetIdentitySecret``).
     identity_required: bool = False
+
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "properties": {"identity_required": {"const": False}}
+    }
 
     def __post_init__(self) -> None:
         once_each(self.allowed_origins, "allowed_origins")
@@ -169,7 +185,7 @@ class UpdateWidget:
     widget_id: UUID
     name: Name | UnsetType = UNSET
     allowed_origins: Origins | UnsetType = UNSET
-    messages_per_minute: Annotated[int, Meta(ge=1)] | None | UnsetType = UNSET
+    messages_per_minute: MessagesPerMinute | None | UnsetType = UNSET
     live_agent_endpoint_url: Url | None | UnsetType = UNSET
     live_agent_escalate_after: Seconds | UnsetType = UNSET
     live_agent_timeout: Annotated[int, Meta(ge=1, le=7 * 86400)] | UnsetType = UNSET
@@ -265,7 +281,7 @@ class CreateWebhook:
     description: Annotated[str, Meta(max_length=500)] = ""
     event_types: EventTypes = ()
     fifo: bool = False
-    secret: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    secret: WebhookSecret | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         once_each(self.event_types, "event_types")
@@ -307,7 +323,7 @@ class RotateWebhookSecret:
 
     webhook_id: UUID
     grace_seconds: Seconds = 86400
-    secret: Annotated[str, Meta(max_length=200)] | UnsetType = UNSET
+    secret: WebhookSecret | UnsetType = UNSET
 
 
 @dataclass(frozen=True, slots=True)

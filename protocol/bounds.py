@@ -44,6 +44,7 @@ __all__ = [
     "TooLarge",
     "check_depth",
     "check_metadata",
+    "check_text",
     "decode_hook",
     "metadata_schema",
     "nesting",

@@ -10,6 +10,10 @@ Ids are UUIDs; ``UNSET`` marks a field the client did not send (distinct from ``
 list of settings (``allowed_origins``, ``event_types``) may not name one value twice. A
 widget's look and texts are an ``Appearance``.
 
+A rule that spans fields (``__post_init__``) is also written as JSON Schema in the class's
+``schema_rules``, which the OpenAPI and AsyncAPI documents add to the class's schema, so the
+documents state what validation enforces.
+
 Conversations, messages and files are defined here; org administration (sessions, tokens,
 widgets, agents, API keys, webhooks) in ``protocol.administration``, re-exported here so that
 every command is ``commands.X``; the field types both use are in ``protocol.fields``.
@@ -17,8 +21,9 @@ every command is ``commands.X``; the field types both use are in ``protocol.fiel
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any, ClassVar
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
@@ -57,6 +62,7 @@ from protocol.fields import (
     END,
     MAX_ATTACHMENTS,
     MAX_SEQ,
+    NOT_BOT_ACTIVE,
     AttachmentUrl,
     Channel,
     ClientMessageId,
@@ -65,6 +71,8 @@ from protocol.fields import (
     PageSize,
     Seq,
     ShortText,
+    blank,
+    text_or_attachments,
 )
 from protocol.states import Role, Status
 
@@ -176,6 +184,8 @@ class UpdateConversation:
     assignee_id: UUID | None | UnsetType = UNSET
     epoch: Seq | UnsetType = UNSET
 
+    schema_rules: ClassVar[Mapping[str, Any]] = {"properties": {"status": NOT_BOT_ACTIVE}}
+
 
 @dataclass(frozen=True, slots=True)
 class SendMessage:
@@ -192,8 +202,23 @@ class SendMessage:
     epoch: Seq | UnsetType = UNSET
     metadata: Metadata = field(default_factory=Metadata)
 
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        **text_or_attachments("content"),
+        "properties": {"role": {"not": {"const": Role.SYSTEM.value}}},
+        "dependentSchemas": {
+            "external_sender_id": {
+                "required": ["role"],
+                "properties": {"role": {"const": Role.LIVE_AGENT.value}},
+            },
+            # What an API key may name; tokens send as themselves.
+            "agent_id": {
+                "properties": {"role": {"enum": [Role.AGENT.value, Role.LIVE_AGENT.value]}}
+            },
+        },
+    }
+
     def __post_init__(self) -> None:
-        if not self.content.strip() and not self.attachments:
+        if blank(self.content) and not self.attachments:
             raise ValueError("a message needs content or attachments")
 
 

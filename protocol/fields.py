@@ -3,15 +3,24 @@ and the limits they carry; with two checks several commands share."""
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Final, Literal
 
 from msgspec import Meta, UnsetType
 
 from protocol import formats, urls
-from protocol.validation import Invalid
+from protocol.states import Status
+from protocol.validation import PATTERN_NAMES, Invalid
 
 __all__ = [
+    "MessagesPerMinute",
+    "NOT_BLANK",
+    "NOT_BOT_ACTIVE",
+    "WEBHOOK_SECRET",
+    "WebhookSecret",
+    "blank",
+    "text_or_attachments",
     "END",
     "MAX_ATTACHMENTS",
     "MAX_CONTENT_CHARS",
@@ -65,6 +74,8 @@ Channel = Literal["widget", "api"]
 Fallback = Literal["team", "bot"]
 AgentStatus = Literal["active", "disabled"]
 Seconds = Annotated[int, Meta(ge=0, le=7 * 86400)]
+#: A widget's visitor message rate (a million a minute is far past any real chat).
+MessagesPerMinute = Annotated[int, Meta(ge=1, le=1_000_000)]
 WebhookEventType = Literal[
     "conversation.created",
     "conversation.updated",
@@ -76,8 +87,16 @@ WebhookEventType = Literal[
 ]
 DeliveryStatus = Literal["pending", "delivered", "dead", "cancelled"]
 Origin = Annotated[str, Meta(min_length=1, max_length=300, pattern=urls.ORIGIN)]
-Origins = Annotated[tuple[Origin, ...], Meta(max_length=50)]
-EventTypes = Annotated[tuple[WebhookEventType, ...], Meta(max_length=20)]
+Origins = Annotated[
+    tuple[Origin, ...],
+    Meta(
+        max_length=50,
+        extra_json_schema={"uniqueItems": True, "description": "Each origin once, in any case."},
+    ),
+]
+EventTypes = Annotated[
+    tuple[WebhookEventType, ...], Meta(max_length=20, extra_json_schema={"uniqueItems": True})
+]
 Cursor = Annotated[str, Meta(max_length=200)]
 #: An instant as RFC 3339 requires it: with an offset (``Z`` or ``+02:00``), any precision.
 Instant = Annotated[datetime, Meta(tz=True)]
@@ -104,5 +123,39 @@ def once_each(values: tuple[str, ...] | UnsetType, name: str) -> None:
 
 
 def not_blank(value: object, name: str) -> None:
-    if isinstance(value, str) and not value.strip():
+    if isinstance(value, str) and blank(value):
         raise Invalid(f"{name} is blank: send some text, or null for the default", at=f".{name}")
+
+
+#: A webhook signing secret: ``whsec_`` + base64 (padded) of 24 to 64 bytes, as Standard
+#: Webhooks receivers accept (``delivery.signing.valid_secret`` says the same).
+WEBHOOK_SECRET: Final = (
+    r"^whsec_(?:(?:[A-Za-z0-9+/]{4}){8,21}(?:[A-Za-z0-9+/]{2}==)?"
+    rf"|(?:[A-Za-z0-9+/]{{4}}){{8,20}}[A-Za-z0-9+/]{{3}}=){END}"
+)
+WebhookSecret = Annotated[str, Meta(max_length=200, pattern=WEBHOOK_SECRET)]
+PATTERN_NAMES[WEBHOOK_SECRET] = "`whsec_` followed by base64 of 24 to 64 bytes"
+
+#: A character that is not white space, as Python and ECMA-262 regexes both read it: a text
+#: without one is blank.
+NOT_BLANK: Final = formats.NOT_SPACE
+_NOT_BLANK = re.compile(NOT_BLANK)
+
+
+def blank(text: str) -> bool:
+    """Whether ``text`` holds nothing but white space (``NOT_BLANK``)."""
+    return _NOT_BLANK.search(text) is None
+
+
+#: No request ever sets a conversation's status to ``bot_active`` (``invalid_state``).
+NOT_BOT_ACTIVE: Final = {"not": {"const": Status.BOT_ACTIVE.value}}
+
+
+def text_or_attachments(text: str) -> dict[str, Any]:
+    """JSON Schema of "field ``text`` not blank, or at least one attachment"."""
+    return {
+        "anyOf": [
+            {"required": [text], "properties": {text: {"pattern": NOT_BLANK}}},
+            {"required": ["attachments"], "properties": {"attachments": {"minItems": 1}}},
+        ]
+    }

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, ClassVar, Final
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
@@ -58,6 +58,19 @@ class Hello:
     )
 
 
+#: JSON Schema of "either ``conversation_id`` or ``inbox: true``" (``__post_init__``).
+_ONE_TARGET: Final[Mapping[str, Any]] = {
+    "oneOf": [
+        {"required": ["conversation_id"], "properties": {"inbox": {"const": False}}},
+        {
+            "required": ["inbox"],
+            "properties": {"inbox": {"const": True}},
+            "not": {"required": ["conversation_id"]},
+        },
+    ]
+}
+
+
 @dataclass(frozen=True, slots=True)
 class Subscribe:
     """Follow one conversation (from ``after_seq`` if given) or, for agents, the org inbox."""
@@ -65,6 +78,8 @@ class Subscribe:
     conversation_id: UUID | UnsetType = UNSET
     inbox: bool = False
     after_seq: Seq | UnsetType = UNSET
+
+    schema_rules: ClassVar[Mapping[str, Any]] = _ONE_TARGET
 
     def __post_init__(self) -> None:
         if self.inbox == (self.conversation_id is not UNSET):
@@ -75,6 +90,8 @@ class Subscribe:
 class Unsubscribe:
     conversation_id: UUID | UnsetType = UNSET
     inbox: bool = False
+
+    schema_rules: ClassVar[Mapping[str, Any]] = _ONE_TARGET
 
     def __post_init__(self) -> None:
         if self.inbox == (self.conversation_id is not UNSET):

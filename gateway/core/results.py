@@ -23,6 +23,7 @@ from storage.models import (
 __all__ = [
     "ConversationPage",
     "CreatedApiKey",
+    "Deleted",
     "DeliveryDetail",
     "DeliveryPage",
     "DeliveryView",
@@ -197,6 +198,14 @@ class DeliveryPage:
 class DeliveryDetail:
     delivery: DeliveryView
     attempts: list[DeliveryAttempt]
+
+
+@dataclass(frozen=True, slots=True)
+class Deleted:
+    """A resource deleted for good."""
+
+    id: str
+    deleted: bool = True
 
 
 @dataclass(frozen=True, slots=True)

@@ -16,7 +16,14 @@ from msgspec import UNSET
 
 from gateway.core.access import admin_org as _admin
 from gateway.core.bus import Context
-from gateway.core.results import DeliveryDetail, DeliveryPage, DeliveryView, Replayed, WebhookView
+from gateway.core.results import (
+    Deleted,
+    DeliveryDetail,
+    DeliveryPage,
+    DeliveryView,
+    Replayed,
+    WebhookView,
+)
 from gateway.delivery import signing
 from gateway.media.fetch import Fetcher
 from gateway.media.outbound import vet_url
@@ -95,10 +102,10 @@ class WebhookHandlers:
             self._wake()  # what waited while it was paused goes out now
         return WebhookView.of(updated)
 
-    async def delete(self, ctx: Context, c: cmd.DeleteWebhook) -> dict[str, Any]:
+    async def delete(self, ctx: Context, c: cmd.DeleteWebhook) -> Deleted:
         if not await self._store.delete_webhook_endpoint(_admin(ctx), str(c.webhook_id), now()):
             raise GatewayError.not_found("webhook")
-        return {"id": str(c.webhook_id), "deleted": True}
+        return Deleted(str(c.webhook_id))
 
     async def rotate_secret(self, ctx: Context, c: cmd.RotateWebhookSecret) -> WebhookView:
         endpoint = await self._endpoint(ctx, c.webhook_id)

@@ -16,8 +16,9 @@ created_at}``; errors ``{"error": code, "message", "request_id", "details"?}``.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, ClassVar, Final
 
 from msgspec import Meta
 from starlette.requests import Request
@@ -28,7 +29,7 @@ from gateway.core.bus import Context
 from gateway.core.results import MessagePage, Sent
 from gateway.dialects.common import ErrorTable, VendorError, path_id
 from gateway.http.responses import json_response
-from gateway.http.routes import json_object, serve
+from gateway.http.routes import json_object, query_of, serve
 from gateway.http.services import http_services
 from gateway.limits.policy import rate_limit_headers
 from protocol import commands as cmd, fields
@@ -80,14 +81,18 @@ class MessageBody:
     text: fields.Content = ""
     attachments: Annotated[tuple[UrlAttachment, ...], Meta(max_length=fields.MAX_ATTACHMENTS)] = ()
 
+    schema_rules: ClassVar[Mapping[str, Any]] = fields.text_or_attachments("text")
+
     def __post_init__(self) -> None:
-        if not self.text.strip() and not self.attachments:
+        if fields.blank(self.text) and not self.attachments:
             raise ValueError("text may be empty only with attachments")
 
 
 @dataclass(frozen=True, slots=True)
 class StatusBody:
     status: Status
+
+    schema_rules: ClassVar[Mapping[str, Any]] = {"properties": {"status": fields.NOT_BOT_ACTIVE}}
 
 
 def routes() -> list[Route]:
@@ -131,7 +136,7 @@ async def _list(request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
         gateway = http_services(request)
         query = {
-            **request.query_params,
+            **query_of(request),
             "conversation_id": str(path_id(request, "conversation_id", "conversation")),
         }
         page: MessagePage = await gateway.bus.dispatch(

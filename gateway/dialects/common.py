@@ -32,7 +32,10 @@ class ErrorTable:
     fallback: VendorError
 
     def lookup(self, exc: GatewayError) -> VendorError:
-        return self.codes.get(exc.code, self.fallback)
+        return self.lookup_code(exc.code)
+
+    def lookup_code(self, code: ErrorCode) -> VendorError:
+        return self.codes.get(code, self.fallback)
 
 
 def ended(exc: GatewayError) -> bool:

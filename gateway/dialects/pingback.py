@@ -14,8 +14,9 @@ validation (``content`` required unless ``attachments``).
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Annotated, Any, Final
+from typing import Annotated, Any, ClassVar, Final
 
 from msgspec import Meta
 from starlette.requests import Request
@@ -73,8 +74,10 @@ class MessageBody:
     content: fields.Content = ""
     attachments: Annotated[tuple[AttachmentRef, ...], Meta(max_length=fields.MAX_ATTACHMENTS)] = ()
 
+    schema_rules: ClassVar[Mapping[str, Any]] = fields.text_or_attachments("content")
+
     def __post_init__(self) -> None:
-        if not self.content.strip() and not self.attachments:
+        if fields.blank(self.content) and not self.attachments:
             raise ValueError("content is required unless attachments are given")
 
 

@@ -19,6 +19,7 @@ from msgspec import UNSET
 from gateway.core.access import admin_org
 from gateway.core.bus import Context
 from gateway.core.credentials import Credentials
+from gateway.core.results import Deleted
 from protocol import commands as cmd
 from protocol.errors import GatewayError
 from storage.base import Store
@@ -51,12 +52,12 @@ class AgentHandlers:
             self._credentials.agent_changed(agent.id, agent.status)
         return agent
 
-    async def delete_agent(self, ctx: Context, c: cmd.DeleteAgent) -> dict[str, Any]:
+    async def delete_agent(self, ctx: Context, c: cmd.DeleteAgent) -> Deleted:
         agent_id = str(c.agent_id)
         if not await delete_agent(self._store, admin_org(ctx), agent_id):
             raise GatewayError.not_found("agent")
         self._credentials.agent_changed(agent_id, None)
-        return {"id": agent_id, "deleted": True}
+        return Deleted(agent_id)
 
 
 async def set_agent_status(store: Store, org_id: str, agent_id: str, status: str) -> Agent | None:

@@ -1,8 +1,9 @@
 """File routes: upload into a conversation (multipart) and read a stored file back.
 
 ``POST /v1/conversations/{conversation_id}/files`` takes one multipart part named ``file``
-and answers the attachment object ``{url, mime, size, sha256, name?}`` to reference in a
-message's ``attachments``. ``GET /v1/files/{sha256}`` serves the bytes to the staff of the
+(not empty; besides it at most 10 other fields, ignored, and no other file) and answers the
+attachment object ``{url, mime, size, sha256, name?}`` to reference in a message's
+``attachments``. ``GET /v1/files/{sha256}`` serves the bytes to the staff of the
 file's org (an API key, an agent or bot token) and to a visitor whose own conversation the file
 belongs to; every other caller gets 404.
 """
@@ -12,6 +13,7 @@ from __future__ import annotations
 from uuid import UUID
 
 from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 from starlette.formparsers import MultiPartException
 from starlette.requests import Request
 from starlette.responses import Response
@@ -72,10 +74,10 @@ async def read_upload(request: Request, conversation_id: UUID) -> cmd.StoreUploa
                 )
             data = await part.read(limit + 1)
             filename, content_type = part.filename, part.content_type
-    except MultiPartException as exc:
-        raise GatewayError(
-            ErrorCode.VALIDATION_ERROR, f"bad multipart body: {exc.message}"
-        ) from None
+    except (MultiPartException, HTTPException) as exc:
+        # Inside an app Starlette reports a broken or oversized form as HTTPException(400).
+        message = exc.message if isinstance(exc, MultiPartException) else exc.detail
+        raise GatewayError(ErrorCode.VALIDATION_ERROR, f"bad multipart body: {message}") from None
     if len(data) > limit:
         raise GatewayError(ErrorCode.PAYLOAD_TOO_LARGE, f"files are limited to {limit} bytes")
     return cmd.StoreUpload(conversation_id, data, filename, content_type)

@@ -1,15 +1,17 @@
-"""Operations endpoints: ``/healthz``, ``/readyz``, ``/metrics``, ``/openapi.json``, ``/docs``."""
+"""Operations endpoints: ``/healthz``, ``/readyz``, ``/metrics``, and the documents:
+``/openapi.json``, ``/asyncapi.json`` and ``/docs`` (with its assets, ``docs.py``)."""
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
 
 from starlette.requests import Request
-from starlette.responses import HTMLResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from gateway.core.metrics import Metrics
-from gateway.http.openapi import docs_page
+from gateway.http.docs import docs_routes
 from gateway.http.responses import json_response
 from storage.base import Store
 
@@ -42,23 +44,26 @@ class OperationsServices(Protocol):
     def metrics(self) -> Metrics: ...
 
 
-def operations_routes(document: dict[str, Any]) -> list[Route]:
-    """The operations routes, serving ``document`` as the OpenAPI document."""
-    docs = docs_page(document)
-
-    async def openapi(request: Request) -> Response:
-        return json_response(document)
-
-    async def docs_html(request: Request) -> Response:
-        return HTMLResponse(docs)
-
+def operations_routes(openapi: dict[str, Any], asyncapi: dict[str, Any]) -> list[Route]:
+    """The operations routes, serving the OpenAPI and AsyncAPI documents given."""
     return [
         Route("/healthz", _healthz),
         Route("/readyz", _readyz),
         Route("/metrics", _metrics),
-        Route("/openapi.json", openapi),
-        Route("/docs", docs_html),
+        Route("/openapi.json", _document(openapi)),
+        Route("/asyncapi.json", _document(asyncapi)),
+        *docs_routes(openapi),
     ]
+
+
+def _document(document: dict[str, Any]) -> Callable[[Request], Awaitable[Response]]:
+    """An endpoint answering ``document``, encoded once."""
+    encoded = bytes(json_response(document).body)
+
+    async def endpoint(request: Request) -> Response:
+        return Response(encoded, media_type="application/json")
+
+    return endpoint
 
 
 def _services(request: Request) -> OperationsServices:

@@ -64,4 +64,7 @@ async def http_exception_handler(request: Request, exc: Exception) -> Response:
     response = error_response(GatewayError(code, message), request_id_of(request))
     if exc.headers:
         response.headers.update(exc.headers)
+    if "allow" in response.headers:  # Starlette lists a route's methods in set order
+        methods = (m.strip() for m in response.headers["allow"].split(","))
+        response.headers["allow"] = ", ".join(sorted(methods))
     return response

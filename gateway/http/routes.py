@@ -3,7 +3,8 @@
 Routes are declared once in ``OPERATIONS``; the same table generates the OpenAPI document.
 Request bodies are JSON objects (whatever the Content-Type); a POST or DELETE may send no
 body at all (``{}``), a PATCH may not; path parameters override body fields; GET query
-parameters are converted to the command's types.
+parameters are converted to the command's types. No body, query or path parameter may hold
+U+0000 (``bad_request``).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from gateway.core.bus import Context
 from gateway.core.results import (
     ConversationPage,
     CreatedApiKey,
+    Deleted,
     DeliveryDetail,
     DeliveryPage,
     IdentitySecret,
@@ -40,6 +42,7 @@ from gateway.http.responses import error_response, json_response, request_id_of
 from gateway.http.services import http_services
 from gateway.media.attachments import base_url_of
 from protocol import commands as cmd
+from protocol.bounds import check_text
 from protocol.codes import ErrorCode
 from protocol.encoding import JSON
 from protocol.errors import GatewayError, ProtocolError
@@ -53,6 +56,7 @@ __all__ = [
     "bearer_token",
     "read_body",
     "json_object",
+    "query_of",
     "rest_routes",
     "serve",
 ]
@@ -197,7 +201,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/v1/agents/{agent_id}",
         cmd.DeleteAgent,
         "Delete an agent (its tokens are refused, its messages stay)",
-        dict[str, Any],
+        Deleted,
         tag="admin",
     ),
     Operation(
@@ -258,7 +262,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/v1/webhooks/{webhook_id}",
         cmd.DeleteWebhook,
         "Delete an endpoint (what waits for it is cancelled)",
-        dict[str, Any],
+        Deleted,
         tag="webhooks",
     ),
     Operation(
@@ -436,13 +440,18 @@ def json_object(body: bytes) -> dict[str, Any]:
     return payload
 
 
+def query_of(request: Request) -> dict[str, Any]:
+    """The query parameters, holding no U+0000, as a body may not (``bad_request``)."""
+    return check_text(dict(request.query_params))  # type: ignore[no-any-return]
+
+
 def _command(op: Operation, request: Request, body: bytes) -> Any:
     if op.method == "GET":
-        payload: dict[str, Any] = dict(request.query_params)
+        payload: dict[str, Any] = query_of(request)
     elif not body and op.method != "PATCH":
         payload = {}  # no body at all: an action that needs no fields, e.g. POST .../end
     else:
         payload = json_object(body)
-    payload.update(request.path_params)
+    payload.update(check_text(request.path_params))
     # Query strings are text: there "limit=10" may stand for the int 10.
     return parse(op.command, payload, strict=op.method != "GET")

@@ -181,7 +181,7 @@ INVALID = [
         {"op": "read", "conversation_id": CONVERSATION, "seq": "5"}, "$.seq", id="read-seq-string"
     ),
     pytest.param(
-        {"op": "read", "conversation_id": CONVERSATION, "seq": 5.0}, "$.seq", id="read-seq-float"
+        {"op": "read", "conversation_id": CONVERSATION, "seq": 5.5}, "$.seq", id="read-seq-fraction"
     ),
     pytest.param(
         {"op": "read", "conversation_id": CONVERSATION, "seq": float("nan")},

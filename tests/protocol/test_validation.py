@@ -37,15 +37,35 @@ def test_parse_returns_the_typed_command():
         ({"conversation_id": CONVERSATION, "after_seq": "5"}, "$.after_seq"),
         ({"conversation_id": CONVERSATION, "limit": "10"}, "$.limit"),
         ({"conversation_id": CONVERSATION, "after_seq": True}, "$.after_seq"),
-        ({"conversation_id": CONVERSATION, "after_seq": 5.0}, "$.after_seq"),
+        ({"conversation_id": CONVERSATION, "after_seq": 5.5}, "$.after_seq"),
     ],
 )
 def test_parse_is_strict_by_default(payload, path):
-    """By default a string or bool never stands for an int, nor a float for an int."""
+    """By default a string or bool never stands for an int, nor a fraction for an int."""
     with pytest.raises(ProtocolError) as info:
         parse(ListMessages, payload)
     assert info.value.code is ErrorCode.VALIDATION_ERROR
     assert info.value.details == {"path": path}
+
+
+@pytest.mark.parametrize("seq", [5.0, 5e0, 0.5e1])
+def test_parse_accepts_integers_written_with_a_fraction(seq):
+    """An integer is any number without a fractional part (JSON Schema's reading): 5.0 is 5."""
+    parsed = parse(MarkRead, {"conversation_id": CONVERSATION, "seq": seq})
+    assert parsed == MarkRead(CID, 5) and type(parsed.seq) is int
+
+
+def test_parse_keeps_free_form_numbers_as_written():
+    """Only integer fields read 2.0 as 2: what metadata holds is kept as sent."""
+    payload = {
+        "conversation_id": CONVERSATION,
+        "content": "x",
+        "epoch": 2.0,
+        "metadata": {"a": 2.0},
+    }
+    parsed = parse(SendMessage, payload)
+    assert parsed.epoch == 2 and type(parsed.epoch) is int
+    assert type(parsed.metadata["a"]) is float
 
 
 def test_parse_strict_rejects_string_bool():

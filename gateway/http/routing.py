@@ -1,0 +1,54 @@
+"""One route per path, so that a path answers a method it lacks with every method it has.
+
+Starlette tries its routes in order, and when a path matches but the method does not, the
+first such route answers ``405`` with an ``Allow`` header naming its own methods only. The
+REST table, the file routes and the dialects declare a route per (method, path), so ``PUT
+/v1/agents`` would say ``Allow: POST`` though ``GET /v1/agents`` exists. ``by_path`` merges
+the routes of each path into one, which dispatches on the method: its ``405`` lists them
+all (and ``HEAD`` wherever there is a ``GET``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Iterable
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+__all__ = ["by_path"]
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def by_path(routes: Iterable[Route]) -> list[Route]:
+    """``routes`` with those of one path merged into one route, in first-seen order.
+
+    Raises:
+        ValueError: two routes of one path answer the same method.
+    """
+    grouped: dict[str, list[Route]] = {}
+    for route in routes:
+        grouped.setdefault(route.path, []).append(route)
+    merged: list[Route] = []
+    for path, group in grouped.items():
+        if len(group) == 1:
+            merged.append(group[0])
+            continue
+        endpoints: dict[str, Endpoint] = {}
+        for route in group:
+            for method in route.methods or ():
+                if method in endpoints and method != "HEAD":
+                    raise ValueError(f"{method} {path} is routed twice")
+                endpoints.setdefault(method, route.endpoint)
+        methods = sorted(m for m in endpoints if m != "HEAD")
+        merged.append(Route(path, _dispatcher(endpoints), methods=methods, name=group[0].name))
+    return merged
+
+
+def _dispatcher(endpoints: dict[str, Endpoint]) -> Endpoint:
+    async def dispatch(request: Request) -> Response:
+        # The route admits only the methods of ``endpoints``: anything else was a 405.
+        return await endpoints[request.method](request)
+
+    return dispatch
