@@ -62,7 +62,7 @@ class WebhookHandlers:
             url=c.url,
             kind=c.kind,
             description=c.description,
-            event_types=tuple(dict.fromkeys(c.event_types)),
+            event_types=c.event_types,
             secrets=((secret, None),),
             fifo=c.fifo,
             status="active",
