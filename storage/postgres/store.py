@@ -6,6 +6,7 @@ from storage.postgres.agents import Agents
 from storage.postgres.conversations import Conversations
 from storage.postgres.files import Files
 from storage.postgres.idempotency import Idempotency
+from storage.postgres.knowledge import Knowledge
 from storage.postgres.nodes import Nodes
 from storage.postgres.outbox import Outbox
 from storage.postgres.settings import Settings
@@ -16,7 +17,7 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency, Knowledge
 ):
     """The ``Store`` on PostgreSQL.
 

@@ -23,6 +23,7 @@ from tests.contracts.agents import AgentContract
 from tests.contracts.apply import ApplyContract
 from tests.contracts.conversations import ConversationContract
 from tests.contracts.files import FileContract
+from tests.contracts.knowledge import KnowledgeContract
 from tests.contracts.rows import (
     add_org,
     agent_row,
@@ -37,11 +38,14 @@ __all__ = ["StoreContract"]
 TTL = timedelta(hours=1)
 
 
-class StoreContract(ConversationContract, ApplyContract, FileContract, AgentContract):
+class StoreContract(
+    ConversationContract, ApplyContract, FileContract, AgentContract, KnowledgeContract
+):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
-    Conversations, ``apply``, which conversations a file belongs to, and agents have suites
-    of their own (``conversations``, ``apply``, ``files``, ``agents``), included here.
+    Conversations, ``apply``, which conversations a file belongs to, agents and the
+    knowledge base have suites of their own (``conversations``, ``apply``, ``files``,
+    ``agents``, ``knowledge``), included here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------
