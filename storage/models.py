@@ -25,6 +25,7 @@ __all__ = [
     "Bot",
     "BotLlm",
     "BotWebhook",
+    "Article",
     "ConversationChange",
     "Contact",
     "Conversation",
@@ -38,6 +39,7 @@ __all__ = [
     "NodeLease",
     "Org",
     "OutboxItem",
+    "Passage",
     "Plan",
     "StoredFile",
     "WebhookEndpoint",
@@ -456,3 +458,37 @@ class DeliveryOutcome:
     def status(self) -> str:
         """The delivery's status after this outcome (``pending`` again for a retry)."""
         return "pending" if self.result == "retry" else self.result
+
+
+# -- knowledge base -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A knowledge-base article: Markdown ``body``, given through the API (``source="api"``)
+    or imported from the page at ``url`` (``source="import"``)."""
+
+    id: str
+    org_id: str
+    title: str
+    body: str
+    url: str | None
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A passage of an article that a knowledge search found.
+
+    ``score`` is the search's confidence in [0, 1], the same for the same data on every
+    store: the share of the question's meaningful terms that the passage (its text, its
+    heading or its article's title) contains (``storage.relevance``).
+    """
+
+    article_id: str
+    title: str
+    url: str | None
+    text: str
+    score: float

@@ -20,6 +20,7 @@ from storage.base import StoredEvent
 from storage.models import (
     Agent,
     ApiKey,
+    Article,
     Bot,
     BotLlm,
     BotWebhook,
@@ -41,6 +42,7 @@ __all__ = [
     "agent",
     "api_key",
     "bot",
+    "article",
     "contact",
     "conversation",
     "delivery",
@@ -237,6 +239,19 @@ def node(r: Row) -> NodeLease:
         broker=r["broker"],
         started_at=timestamp(r["started_at"]),
         seen_at=timestamp(r["seen_at"]),
+    )
+
+
+def article(r: Row) -> Article:
+    return Article(
+        id=str(r["id"]),
+        org_id=str(r["org_id"]),
+        title=r["title"],
+        body=r["body"],
+        url=r["url"],
+        source=r["source"],
+        created_at=timestamp(r["created_at"]),
+        updated_at=timestamp(r["updated_at"]),
     )
 
 
