@@ -211,7 +211,11 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
-    """A message to append; the store gives it an id, the next seq and a timestamp."""
+    """A message to append; the store gives it an id, the next seq and a timestamp.
+
+    ``created_at``, when given, is the message's own time (a live-agent platform's, say)
+    instead of the time of storage; the order of the conversation stays that of ``seq``.
+    """
 
     role: Role
     sender_id: str | None
@@ -219,6 +223,7 @@ class NewMessage:
     attachments: tuple[JSONObject, ...] = ()
     metadata: JSONObject = field(default_factory=dict)
     client_message_id: str | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
