@@ -73,6 +73,7 @@ from protocol.fields import (
     ClientMessageId,
     Content,
     Cursor,
+    Instant,
     PageSize,
     Seq,
     ShortText,
@@ -211,6 +212,9 @@ class SendMessage:
     agent_id: UUID | UnsetType = UNSET
     #: The sender's id on an external live-agent platform (role ``live_agent`` only).
     external_sender_id: ShortText | UnsetType = UNSET
+    #: When a live agent sent it on their platform (role ``live_agent`` only); the message
+    #: takes this time, its order stays that of storage (``seq``). Default: now.
+    created_at: Instant | UnsetType = UNSET
     epoch: Seq | UnsetType = UNSET
     metadata: Metadata = field(default_factory=Metadata)
 
@@ -219,6 +223,10 @@ class SendMessage:
         "properties": {"role": {"not": {"const": Role.SYSTEM.value}}},
         "dependentSchemas": {
             "external_sender_id": {
+                "required": ["role"],
+                "properties": {"role": {"const": Role.LIVE_AGENT.value}},
+            },
+            "created_at": {
                 "required": ["role"],
                 "properties": {"role": {"const": Role.LIVE_AGENT.value}},
             },

@@ -268,7 +268,11 @@ class Message:
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to append; the store gives it the next seq, a timestamp and, unless ``id``
-    is given (a bot's streamed answer, announced under its id before it is stored), an id."""
+    is given (a bot's streamed answer, announced under its id before it is stored), an id.
+
+    ``created_at``, when given, is the message's own time (a live-agent platform's, say)
+    instead of the time of storage; the order of the conversation stays that of ``seq``.
+    """
 
     role: Role
     sender_id: str | None
@@ -277,6 +281,7 @@ class NewMessage:
     metadata: JSONObject = field(default_factory=dict)
     client_message_id: str | None = None
     id: str | None = None
+    created_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

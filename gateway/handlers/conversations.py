@@ -14,7 +14,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Coroutine
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
@@ -53,6 +53,9 @@ T = TypeVar("T")
 API_KEY_ROLES = frozenset({Role.AGENT, Role.BOT, Role.VISITOR, Role.LIVE_AGENT})
 PRINCIPAL_ROLE = {"agent": Role.AGENT, "bot": Role.BOT, "visitor": Role.VISITOR}
 BOT_STATUSES = frozenset({Status.AGENT_REQUESTED, Status.RESOLVED, Status.CLOSED})
+#: How far a message's own time (``created_at`` of a live agent's message) may lie outside
+#: its conversation's life so far: clocks of two hosts differ, by seconds, not minutes.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class ConversationHandlers:
@@ -248,6 +251,13 @@ class ConversationHandlers:
                     details={"path": "$.external_sender_id"},
                 )
             sender_id = c.external_sender_id
+        sent_at = None if c.created_at is UNSET else _millis(c.created_at)
+        if sent_at is not None and role is not Role.LIVE_AGENT:
+            raise GatewayError(
+                ErrorCode.VALIDATION_ERROR,
+                "created_at goes with role live_agent",
+                details={"path": "$.created_at"},
+            )
         if principal.kind == "api_key" and c.agent_id is not UNSET:
             if role not in (Role.AGENT, Role.LIVE_AGENT):
                 raise GatewayError(
@@ -275,6 +285,8 @@ class ConversationHandlers:
         at = now()
 
         def decide(conversation: Conversation) -> Plan:
+            if sent_at is not None:
+                _check_sent_at(sent_at, conversation, at)
             message = NewMessage(
                 role=role,
                 sender_id=conversation.contact_id if role is Role.VISITOR else sender_id,
@@ -282,6 +294,7 @@ class ConversationHandlers:
                 attachments=attachments,
                 metadata=metadata,
                 client_message_id=client_message_id,
+                created_at=sent_at,
             )
             return plan_message(conversation, message, epoch=epoch, at=at)
 
@@ -382,6 +395,28 @@ def _actor_role(principal: Principal) -> str:
 
 def _actor_id(principal: Principal) -> str | None:
     return principal.contact_id or principal.agent_id
+
+
+def _millis(at: datetime) -> datetime:
+    """``at`` in UTC, truncated to milliseconds (what every stamped time keeps)."""
+    utc = at.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def _check_sent_at(sent_at: datetime, conversation: Conversation, at: datetime) -> None:
+    """A message's own time must fall within its conversation's life so far, give or take
+    ``CLOCK_SKEW`` (the sender's clock and ours differ a little; years do not)."""
+    if sent_at > at + CLOCK_SKEW:
+        problem = "is in the future"
+    elif sent_at < conversation.created_at - CLOCK_SKEW:
+        problem = "is before the conversation started"
+    else:
+        return
+    raise GatewayError(
+        ErrorCode.VALIDATION_ERROR,
+        f"created_at {problem} (more than {CLOCK_SKEW.seconds // 60} minutes of clock skew)",
+        details={"path": "$.created_at"},
+    )
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

@@ -56,12 +56,14 @@ REFUSED_BY_STATE = {
     "ListConversations": ["422"],  # a cursor the gateway did not issue
     "IssueToken": ["422"],  # an API key's agent token names its agent_id
     "ReplayWebhookDeliveries": ["422"],  # until not after since
-    "SendMessage": ["400", "422"],  # invalid_state; attachment_rejected (no such file)
+    # invalid_state; attachment_rejected (no such file); created_at outside the conversation's life
+    "SendMessage": ["400", "422"],
     "UpdateConversation": ["400"],  # invalid_state
     "UpdateWidget": ["422"],  # identity_required before the widget has an identity secret
     "EndConversation": ["400"],  # invalid_state (ended already)
     "ReplayWebhookDelivery": ["400"],  # neither dead nor delivered
-    "BlandThreadWebhook": ["400"],  # INVALID_PARAMETER (still with the bot), THREAD_ENDED
+    # INVALID_PARAMETER (still with the bot; created_at outside the thread's life), THREAD_ENDED
+    "BlandThreadWebhook": ["400"],
     "PingbackSendMessage": ["422"],  # invalid_state, attachment_rejected
     "AwardeeSendMessage": ["400", "422"],  # invalid_state, invalid_payload
     "AwardeeUpdateConversation": ["400"],  # invalid_state
