@@ -189,7 +189,8 @@ class UpdateConversation:
 
 @dataclass(frozen=True, slots=True)
 class SendMessage:
-    """Post a message. ``role``/``agent_id``/``epoch`` matter only for API keys and bots."""
+    """Post a message. ``role``/``agent_id``/``epoch`` matter only for API keys and bots;
+    ``private`` only for staff."""
 
     conversation_id: UUID
     content: Content = ""
@@ -201,6 +202,9 @@ class SendMessage:
     external_sender_id: ShortText | UnsetType = UNSET
     epoch: Seq | UnsetType = UNSET
     metadata: Metadata = field(default_factory=Metadata)
+    #: A private note: staff only (an agent, or an API key sending as an agent); never
+    #: reaches the visitor, takes nothing over and is no first response.
+    private: bool = False
 
     schema_rules: ClassVar[Mapping[str, Any]] = {
         **text_or_attachments("content"),

@@ -204,6 +204,8 @@ class Message:
     metadata: JSONObject
     client_message_id: str | None
     created_at: datetime
+    #: A private note: staff only (never visitors, bots, channels or live-agent platforms).
+    private: bool = False
 
 
 # -- changes ------------------------------------------------------------------------------
@@ -219,6 +221,7 @@ class NewMessage:
     attachments: tuple[JSONObject, ...] = ()
     metadata: JSONObject = field(default_factory=dict)
     client_message_id: str | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

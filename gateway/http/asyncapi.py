@@ -61,6 +61,9 @@ _EVENTS: Final[Mapping[EventName, str]] = {
     "to [from, to]",
     EventName.TYPING: "Someone is typing, or stopped (volatile: seq null)",
     EventName.READ: "Someone read up to data.seq (volatile: seq null)",
+    EventName.VIEWING: "An agent opened (on) or left a conversation; staff sockets only "
+    "(volatile: seq null)",
+    EventName.PRESENCE: "An agent's presence changed (inbox; conversation_id null; volatile)",
 }
 
 
@@ -213,7 +216,22 @@ def _events(
             seq,
         ),
         EventName.TYPING: (
-            _object(on={"type": "boolean"}, role=role, sender_id=_or_null({"type": "string"})),
+            _object(
+                on={"type": "boolean"},
+                role=role,
+                sender_id=_or_null({"type": "string"}),
+                agent_id={"type": "string", "description": "an agent's typing, staff only"},
+                name=_or_null({"type": "string", "description": "the agent's name, staff only"}),
+                optional=("agent_id", "name"),
+            ),
+            {"type": "null"},
+        ),
+        EventName.VIEWING: (
+            _object(agent_id=uuid, name=_or_null({"type": "string"}), on={"type": "boolean"}),
+            {"type": "null"},
+        ),
+        EventName.PRESENCE: (
+            _object(agent_id=uuid, status={"enum": ["online", "away", "offline"]}),
             {"type": "null"},
         ),
         EventName.READ: (
@@ -226,7 +244,7 @@ def _events(
         schema = _object(
             op={"const": "event"},
             event={"const": name.value},
-            conversation_id=uuid,
+            conversation_id={"type": "null"} if name is EventName.PRESENCE else uuid,
             seq=event_seq,
             data=payload,
         )
