@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
@@ -97,6 +97,8 @@ __all__ = [
     "GetWidgetConfig",
     "IssueToken",
     "ListAgents",
+    "ListPresence",
+    "ListViewers",
     "ListApiKeys",
     "ListConversations",
     "ListMessages",
@@ -112,7 +114,9 @@ __all__ = [
     "RotateWebhookSecret",
     "RotateWidgetIdentitySecret",
     "SendMessage",
+    "SetPresence",
     "SetTyping",
+    "SetViewing",
     "StartConversation",
     "StoreUpload",
     "UpdateAgent",
@@ -273,6 +277,37 @@ class MarkRead:
     seq: Seq
 
 
+# -- presence and collisions --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetPresence:
+    """An agent's socket says it is ``online`` or ``away``; sent again every 20 s (the
+    heartbeat). Socket only: the socket's close ends it."""
+
+    status: Literal["online", "away"]
+
+
+@dataclass(frozen=True, slots=True)
+class SetViewing:
+    """An agent's socket opened (``on``) or left a conversation (collision warnings)."""
+
+    conversation_id: UUID
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListPresence:
+    """Every agent of the org with its presence."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListViewers:
+    """The agents that have a conversation open now."""
+
+    conversation_id: UUID
+
+
 # -- files --------------------------------------------------------------------------------
 
 
@@ -306,6 +341,10 @@ Command = (
     | WatchInbox
     | SetTyping
     | MarkRead
+    | SetPresence
+    | SetViewing
+    | ListPresence
+    | ListViewers
     | StoreUpload
     | GetFile
     | OpenWidgetSession

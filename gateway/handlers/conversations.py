@@ -14,6 +14,7 @@ import base64
 import binascii
 import uuid
 from collections.abc import Coroutine
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -332,6 +333,11 @@ class ConversationHandlers:
         principal = ctx.require()
         conversation = await self._conversation(ctx, c.conversation_id)
         event = TypingChanged(conversation.id, c.on, _actor_role(principal), _actor_id(principal))
+        if principal.agent_id is not None:
+            # Staff see who (collision warnings); visitors get the event without these.
+            agent = await self._store.get_agent(principal.org_id, principal.agent_id)
+            name = None if agent is None else agent.name
+            event = replace(event, agent_id=principal.agent_id, agent_name=name)
         await self._publisher.publish(principal.org_id, (event,))
 
     async def mark_read(self, ctx: Context, c: cmd.MarkRead) -> ReadPosition:

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from gateway.core.results import ReadPosition
+from gateway.core.results import AgentPresence, ReadPosition
 from gateway.http.schemas import SchemaSet
 from protocol.codes import HTTP_STATUS, CloseCode
 from protocol.encoding import SUBPROTOCOLS
@@ -52,6 +52,11 @@ _OPS: Final[Mapping[str, tuple[str, Any]]] = {
     "conversation.update": ("Change a conversation's status or assignee", Conversation),
     "typing": ("Say the sender is typing (volatile, never stored)", None),
     "read": ("Mark the conversation read up to a seq", ReadPosition),
+    "presence": (
+        "An agent's socket says it is online or away; resend every 20 s (the heartbeat)",
+        AgentPresence,
+    ),
+    "viewing": ("An agent opened (on) or left a conversation: collision warnings", None),
     "ping": ("Check the session is alive", None),
 }
 _EVENTS: Final[Mapping[EventName, str]] = {
@@ -71,8 +76,15 @@ def asyncapi_document(version: str) -> dict[str, Any]:
     schemas = SchemaSet(REF)
     names = list(OPS)
     bodies = schemas.requests([OPS[name] for name in names])
-    message, conversation, read = schemas.answers([Message, Conversation, ReadPosition])
-    results = {Message: message, Conversation: conversation, ReadPosition: read}
+    message, conversation, read, presence = schemas.answers(
+        [Message, Conversation, ReadPosition, AgentPresence]
+    )
+    results = {
+        Message: message,
+        Conversation: conversation,
+        ReadPosition: read,
+        AgentPresence: presence,
+    }
     ref_schema = {
         "description": "Yours, echoed on the reply",
         "anyOf": [
@@ -280,9 +292,19 @@ def _reply_data(op: str, schemas: SchemaSet) -> dict[str, Any]:
             resume={"type": "object", "additionalProperties": resumed},
         )
     if op == "subscribe":
+        viewer = _object(agent_id=uuid, name=_or_null({"type": "string"}))
         return {
             "anyOf": [
-                _object(conversation_id=uuid, last_seq={"type": "integer", "minimum": 0}),
+                _object(
+                    conversation_id=uuid,
+                    last_seq={"type": "integer", "minimum": 0},
+                    viewers={
+                        "type": "array",
+                        "items": viewer,
+                        "description": "staff only: the agents that have it open already",
+                    },
+                    optional=("viewers",),
+                ),
                 _object(inbox={"const": True}),
             ]
         }
@@ -290,7 +312,7 @@ def _reply_data(op: str, schemas: SchemaSet) -> dict[str, Any]:
         return {"anyOf": [_object(conversation_id=uuid), _object(inbox={"const": False})]}
     if op == "ping":
         return _object(pong={"const": True})
-    return {"type": "object", "maxProperties": 0}  # typing
+    return {"type": "object", "maxProperties": 0}  # typing, viewing
 
 
 def _object(*, optional: tuple[str, ...] = (), **properties: Any) -> dict[str, Any]:

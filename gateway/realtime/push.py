@@ -4,7 +4,8 @@ The broker carries the msgpack encoding of the event frame itself, so msgpack se
 the broker payload untouched and JSON sessions share one orjson encoding per node.
 
 **Audiences.** Staff sockets (agents, API keys) get every event as published. Other sockets
-(visitors, bots) get ``for_visitors()``: nothing of a private note or of ``viewing``, and a
+(visitors, bots) get ``for_visitors()``: nothing of a private note, ``viewing`` or
+``presence``, and a
 ``typing`` without the fields only staff see (an agent's ``agent_id`` and ``name``). That
 variant is derived once per node from the frame the broker carried and shared the same way, so
 an event is still encoded at most once per codec and audience.
@@ -20,7 +21,7 @@ from protocol.events import Event, EventName, to_frame
 __all__ = ["Push"]
 
 #: Events only staff sockets receive.
-STAFF_EVENTS: Final = frozenset({EventName.VIEWING.value})
+STAFF_EVENTS: Final = frozenset({EventName.VIEWING.value, EventName.PRESENCE.value})
 #: Fields of an event's ``data`` only staff sockets receive.
 STAFF_FIELDS: Final = {EventName.TYPING.value: ("agent_id", "name")}
 _UNKNOWN: Final = object()
