@@ -55,6 +55,8 @@ from gateway.limits.factory import create_rate_limiter
 from gateway.limits.policy import Budgets, Limits
 from gateway.media.attachments import Attachments
 from gateway.media.fetch import Fetcher, FetchPolicy
+from gateway.presence.factory import create_leases
+from gateway.presence.tracker import Presence
 from gateway.realtime import nodes
 from gateway.realtime.broker.base import Broker, BrokerError
 from gateway.realtime.broker.factory import create_broker
@@ -94,6 +96,7 @@ class Gateway:
     node_id: str
     credential_watch: CredentialWatch
     origins: WidgetOrigins
+    presence: Presence
 
 
 def chatgate_version() -> str:
@@ -168,6 +171,12 @@ def create_app(
                 metrics,
                 owner=node.id,
             )
+            presence = Presence(
+                create_leases(settings.redis_url),
+                publisher,
+                ttl=settings.presence_ttl,
+                refresh=settings.presence_heartbeat,
+            )
             bus, conversations = build_bus(
                 the_store,
                 publisher,
@@ -178,6 +187,7 @@ def create_app(
                 attachments,
                 limits,
                 metrics,
+                presence,
             )
             await the_broker.start(registry.deliver, registry.resync)
             stack.push_async_callback(the_broker.aclose)
@@ -186,6 +196,9 @@ def create_app(
             # queued publishes a moment (while the broker is still open).
             stack.push_async_callback(publisher.aclose)
             stack.push_async_callback(conversations.drain)
+            await presence.start()
+            # Before the publisher closes: the sockets still open say offline.
+            stack.push_async_callback(presence.aclose)
             publisher.on_publish.append(dispatcher.wake)
             dispatcher.start()
             stack.push_async_callback(dispatcher.aclose)
@@ -208,6 +221,7 @@ def create_app(
                 node_id=node.id,
                 credential_watch=credential_watch,
                 origins=WidgetOrigins(the_store),
+                presence=presence,
             )
             retention = Retention(the_store, _retention_policy(settings))
             retention.start()

@@ -131,6 +131,11 @@ class Settings:
     #: keys, agent and bot tokens); sockets of a revoked key or a disabled or deleted agent
     #: are closed at the next check.
     revocation_check_interval: Positive = 1.0
+    #: Seconds an agent's presence (and a "viewing") lives without a refresh, and seconds
+    #: between each process's refreshes of its own sockets' (the dashboard's heartbeat
+    #: period): the agents of a process that died go offline within the first.
+    presence_ttl: Positive = 60.0
+    presence_heartbeat: Positive = 20.0
     agent_token_ttl: Annotated[int, Meta(ge=60)] = 3600
     visitor_token_ttl: Annotated[int, Meta(ge=60)] = 86400
     idempotency_ttl: Annotated[int, Meta(ge=60)] = 86400

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
@@ -108,6 +108,8 @@ __all__ = [
     "GetWidgetConfig",
     "IssueToken",
     "ListAgents",
+    "ListPresence",
+    "ListViewers",
     "ListApiKeys",
     "ListConversations",
     "ListMessages",
@@ -123,7 +125,9 @@ __all__ = [
     "RotateWebhookSecret",
     "RotateWidgetIdentitySecret",
     "SendMessage",
+    "SetPresence",
     "SetTyping",
+    "SetViewing",
     "StartConversation",
     "StoreUpload",
     "UpdateAgent",
@@ -202,7 +206,8 @@ class UpdateConversation:
 
 @dataclass(frozen=True, slots=True)
 class SendMessage:
-    """Post a message. ``role``/``agent_id``/``epoch`` matter only for API keys and bots."""
+    """Post a message. ``role``/``agent_id``/``epoch`` matter only for API keys and bots;
+    ``private`` only for staff."""
 
     conversation_id: UUID
     content: Content = ""
@@ -217,6 +222,9 @@ class SendMessage:
     created_at: Instant | UnsetType = UNSET
     epoch: Seq | UnsetType = UNSET
     metadata: Metadata = field(default_factory=Metadata)
+    #: A private note: staff only (an agent, or an API key sending as an agent); never
+    #: reaches the visitor, takes nothing over and is no first response.
+    private: bool = False
 
     schema_rules: ClassVar[Mapping[str, Any]] = {
         **text_or_attachments("content"),
@@ -289,6 +297,37 @@ class MarkRead:
     seq: Seq
 
 
+# -- presence and collisions --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetPresence:
+    """An agent's socket says it is ``online`` or ``away``; sent again every 20 s (the
+    heartbeat). Socket only: the socket's close ends it."""
+
+    status: Literal["online", "away"]
+
+
+@dataclass(frozen=True, slots=True)
+class SetViewing:
+    """An agent's socket opened (``on``) or left a conversation (collision warnings)."""
+
+    conversation_id: UUID
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListPresence:
+    """Every agent of the org with its presence."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListViewers:
+    """The agents that have a conversation open now."""
+
+    conversation_id: UUID
+
+
 # -- files --------------------------------------------------------------------------------
 
 
@@ -322,6 +361,10 @@ Command = (
     | WatchInbox
     | SetTyping
     | MarkRead
+    | SetPresence
+    | SetViewing
+    | ListPresence
+    | ListViewers
     | StoreUpload
     | GetFile
     | OpenWidgetSession

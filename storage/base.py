@@ -259,18 +259,21 @@ class Store(Protocol):
         ...
 
     async def read_events(
-        self, conversation_id: str, after_seq: int, limit: int
+        self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
     ) -> list[StoredEvent]:
         """The conversation's stored events with ``seq > after_seq``, in seq order.
 
+        ``with_private=False`` leaves private notes out (what visitors read): their seqs are
+        gaps, and ``limit`` counts only the events returned.
         Not org-scoped: callers check access to the conversation first.
         """
         ...
 
     async def list_messages(
-        self, conversation_id: str, after_seq: int, limit: int
+        self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
     ) -> list[Message]:
-        """Messages with ``seq > after_seq`` in seq order. Not org-scoped, as above."""
+        """Messages with ``seq > after_seq`` in seq order (``with_private=False``: without
+        private notes, as above). Not org-scoped, as above."""
         ...
 
     async def last_seq(self, conversation_id: str) -> int | None:

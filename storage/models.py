@@ -260,6 +260,8 @@ class Message:
     metadata: JSONObject
     client_message_id: str | None
     created_at: datetime
+    #: A private note: staff only (never visitors, bots, channels or live-agent platforms).
+    private: bool = False
 
 
 # -- changes ------------------------------------------------------------------------------
@@ -282,6 +284,7 @@ class NewMessage:
     client_message_id: str | None = None
     id: str | None = None
     created_at: datetime | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

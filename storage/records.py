@@ -218,6 +218,7 @@ def message(r: Row) -> Message:
         metadata=_json(r["metadata"]),
         client_message_id=r["client_message_id"],
         created_at=timestamp(r["created_at"]),
+        private=bool(r["private"]),
     )
 
 

@@ -22,6 +22,7 @@ from storage.models import (
 )
 
 __all__ = [
+    "AgentPresence",
     "BotView",
     "ConversationPage",
     "CreatedApiKey",
@@ -35,6 +36,7 @@ __all__ = [
     "ReadPosition",
     "Replayed",
     "Sent",
+    "Viewer",
     "WebhookView",
     "WidgetConfig",
     "WidgetSession",
@@ -277,6 +279,23 @@ class Replayed:
     """How many deliveries are due again."""
 
     replayed: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPresence:
+    """An agent and its presence: ``online``, ``away`` or ``offline``."""
+
+    agent_id: str
+    name: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """An agent that has a conversation open."""
+
+    agent_id: str
+    name: str | None
 
 
 def render(result: Any) -> Any:

@@ -14,13 +14,14 @@ import base64
 import binascii
 import uuid
 from collections.abc import Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
 from msgspec import UNSET
 
-from gateway.core.auth import Principal
+from gateway.core.auth import Principal, is_staff
 from gateway.core.bus import Context
 from gateway.core.lifecycle import new_conversation, plan_end, plan_message, plan_update
 from gateway.core.publishing import EventPublisher
@@ -242,6 +243,8 @@ class ConversationHandlers:
     async def send_message(self, ctx: Context, c: cmd.SendMessage) -> Sent:
         principal = ctx.require()
         role = _sending_role(principal, c)
+        if c.private:
+            _check_note(principal, role)
         sender_id = principal.agent_id if role is Role.AGENT else None
         if c.external_sender_id is not UNSET:
             if role is not Role.LIVE_AGENT:
@@ -295,6 +298,7 @@ class ConversationHandlers:
                 metadata=metadata,
                 client_message_id=client_message_id,
                 created_at=sent_at,
+                private=c.private,
             )
             return plan_message(conversation, message, epoch=epoch, at=at)
 
@@ -322,13 +326,19 @@ class ConversationHandlers:
 
     async def list_messages(self, ctx: Context, c: cmd.ListMessages) -> MessagePage:
         conversation = await self._conversation(ctx, c.conversation_id)
-        rows = await self._store.list_messages(conversation.id, c.after_seq, c.limit + 1)
+        rows = await self._store.list_messages(
+            conversation.id, c.after_seq, c.limit + 1, with_private=is_staff(ctx.require())
+        )
         page, more = rows[: c.limit], len(rows) > c.limit
         return MessagePage(page, more, page[-1].seq if page else c.after_seq)
 
     async def read_events(self, ctx: Context, c: cmd.ReadEvents) -> list[StoredEvent]:
         conversation = await self._conversation(ctx, c.conversation_id)
-        return list(await self._store.read_events(conversation.id, c.after_seq, c.limit))
+        return list(
+            await self._store.read_events(
+                conversation.id, c.after_seq, c.limit, with_private=is_staff(ctx.require())
+            )
+        )
 
     # -- files ----------------------------------------------------------------------------
 
@@ -352,6 +362,11 @@ class ConversationHandlers:
         principal = ctx.require()
         conversation = await self._conversation(ctx, c.conversation_id)
         event = TypingChanged(conversation.id, c.on, _actor_role(principal), _actor_id(principal))
+        if principal.agent_id is not None:
+            # Staff see who (collision warnings); visitors get the event without these.
+            agent = await self._store.get_agent(principal.org_id, principal.agent_id)
+            name = None if agent is None else agent.name
+            event = replace(event, agent_id=principal.agent_id, agent_name=name)
         await self._publisher.publish(principal.org_id, (event,))
 
     async def mark_read(self, ctx: Context, c: cmd.MarkRead) -> ReadPosition:
@@ -371,6 +386,17 @@ def _visible(principal: Principal, conversation: Conversation) -> bool:
     if conversation.org_id != principal.org_id:
         return False
     return not principal.is_visitor or conversation.contact_id == principal.contact_id
+
+
+def _check_note(principal: Principal, role: Role) -> None:
+    if not is_staff(principal):
+        raise GatewayError(ErrorCode.FORBIDDEN, "only agents and API keys write private notes")
+    if role is not Role.AGENT:
+        raise GatewayError(
+            ErrorCode.VALIDATION_ERROR,
+            f"a private note is written as role agent, not {role}",
+            details={"path": "$.role"},
+        )
 
 
 def _sending_role(principal: Principal, c: cmd.SendMessage) -> Role:

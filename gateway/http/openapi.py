@@ -239,6 +239,9 @@ _TAGS: Final = {
     "admin": "An org's widgets, agents and API keys (API key only)",
     "webhooks": "Webhook endpoints, deliveries and replays (API key only; docs/webhooks.md)",
     "bots": "Bots, the first responders of a widget's conversations (API key only; docs/bots.md)",
+    "presence": "Agents online, away or offline, and who is viewing a conversation "
+    "(docs/protocol.md, Presence)",
+    "search": "Search conversations by contact and message text (docs/api.md, Search)",
 }
 #: Operations that may find the conversation in a state that refuses them.
 _LIFECYCLE: Final = {cmd.SendMessage, cmd.UpdateConversation, cmd.EndConversation}

@@ -22,6 +22,7 @@ from starlette.routing import Route
 from gateway.core.auth import Principal
 from gateway.core.bus import Context
 from gateway.core.results import (
+    AgentPresence,
     BotView,
     ConversationPage,
     CreatedApiKey,
@@ -33,6 +34,7 @@ from gateway.core.results import (
     MessagePage,
     ReadPosition,
     Replayed,
+    Viewer,
     WebhookView,
     WidgetConfig,
     WidgetSession,
@@ -185,6 +187,22 @@ OPERATIONS: tuple[Operation, ...] = (
         "New identity secret for visitors' user_hash, replacing any at once (shown this once)",
         IdentitySecret,
         tag="admin",
+    ),
+    Operation(
+        "GET",
+        "/v1/agents/presence",
+        cmd.ListPresence,
+        "Every agent with its presence: online, away or offline (staff)",
+        _listing(AgentPresence),
+        tag="presence",
+    ),
+    Operation(
+        "GET",
+        "/v1/conversations/{conversation_id}/viewers",
+        cmd.ListViewers,
+        "The agents that have the conversation open now (staff)",
+        _listing(Viewer),
+        tag="presence",
     ),
     Operation("POST", "/v1/agents", cmd.CreateAgent, "Create an agent", Agent, 201, tag="admin"),
     Operation("GET", "/v1/agents", cmd.ListAgents, "List agents", _listing(Agent), tag="admin"),
