@@ -15,8 +15,9 @@ A rule that spans fields (``__post_init__``) is also written as JSON Schema in t
 documents state what validation enforces.
 
 Conversations, messages and files are defined here; org administration (sessions, tokens,
-widgets, agents, API keys, webhooks) in ``protocol.administration``, re-exported here so that
-every command is ``commands.X``; the field types both use are in ``protocol.fields``.
+widgets, agents, API keys, webhooks) in ``protocol.administration`` and the knowledge base in
+``protocol.knowledge``, both re-exported here so that every command is ``commands.X``; the
+field types they share are in ``protocol.fields``.
 """
 
 from __future__ import annotations
@@ -74,6 +75,15 @@ from protocol.fields import (
     blank,
     text_or_attachments,
 )
+from protocol.knowledge import (
+    CreateArticle,
+    DeleteArticle,
+    GetArticle,
+    ImportArticle,
+    ListArticles,
+    SearchKnowledge,
+    UpdateArticle,
+)
 from protocol.states import Role, Status
 
 __all__ = [
@@ -83,21 +93,26 @@ __all__ = [
     "ContactInput",
     "CreateAgent",
     "CreateApiKey",
+    "CreateArticle",
     "CreateWebhook",
     "CreateWidget",
     "DeleteAgent",
+    "DeleteArticle",
     "DeleteWebhook",
     "EndConversation",
     "GetAgent",
+    "GetArticle",
     "GetConversation",
     "GetFile",
     "GetWebhook",
     "GetWebhookDelivery",
     "GetWidget",
     "GetWidgetConfig",
+    "ImportArticle",
     "IssueToken",
     "ListAgents",
     "ListApiKeys",
+    "ListArticles",
     "ListConversations",
     "ListMessages",
     "ListWebhookDeliveries",
@@ -111,11 +126,13 @@ __all__ = [
     "RevokeApiKey",
     "RotateWebhookSecret",
     "RotateWidgetIdentitySecret",
+    "SearchKnowledge",
     "SendMessage",
     "SetTyping",
     "StartConversation",
     "StoreUpload",
     "UpdateAgent",
+    "UpdateArticle",
     "UpdateConversation",
     "UpdateWebhook",
     "UpdateWidget",
@@ -330,4 +347,11 @@ Command = (
     | GetWebhookDelivery
     | ReplayWebhookDelivery
     | ReplayWebhookDeliveries
+    | CreateArticle
+    | ListArticles
+    | GetArticle
+    | UpdateArticle
+    | DeleteArticle
+    | ImportArticle
+    | SearchKnowledge
 )

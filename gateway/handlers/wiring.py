@@ -9,6 +9,7 @@ from gateway.delivery.webhooks import WebhookHandlers
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
 from gateway.handlers.conversations import ConversationHandlers
+from gateway.handlers.knowledge import KnowledgeHandlers
 from gateway.limits.policy import Limits
 from gateway.media.attachments import Attachments
 from protocol import commands as cmd
@@ -23,6 +24,7 @@ def build_bus(
     admin: AdminHandlers,
     agents: AgentHandlers,
     webhooks: WebhookHandlers,
+    knowledge: KnowledgeHandlers,
     attachments: Attachments,
     limits: Limits,
     metrics: Metrics,
@@ -70,4 +72,11 @@ def build_bus(
     bus.register(cmd.GetWebhookDelivery, webhooks.get_delivery)
     bus.register(cmd.ReplayWebhookDelivery, webhooks.replay_delivery)
     bus.register(cmd.ReplayWebhookDeliveries, webhooks.replay_range)
+    bus.register(cmd.CreateArticle, knowledge.create)
+    bus.register(cmd.ListArticles, knowledge.list_page)
+    bus.register(cmd.GetArticle, knowledge.get)
+    bus.register(cmd.UpdateArticle, knowledge.update)
+    bus.register(cmd.DeleteArticle, knowledge.delete)
+    bus.register(cmd.ImportArticle, knowledge.import_page)
+    bus.register(cmd.SearchKnowledge, knowledge.search)
     return bus, conversations
