@@ -35,6 +35,7 @@ from gateway.dialects.routes import dialect_routes
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
 from gateway.handlers.bots import BotHandlers
+from gateway.handlers.knowledge import KnowledgeHandlers
 from gateway.handlers.wiring import build_bus
 from gateway.http.asyncapi import asyncapi_document
 from gateway.http.cors import PreflightMiddleware
@@ -55,6 +56,7 @@ from gateway.limits.factory import create_rate_limiter
 from gateway.limits.policy import Budgets, Limits
 from gateway.media.attachments import Attachments
 from gateway.media.fetch import Fetcher, FetchPolicy
+from gateway.media.pages import PageReader, page_policy
 from gateway.presence.factory import create_leases
 from gateway.presence.tracker import Presence
 from gateway.realtime import nodes
@@ -149,6 +151,8 @@ def create_app(
                 settings.max_file_bytes,
             )
             stack.push_async_callback(attachments.aclose)
+            pages = PageReader(_page_policy(settings))
+            stack.push_async_callback(pages.aclose)
             limiter = create_rate_limiter(settings.redis_url)
             await limiter.start()
             stack.push_async_callback(limiter.aclose)
@@ -184,6 +188,7 @@ def create_app(
                 AgentHandlers(the_store, authenticator.credentials),
                 WebhookHandlers(the_store, outbound, wake=dispatcher.wake),
                 BotHandlers(the_store, outbound),
+                KnowledgeHandlers(the_store, pages),
                 attachments,
                 limits,
                 metrics,
@@ -350,6 +355,15 @@ def _fetch_policy(settings: Settings) -> FetchPolicy:
     return FetchPolicy(
         timeout=settings.fetch_timeout,
         max_bytes=settings.max_file_bytes,
+        allowed_hosts=_hosts(settings.fetch_allowed_hosts),
+    )
+
+
+def _page_policy(settings: Settings) -> FetchPolicy:
+    """Knowledge imports: fetched like attachments, HTML pages only, their own size bound."""
+    return page_policy(
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.knowledge_import_max_bytes,
         allowed_hosts=_hosts(settings.fetch_allowed_hosts),
     )
 

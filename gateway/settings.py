@@ -77,6 +77,9 @@ class Settings:
     #: Hosts whose attachment URLs may resolve to private addresses (private CDNs), comma
     #: separated: ``cdn.internal,10.0.0.7``.
     fetch_allowed_hosts: str = ""
+    #: Largest web page a knowledge import fetches (``POST /v1/knowledge/imports``), in bytes
+    #: as received; it is fetched like an attachment (``fetch_timeout``, ``fetch_allowed_hosts``).
+    knowledge_import_max_bytes: Annotated[int, Meta(ge=1024)] = 5 * 1024 * 1024
     #: Requests per minute per org from its staff and integrations (API keys, agents, the
     #: bot), over every surface; visitors never count here. 0 turns the limit off.
     org_requests_per_minute: Annotated[int, Meta(ge=0)] = 6000

@@ -15,8 +15,9 @@ A rule that spans fields (``__post_init__``) is also written as JSON Schema in t
 documents state what validation enforces.
 
 Conversations, messages and files are defined here; org administration (sessions, tokens,
-widgets, agents, API keys, webhooks) in ``protocol.administration``, re-exported here so that
-every command is ``commands.X``; the field types both use are in ``protocol.fields``.
+widgets, agents, API keys, webhooks) in ``protocol.administration`` and the knowledge base in
+``protocol.knowledge``, both re-exported here so that every command is ``commands.X``; the
+field types they share are in ``protocol.fields``.
 """
 
 from __future__ import annotations
@@ -80,6 +81,15 @@ from protocol.fields import (
     blank,
     text_or_attachments,
 )
+from protocol.knowledge import (
+    CreateArticle,
+    DeleteArticle,
+    GetArticle,
+    ImportArticle,
+    ListArticles,
+    SearchKnowledge,
+    UpdateArticle,
+)
 from protocol.states import Role, Status
 
 __all__ = [
@@ -94,23 +104,28 @@ __all__ = [
     "ContactInput",
     "CreateAgent",
     "CreateApiKey",
+    "CreateArticle",
     "CreateWebhook",
     "CreateWidget",
     "DeleteAgent",
+    "DeleteArticle",
     "DeleteWebhook",
     "EndConversation",
     "GetAgent",
+    "GetArticle",
     "GetConversation",
     "GetFile",
     "GetWebhook",
     "GetWebhookDelivery",
     "GetWidget",
     "GetWidgetConfig",
+    "ImportArticle",
     "IssueToken",
     "ListAgents",
     "ListPresence",
     "ListViewers",
     "ListApiKeys",
+    "ListArticles",
     "ListConversations",
     "ListMessages",
     "ListWebhookDeliveries",
@@ -124,6 +139,7 @@ __all__ = [
     "RevokeApiKey",
     "RotateWebhookSecret",
     "RotateWidgetIdentitySecret",
+    "SearchKnowledge",
     "SendMessage",
     "SetPresence",
     "SetTyping",
@@ -131,6 +147,7 @@ __all__ = [
     "StartConversation",
     "StoreUpload",
     "UpdateAgent",
+    "UpdateArticle",
     "UpdateConversation",
     "UpdateWebhook",
     "UpdateWidget",
@@ -398,4 +415,11 @@ Command = (
     | GetBot
     | UpdateBot
     | DeleteBot
+    | CreateArticle
+    | ListArticles
+    | GetArticle
+    | UpdateArticle
+    | DeleteArticle
+    | ImportArticle
+    | SearchKnowledge
 )

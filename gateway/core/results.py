@@ -11,12 +11,14 @@ import orjson
 from gateway.core.appearance import Look
 from storage.models import (
     ApiKey,
+    Article,
     Bot,
     Contact,
     Conversation,
     Delivery,
     DeliveryAttempt,
     Message,
+    Passage,
     WebhookEndpoint,
     to_wire,
 )
@@ -24,6 +26,7 @@ from storage.models import (
 __all__ = [
     "AgentPresence",
     "BotView",
+    "ArticlePage",
     "ConversationPage",
     "CreatedApiKey",
     "Deleted",
@@ -32,6 +35,7 @@ __all__ = [
     "DeliveryView",
     "IdentitySecret",
     "IssuedToken",
+    "KnowledgeMatches",
     "MessagePage",
     "ReadPosition",
     "Replayed",
@@ -264,6 +268,23 @@ class DeliveryPage:
 class DeliveryDetail:
     delivery: DeliveryView
     attempts: list[DeliveryAttempt]
+
+
+@dataclass(frozen=True, slots=True)
+class ArticlePage:
+    """Newest first; pass ``next_cursor`` as ``cursor`` for the next page (null: no more)."""
+
+    data: list[Article]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeMatches:
+    """The passages a knowledge search found, best first; ``score`` is its confidence in
+    [0, 1] (the share of the question's meaningful words the passage holds), which a bot
+    compares with its ``confidence_threshold``."""
+
+    data: list[Passage]
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,6 +10,7 @@ from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
 from gateway.handlers.bots import BotHandlers
 from gateway.handlers.conversations import ConversationHandlers
+from gateway.handlers.knowledge import KnowledgeHandlers
 from gateway.handlers.presence import PresenceHandlers
 from gateway.limits.policy import Limits
 from gateway.media.attachments import Attachments
@@ -27,6 +28,7 @@ def build_bus(
     agents: AgentHandlers,
     webhooks: WebhookHandlers,
     bots: BotHandlers,
+    knowledge: KnowledgeHandlers,
     attachments: Attachments,
     limits: Limits,
     metrics: Metrics,
@@ -85,4 +87,11 @@ def build_bus(
     bus.register(cmd.GetBot, bots.get)
     bus.register(cmd.UpdateBot, bots.update)
     bus.register(cmd.DeleteBot, bots.delete)
+    bus.register(cmd.CreateArticle, knowledge.create)
+    bus.register(cmd.ListArticles, knowledge.list_page)
+    bus.register(cmd.GetArticle, knowledge.get)
+    bus.register(cmd.UpdateArticle, knowledge.update)
+    bus.register(cmd.DeleteArticle, knowledge.delete)
+    bus.register(cmd.ImportArticle, knowledge.import_page)
+    bus.register(cmd.SearchKnowledge, knowledge.search)
     return bus, conversations

@@ -23,6 +23,7 @@ from gateway.core.auth import Principal
 from gateway.core.bus import Context
 from gateway.core.results import (
     AgentPresence,
+    ArticlePage,
     BotView,
     ConversationPage,
     CreatedApiKey,
@@ -31,6 +32,7 @@ from gateway.core.results import (
     DeliveryPage,
     IdentitySecret,
     IssuedToken,
+    KnowledgeMatches,
     MessagePage,
     ReadPosition,
     Replayed,
@@ -51,7 +53,7 @@ from protocol.encoding import JSON
 from protocol.errors import GatewayError, ProtocolError
 from protocol.validation import parse
 from storage.errors import StorageError
-from storage.models import Agent, ApiKey, Conversation, Message, Widget
+from storage.models import Agent, ApiKey, Article, Conversation, Message, Widget
 
 __all__ = [
     "OPERATIONS",
@@ -350,6 +352,63 @@ OPERATIONS: tuple[Operation, ...] = (
         "Delete a bot (the widgets naming it have no bot from then on)",
         Deleted,
         tag="bots",
+    ),
+    Operation(
+        "POST",
+        "/v1/knowledge/articles",
+        cmd.CreateArticle,
+        "Add an article (Markdown) to the knowledge base",
+        Article,
+        201,
+        tag="knowledge",
+    ),
+    Operation(
+        "GET",
+        "/v1/knowledge/articles",
+        cmd.ListArticles,
+        "List the knowledge base's articles, newest first",
+        ArticlePage,
+        tag="knowledge",
+    ),
+    Operation(
+        "GET",
+        "/v1/knowledge/articles/{article_id}",
+        cmd.GetArticle,
+        "Get an article",
+        Article,
+        tag="knowledge",
+    ),
+    Operation(
+        "PATCH",
+        "/v1/knowledge/articles/{article_id}",
+        cmd.UpdateArticle,
+        "Change an article (its passages are indexed again)",
+        Article,
+        tag="knowledge",
+    ),
+    Operation(
+        "DELETE",
+        "/v1/knowledge/articles/{article_id}",
+        cmd.DeleteArticle,
+        "Delete an article and its passages",
+        Deleted,
+        tag="knowledge",
+    ),
+    Operation(
+        "POST",
+        "/v1/knowledge/imports",
+        cmd.ImportArticle,
+        "Import a web page's main text as an article (again: update it)",
+        Article,
+        tag="knowledge",
+    ),
+    Operation(
+        "GET",
+        "/v1/knowledge/search",
+        cmd.SearchKnowledge,
+        "The passages a bot would answer a question with, with their scores",
+        KnowledgeMatches,
+        tag="knowledge",
     ),
 )
 
