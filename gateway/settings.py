@@ -118,6 +118,20 @@ class Settings:
     #: Attempts at once to all the receivers of one org, over every process. 0: no cap.
     webhook_org_concurrency: Annotated[int, Meta(ge=0)] = 16
 
+    #: The OpenAI-compatible API (``https://api.openai.com/v1``) of ``llm`` bots that name
+    #: none themselves; a bot's own ``llm.base_url`` wins. Its host may be a private address
+    #: (the operator chose it): it is allowed as if listed in ``llm_allowed_hosts``.
+    llm_base_url: Annotated[str, Meta(pattern=r"^(|https?://\S+)$")] = ""
+    #: The key sent to the model server by ``llm`` bots that have none of their own.
+    llm_api_key: str = dataclasses.field(default="", repr=False)
+    #: Hosts a bot's own ``llm.base_url`` may resolve to private addresses on, comma
+    #: separated (as ``fetch_allowed_hosts``): a model server on the operator's network.
+    llm_allowed_hosts: str = ""
+    #: Seconds an ``llm`` bot's answer may go without a byte from the model server (the wait
+    #: for the first included) before it fails; the bot's ``timeout_seconds`` bounds the
+    #: whole answer.
+    llm_idle_timeout: Positive = 10.0
+
     #: Days a finished delivery (delivered, dead or cancelled) and its attempts stay in the
     #: delivery log and can be replayed; 0 keeps them forever.
     delivery_retention_days: Annotated[int, Meta(ge=0)] = 30

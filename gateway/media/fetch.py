@@ -15,7 +15,8 @@ whole fetch runs under one deadline. A policy that allows ``text/html`` (knowled
 takes a body the server labels HTML, or that opens like HTML, as a page.
 
 ``post`` sends a webhook the same way: one vetted hop (a redirect is an answer, never
-followed), under one deadline, reading at most a little of the answer.
+followed), under one deadline, reading at most a little of the answer. ``open_post`` is the
+same hop with the answer handed over unread, for a caller that streams it (an ``llm`` bot).
 """
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ import asyncio
 import ipaddress
 import logging
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -342,6 +345,35 @@ class Fetcher:
         except httpx.TransportError as exc:
             message = f"the connection failed: {type(exc).__name__}"
             raise FetchRefused(url, "connection_failed", message) from exc
+
+    @asynccontextmanager
+    async def open_post(
+        self, url: str, body: bytes, headers: dict[str, str]
+    ) -> AsyncIterator[httpx.Response]:
+        """POST ``body`` to ``url`` (vetted as for ``fetch``; a redirect is an answer, never
+        followed) and hand over the answer unread, to be streamed (``aiter_raw``) by the
+        caller under its own deadline and size limit; it is closed when the block ends.
+        The client's ``policy.timeout`` bounds each connect, write and read.
+
+        Raises:
+            FetchRefused: the URL or its addresses broke the policy, the connection failed,
+                or connecting took longer than ``policy.timeout``.
+        """
+        try:
+            response = await self._send(url, _parse(url, url), "POST", body, headers)
+        except FetchRefused as exc:
+            _logged(exc)
+            raise
+        except httpx.TimeoutException as exc:
+            message = f"no answer within {self.policy.timeout:g}s"
+            raise FetchRefused(url, "timeout", message) from exc
+        except httpx.TransportError as exc:
+            message = f"the connection failed: {type(exc).__name__}"
+            raise FetchRefused(url, "connection_failed", message) from exc
+        try:
+            yield response
+        finally:
+            await response.aclose()
 
     async def aclose(self) -> None:
         await self._client.aclose()
