@@ -394,12 +394,13 @@ class Client:
         conn = Connection(ws, self._codec, self._timeout, self._on_event, self._closed)
         reader = asyncio.create_task(conn.read())
         try:
-            await self._greet(conn, token)
-        except ClientError:
-            await conn.abort("hello failed")
-        try:
+            try:
+                await self._greet(conn, token)
+            except ClientError:
+                await conn.abort("hello failed")  # the gateway closes on a refused hello
             return await reader
         finally:
+            reader.cancel()
             self._closed(conn)
             await ws.close()
 
