@@ -34,6 +34,7 @@ from gateway.dialects.openapi import dialect_sections
 from gateway.dialects.routes import dialect_routes
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
+from gateway.handlers.bots import BotHandlers
 from gateway.handlers.wiring import build_bus
 from gateway.http.asyncapi import asyncapi_document
 from gateway.http.cors import PreflightMiddleware
@@ -173,6 +174,7 @@ def create_app(
                 admin,
                 AgentHandlers(the_store, authenticator.credentials),
                 WebhookHandlers(the_store, outbound, wake=dispatcher.wake),
+                BotHandlers(the_store, outbound),
                 attachments,
                 limits,
                 metrics,

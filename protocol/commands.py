@@ -32,11 +32,14 @@ from protocol.administration import (
     Appearance,
     CreateAgent,
     CreateApiKey,
+    CreateBot,
     CreateWebhook,
     CreateWidget,
     DeleteAgent,
+    DeleteBot,
     DeleteWebhook,
     GetAgent,
+    GetBot,
     GetWebhook,
     GetWebhookDelivery,
     GetWidget,
@@ -44,6 +47,7 @@ from protocol.administration import (
     IssueToken,
     ListAgents,
     ListApiKeys,
+    ListBots,
     ListWebhookDeliveries,
     ListWebhooks,
     ListWidgets,
@@ -54,6 +58,7 @@ from protocol.administration import (
     RotateWebhookSecret,
     RotateWidgetIdentitySecret,
     UpdateAgent,
+    UpdateBot,
     UpdateWebhook,
     UpdateWidget,
 )
@@ -78,6 +83,11 @@ from protocol.states import Role, Status
 
 __all__ = [
     "Appearance",
+    "CreateBot",
+    "DeleteBot",
+    "GetBot",
+    "ListBots",
+    "UpdateBot",
     "Attachment",
     "Command",
     "ContactInput",
@@ -161,6 +171,8 @@ class StartConversation:
     contact: ContactInput | UnsetType = UNSET
     metadata: Metadata = field(default_factory=Metadata)
     channel: Channel = "widget"
+    #: The bot that answers first (API keys only; a bot of the org). Default: the widget's.
+    bot_id: UUID | UnsetType = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -330,4 +342,9 @@ Command = (
     | GetWebhookDelivery
     | ReplayWebhookDelivery
     | ReplayWebhookDeliveries
+    | CreateBot
+    | ListBots
+    | GetBot
+    | UpdateBot
+    | DeleteBot
 )

@@ -37,6 +37,7 @@ from storage.models import (
     Agent,
     ApiKey,
     Applied,
+    Bot,
     Contact,
     Conversation,
     CredentialStanding,
@@ -170,6 +171,29 @@ class Store(Protocol):
     async def delete_agent(self, org_id: str, agent_id: str, at: datetime) -> bool:
         """Delete the agent (its messages keep their ``sender_id``); False if the org has no
         such agent, or it is already deleted."""
+        ...
+
+    # -- bots -----------------------------------------------------------------------------
+
+    async def create_bot(self, bot: Bot) -> None: ...
+
+    async def get_bot(self, org_id: str, bot_id: str) -> Bot | None: ...
+
+    async def list_bots(self, org_id: str) -> list[Bot]:
+        """The org's bots, oldest first."""
+        ...
+
+    async def update_bot(
+        self, org_id: str, bot_id: str, updates: Mapping[str, Any], at: datetime
+    ) -> Bot | None:
+        """Change the given fields (``storage.columns.BOT_UPDATES``; ``llm`` and ``webhook``
+        are replaced whole) and set ``updated_at``; None if the org has no such bot."""
+        ...
+
+    async def delete_bot(self, org_id: str, bot_id: str) -> bool:
+        """Delete the bot and, in the same transaction, take it off the org's widgets
+        (their ``bot_id`` becomes None); False if the org has no such bot. Conversations
+        keep the ``bot_id`` they started with."""
         ...
 
     async def credential_standing(

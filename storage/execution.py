@@ -65,7 +65,7 @@ def execute(conversation: Conversation, plan: Plan, at: datetime) -> Execution:
         if isinstance(step, NewMessage):
             seq = current.last_seq + 1
             message = Message(
-                id=str(uuid.uuid4()),
+                id=step.id or str(uuid.uuid4()),
                 conversation_id=current.id,
                 seq=seq,
                 role=step.role,

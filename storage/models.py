@@ -22,6 +22,9 @@ __all__ = [
     "Agent",
     "ApiKey",
     "Applied",
+    "Bot",
+    "BotLlm",
+    "BotWebhook",
     "ConversationChange",
     "Contact",
     "Conversation",
@@ -130,6 +133,54 @@ class Widget:
     #: the secret is set with ``update_widget`` and read with ``get_widget_identity_secret``,
     #: so that it is never part of a widget anyone renders.
     identity_secret_set: bool = False
+    #: The bot that answers first in the widget's conversations (None: no automatic answers).
+    bot_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BotLlm:
+    """Where an ``llm`` bot asks: an OpenAI-compatible chat-completions endpoint."""
+
+    base_url: str
+    model: str
+    system_prompt: str | None = None
+    #: Never rendered (``api_key_set``); None: the gateway's ``llm_api_key`` setting.
+    api_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BotWebhook:
+    """Where a ``webhook`` bot hears of visitor messages, and the secret signing them."""
+
+    url: str
+    #: ``whsec_...``; shown once, when the bot (or its webhook) is created.
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bot:
+    """An org's first responder: ``knowledge`` (the org's knowledge base), ``llm`` (an
+    OpenAI-compatible endpoint, ``llm``) or ``webhook`` (an outside service, ``webhook``)."""
+
+    id: str
+    org_id: str
+    name: str
+    kind: str
+    #: Answers scoring below it are ``Unsure``: the bot says ``unknown_answer`` instead.
+    confidence_threshold: float
+    unknown_answer: str
+    #: Unsure answers in a row after which the bot hands off (0: never).
+    handoff_after: int
+    #: A visitor message containing one of these (whole words, any case) asks for a human.
+    handoff_phrases: tuple[str, ...]
+    #: What the visitor reads when the bot fails or is too slow.
+    fallback_answer: str
+    handoff_on_failure: bool
+    timeout_seconds: int
+    created_at: datetime
+    updated_at: datetime
+    llm: BotLlm | None = None
+    webhook: BotWebhook | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +241,9 @@ class Conversation:
     #: How agent messages reach the visitor: ``widget`` (the socket) or ``api`` (the org's
     #: channel endpoints, as signed HTTP deliveries).
     channel: str = "widget"
+    #: The bot that answers first, recorded when the conversation starts (from its widget,
+    #: or given); None: no automatic answers.
+    bot_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -211,7 +265,8 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
-    """A message to append; the store gives it an id, the next seq and a timestamp."""
+    """A message to append; the store gives it the next seq, a timestamp and, unless ``id``
+    is given (a bot's streamed answer, announced under its id before it is stored), an id."""
 
     role: Role
     sender_id: str | None
@@ -219,6 +274,7 @@ class NewMessage:
     attachments: tuple[JSONObject, ...] = ()
     metadata: JSONObject = field(default_factory=dict)
     client_message_id: str | None = None
+    id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

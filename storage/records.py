@@ -20,6 +20,9 @@ from storage.base import StoredEvent
 from storage.models import (
     Agent,
     ApiKey,
+    Bot,
+    BotLlm,
+    BotWebhook,
     Contact,
     Conversation,
     Delivery,
@@ -37,6 +40,7 @@ from storage.models import (
 __all__ = [
     "agent",
     "api_key",
+    "bot",
     "contact",
     "conversation",
     "delivery",
@@ -118,6 +122,38 @@ def widget(r: Row) -> Widget:
         appearance=_json(r["appearance"]),
         identity_required=bool(r["identity_required"]),
         identity_secret_set=r["identity_secret"] is not None,
+        bot_id=None if r["bot_id"] is None else str(r["bot_id"]),
+    )
+
+
+def bot(r: Row) -> Bot:
+    llm = None
+    if r["llm_base_url"] is not None:
+        llm = BotLlm(
+            base_url=r["llm_base_url"],
+            model=r["llm_model"],
+            system_prompt=r["llm_system_prompt"],
+            api_key=r["llm_api_key"],
+        )
+    webhook = None
+    if r["webhook_url"] is not None:
+        webhook = BotWebhook(url=r["webhook_url"], secret=r["webhook_secret"])
+    return Bot(
+        id=str(r["id"]),
+        org_id=str(r["org_id"]),
+        name=r["name"],
+        kind=r["kind"],
+        confidence_threshold=float(r["confidence_threshold"]),
+        unknown_answer=r["unknown_answer"],
+        handoff_after=r["handoff_after"],
+        handoff_phrases=tuple(_json(r["handoff_phrases"])),
+        fallback_answer=r["fallback_answer"],
+        handoff_on_failure=bool(r["handoff_on_failure"]),
+        timeout_seconds=r["timeout_seconds"],
+        created_at=timestamp(r["created_at"]),
+        updated_at=timestamp(r["updated_at"]),
+        llm=llm,
+        webhook=webhook,
     )
 
 
@@ -164,6 +200,7 @@ def conversation(r: Row) -> Conversation:
         last_seq=r["last_seq"],
         metadata=_json(r["metadata"]),
         channel=r["channel"],
+        bot_id=None if r["bot_id"] is None else str(r["bot_id"]),
     )
 
 

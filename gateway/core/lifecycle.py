@@ -76,6 +76,7 @@ def new_conversation(
     metadata: dict[str, Any],
     at: datetime,
     channel: str = "widget",
+    bot_id: str | None = None,
 ) -> Conversation:
     """A conversation as every conversation starts: the bot answers first."""
     return Conversation(
@@ -96,6 +97,7 @@ def new_conversation(
         last_seq=0,
         metadata=metadata,
         channel=channel,
+        bot_id=bot_id,
     )
 
 

@@ -11,6 +11,7 @@ import orjson
 from gateway.core.appearance import Look
 from storage.models import (
     ApiKey,
+    Bot,
     Contact,
     Conversation,
     Delivery,
@@ -21,6 +22,7 @@ from storage.models import (
 )
 
 __all__ = [
+    "BotView",
     "ConversationPage",
     "CreatedApiKey",
     "Deleted",
@@ -146,6 +148,68 @@ class WebhookView:
             created_at=e.created_at,
             updated_at=e.updated_at,
             secret=e.secrets[0][0] if secret else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LlmView:
+    """An ``llm`` bot's endpoint; its API key is never shown, only whether it has one."""
+
+    base_url: str
+    model: str
+    system_prompt: str | None
+    api_key_set: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BotWebhookView:
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class BotView:
+    """A bot as its org sees it; ``secret`` (a ``webhook`` bot's signing secret) only in the
+    answer that created it (or gave it a new one), null otherwise."""
+
+    id: str
+    name: str
+    kind: str
+    confidence_threshold: float
+    unknown_answer: str
+    handoff_after: int
+    handoff_phrases: tuple[str, ...]
+    fallback_answer: str
+    handoff_on_failure: bool
+    timeout_seconds: int
+    llm: LlmView | None
+    webhook: BotWebhookView | None
+    created_at: datetime
+    updated_at: datetime
+    secret: str | None = None
+
+    @classmethod
+    def of(cls, b: Bot, *, secret: bool = False) -> BotView:
+        llm = None
+        if b.llm is not None:
+            llm = LlmView(
+                b.llm.base_url, b.llm.model, b.llm.system_prompt, b.llm.api_key is not None
+            )
+        return cls(
+            id=b.id,
+            name=b.name,
+            kind=b.kind,
+            confidence_threshold=b.confidence_threshold,
+            unknown_answer=b.unknown_answer,
+            handoff_after=b.handoff_after,
+            handoff_phrases=b.handoff_phrases,
+            fallback_answer=b.fallback_answer,
+            handoff_on_failure=b.handoff_on_failure,
+            timeout_seconds=b.timeout_seconds,
+            llm=llm,
+            webhook=None if b.webhook is None else BotWebhookView(b.webhook.url),
+            created_at=b.created_at,
+            updated_at=b.updated_at,
+            secret=b.webhook.secret if secret and b.webhook is not None else None,
         )
 
 

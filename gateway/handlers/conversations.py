@@ -25,6 +25,7 @@ from gateway.core.bus import Context
 from gateway.core.lifecycle import new_conversation, plan_end, plan_message, plan_update
 from gateway.core.publishing import EventPublisher
 from gateway.core.results import ConversationPage, MessagePage, ReadPosition, Sent
+from gateway.handlers.bots import bot_of_org
 from gateway.limits.policy import Limits
 from gateway.media.attachments import Attachments
 from protocol import commands as cmd
@@ -125,13 +126,21 @@ class ConversationHandlers:
                 )
             if c.widget_id not in (UNSET, _uuid(principal.widget_id)):
                 raise GatewayError(ErrorCode.FORBIDDEN, "a visitor token belongs to one widget")
+            if c.bot_id is not UNSET:
+                raise GatewayError(
+                    ErrorCode.FORBIDDEN, "a visitor's conversation has its widget's bot"
+                )
             widget_id, contact_id = principal.widget_id, principal.contact_id
+            bot_id = await self._widget_bot(org_id, widget_id)
         else:
-            widget_id = contact_id = None
+            widget_id = contact_id = bot_id = None
             if c.widget_id is not UNSET:
-                if await self._store.get_widget(org_id, str(c.widget_id)) is None:
+                widget = await self._store.get_widget(org_id, str(c.widget_id))
+                if widget is None:
                     raise GatewayError.not_found("widget", "$.widget_id")
-                widget_id = str(c.widget_id)
+                widget_id, bot_id = widget.id, widget.bot_id
+            if c.bot_id is not UNSET:
+                bot_id = (await bot_of_org(self._store, org_id, c.bot_id, "$.bot_id")).id
             if c.contact_id is not UNSET:
                 if await self._store.get_contact(org_id, str(c.contact_id)) is None:
                     raise GatewayError.not_found("contact", "$.contact_id")
@@ -148,6 +157,7 @@ class ConversationHandlers:
             metadata=c.metadata,
             at=now(),
             channel=c.channel,
+            bot_id=bot_id,
         )
 
         async def create_and_publish() -> None:
@@ -157,6 +167,12 @@ class ConversationHandlers:
 
         await self._shielded(create_and_publish())
         return conversation
+
+    async def _widget_bot(self, org_id: str, widget_id: str | None) -> str | None:
+        if widget_id is None:
+            return None
+        widget = await self._store.get_widget(org_id, widget_id)
+        return None if widget is None else widget.bot_id
 
     async def get_conversation(self, ctx: Context, c: cmd.GetConversation) -> Conversation:
         return await self._conversation(ctx, c.conversation_id)

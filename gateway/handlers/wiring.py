@@ -8,6 +8,7 @@ from gateway.core.publishing import EventPublisher
 from gateway.delivery.webhooks import WebhookHandlers
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
+from gateway.handlers.bots import BotHandlers
 from gateway.handlers.conversations import ConversationHandlers
 from gateway.limits.policy import Limits
 from gateway.media.attachments import Attachments
@@ -23,6 +24,7 @@ def build_bus(
     admin: AdminHandlers,
     agents: AgentHandlers,
     webhooks: WebhookHandlers,
+    bots: BotHandlers,
     attachments: Attachments,
     limits: Limits,
     metrics: Metrics,
@@ -70,4 +72,9 @@ def build_bus(
     bus.register(cmd.GetWebhookDelivery, webhooks.get_delivery)
     bus.register(cmd.ReplayWebhookDelivery, webhooks.replay_delivery)
     bus.register(cmd.ReplayWebhookDeliveries, webhooks.replay_range)
+    bus.register(cmd.CreateBot, bots.create)
+    bus.register(cmd.ListBots, bots.list_all)
+    bus.register(cmd.GetBot, bots.get)
+    bus.register(cmd.UpdateBot, bots.update)
+    bus.register(cmd.DeleteBot, bots.delete)
     return bus, conversations

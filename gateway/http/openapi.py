@@ -238,6 +238,7 @@ _TAGS: Final = {
     "sessions": "Visitor sessions and socket tokens",
     "admin": "An org's widgets, agents and API keys (API key only)",
     "webhooks": "Webhook endpoints, deliveries and replays (API key only; docs/webhooks.md)",
+    "bots": "Bots, the first responders of a widget's conversations (API key only; docs/bots.md)",
 }
 #: Operations that may find the conversation in a state that refuses them.
 _LIFECYCLE: Final = {cmd.SendMessage, cmd.UpdateConversation, cmd.EndConversation}

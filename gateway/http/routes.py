@@ -22,6 +22,7 @@ from starlette.routing import Route
 from gateway.core.auth import Principal
 from gateway.core.bus import Context
 from gateway.core.results import (
+    BotView,
     ConversationPage,
     CreatedApiKey,
     Deleted,
@@ -304,6 +305,33 @@ OPERATIONS: tuple[Operation, ...] = (
         "Send again the dead (or all) deliveries created in [since, until)",
         Replayed,
         tag="webhooks",
+    ),
+    Operation(
+        "POST",
+        "/v1/bots",
+        cmd.CreateBot,
+        "Create a bot (a webhook bot's signing secret is in this answer, and never again)",
+        BotView,
+        201,
+        tag="bots",
+    ),
+    Operation("GET", "/v1/bots", cmd.ListBots, "List bots", _listing(BotView), tag="bots"),
+    Operation("GET", "/v1/bots/{bot_id}", cmd.GetBot, "Get a bot", BotView, tag="bots"),
+    Operation(
+        "PATCH",
+        "/v1/bots/{bot_id}",
+        cmd.UpdateBot,
+        "Change a bot; what is not sent stays (a new webhook secret is in this answer)",
+        BotView,
+        tag="bots",
+    ),
+    Operation(
+        "DELETE",
+        "/v1/bots/{bot_id}",
+        cmd.DeleteBot,
+        "Delete a bot (the widgets naming it have no bot from then on)",
+        Deleted,
+        tag="bots",
     ),
 )
 

@@ -27,7 +27,7 @@ __all__ = ["Conversations"]
 CONVERSATION_COLUMNS = (
     "id, org_id, widget_id, contact_id, status, handler, epoch, assignee_id, created_at,"
     " updated_at, resolved_at, ended_at, live_agent_handoff_at, first_response_at, last_seq,"
-    " metadata, channel"
+    " metadata, channel, bot_id"
 )
 #: Placeholders for ``CONVERSATION_COLUMNS``, in order.
 CONVERSATION_VALUES = ", ".join(f"${n + 1}" for n in range(CONVERSATION_COLUMNS.count(",") + 1))

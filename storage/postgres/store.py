@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage.postgres.agents import Agents
+from storage.postgres.bots import Bots
 from storage.postgres.conversations import Conversations
 from storage.postgres.files import Files
 from storage.postgres.idempotency import Idempotency
@@ -16,7 +17,7 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings, Nodes, Tenancy, Agents, Bots, Conversations, Files, Webhooks, Outbox, Idempotency
 ):
     """The ``Store`` on PostgreSQL.
 

@@ -206,8 +206,8 @@ def _insert_conversation(c: sqlite3.Connection, v: Conversation) -> None:
     c.execute(
         "INSERT INTO conversations (id, org_id, widget_id, contact_id, status, handler, epoch,"
         " assignee_id, created_at, updated_at, resolved_at, ended_at, live_agent_handoff_at,"
-        " first_response_at, last_seq, metadata, channel)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " first_response_at, last_seq, metadata, channel, bot_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         columns.conversation(v, SQLITE),
     )
 
@@ -218,6 +218,6 @@ def _update_conversation(c: sqlite3.Connection, v: Conversation) -> None:
         "UPDATE conversations SET org_id = ?, widget_id = ?, contact_id = ?, status = ?,"
         " handler = ?, epoch = ?, assignee_id = ?, created_at = ?, updated_at = ?,"
         " resolved_at = ?, ended_at = ?, live_agent_handoff_at = ?, first_response_at = ?,"
-        " last_seq = ?, metadata = ?, channel = ? WHERE id = ?",
+        " last_seq = ?, metadata = ?, channel = ?, bot_id = ? WHERE id = ?",
         (*values, conversation_id),
     )

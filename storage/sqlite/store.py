@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from storage.sqlite.agents import Agents
+from storage.sqlite.bots import Bots
 from storage.sqlite.conversations import Conversations
 from storage.sqlite.files import Files
 from storage.sqlite.idempotency import Idempotency
@@ -16,7 +17,7 @@ __all__ = ["SQLiteStore"]
 
 
 class SQLiteStore(
-    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings, Nodes, Tenancy, Agents, Bots, Conversations, Files, Webhooks, Outbox, Idempotency
 ):
     """The ``Store`` on a SQLite file (WAL mode).
 

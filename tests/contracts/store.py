@@ -21,6 +21,7 @@ from storage.models import (
 )
 from tests.contracts.agents import AgentContract
 from tests.contracts.apply import ApplyContract
+from tests.contracts.bots import BotContract
 from tests.contracts.conversations import ConversationContract
 from tests.contracts.files import FileContract
 from tests.contracts.rows import (
@@ -37,11 +38,12 @@ __all__ = ["StoreContract"]
 TTL = timedelta(hours=1)
 
 
-class StoreContract(ConversationContract, ApplyContract, FileContract, AgentContract):
+class StoreContract(ConversationContract, ApplyContract, FileContract, AgentContract, BotContract):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
-    Conversations, ``apply``, which conversations a file belongs to, and agents have suites
-    of their own (``conversations``, ``apply``, ``files``, ``agents``), included here.
+    Conversations, ``apply``, which conversations a file belongs to, agents and bots have
+    suites of their own (``conversations``, ``apply``, ``files``, ``agents``, ``bots``),
+    included here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -11,7 +11,8 @@ conversations, widgets and webhooks are read, changed and answered too.
 Two things keep the run on this machine and true to what a schema can say:
 
 - **Outbound URLs point here.** The gateway fetches attachment URLs and delivers webhooks
-  and live-agent threads: each URL in a body (``url``, ``live_agent_endpoint_url``) is sent
+  and live-agent threads: each URL in a body (``url``, ``live_agent_endpoint_url``, a bot's
+  ``base_url``) is sent
   as the URL of a local sink (a PNG for GET, 204 for POST), allowed for this run.
 - **State the schema cannot see.** Some valid-looking requests are refused for what no
   JSON Schema can state: a lifecycle step the conversation's status forbids, a file or
@@ -64,8 +65,9 @@ REFUSED_BY_STATE = {
     "PingbackSendMessage": ["422"],  # invalid_state, attachment_rejected
     "AwardeeSendMessage": ["400", "422"],  # invalid_state, invalid_payload
     "AwardeeUpdateConversation": ["400"],  # invalid_state
+    "UpdateBot": ["422"],  # llm or webhook settings for a bot of another kind
 }
-URL_FIELDS = frozenset({"url", "live_agent_endpoint_url"})
+URL_FIELDS = frozenset({"url", "live_agent_endpoint_url", "base_url"})
 _URL = re.compile(urls.URL)
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
