@@ -14,6 +14,7 @@ from typing import Any
 from websockets.asyncio.client import connect
 from websockets.asyncio.server import ServerConnection, serve
 from websockets.exceptions import ConnectionClosed
+from websockets.typing import Subprotocol
 
 __all__ = ["WsProxy", "ws_proxy"]
 
@@ -48,7 +49,10 @@ class WsProxy:
         self._clients.add(client)
         try:
             async with connect(
-                self.upstream, subprotocols=[client.subprotocol], compression=None, max_size=None
+                self.upstream,
+                subprotocols=[client.subprotocol or Subprotocol("chatgate.json")],
+                compression=None,
+                max_size=None,
             ) as server:
                 up = asyncio.create_task(self._up(client, server))
                 down = asyncio.create_task(self._down(client, server))
