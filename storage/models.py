@@ -394,7 +394,8 @@ class OutboxItem:
     """A row to add to the outbox: a signed HTTP delivery or a timer.
 
     ``target``: ``endpoint`` (a ``WebhookEndpoint``), ``live_agent`` (a widget's
-    live-agent platform) or ``timer`` (work for the gateway itself when ``due_at`` comes).
+    live-agent platform), ``bot`` (a ``webhook`` bot: ``bot_id``) or ``timer`` (work for
+    the gateway itself when ``due_at`` comes).
     Items with the same ``fifo_key`` are attempted one at a time, in the order written.
     """
 
@@ -409,6 +410,8 @@ class OutboxItem:
     conversation_id: str | None = None
     seq: int | None = None
     fifo_key: str | None = None
+    #: The webhook bot a ``bot`` row goes to (kept as the row's ``receiver``).
+    bot_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -293,6 +293,9 @@ def delivery(r: Row, at: datetime | None = None) -> Delivery:
         elif r["target"] == "live_agent" and r["widget_url"] is not None:
             url = r["widget_url"]
             secrets = (r["widget_secret"],) if r["widget_secret"] else ()
+        elif r["target"] == "bot" and r["bot_url"] is not None:
+            url = r["bot_url"]
+            secrets = (r["bot_secret"],) if r["bot_secret"] else ()
     payload = r["payload"]
     return Delivery(
         id=r["id"],

@@ -38,7 +38,9 @@ SELECT c.*, o.monthly_message_limit,
     EXISTS (SELECT 1 FROM webhook_endpoints e
             WHERE e.org_id = c.org_id AND e.status != 'disabled') AS has_endpoints,
     EXISTS (SELECT 1 FROM widgets w
-            WHERE w.id = c.widget_id AND w.live_agent_endpoint_url IS NOT NULL) AS has_live_agent
+            WHERE w.id = c.widget_id AND w.live_agent_endpoint_url IS NOT NULL) AS has_live_agent,
+    EXISTS (SELECT 1 FROM bots b
+            WHERE b.id = c.bot_id AND b.kind = 'webhook') AS has_webhook_bot
 FROM conversations c JOIN orgs o ON o.id = c.org_id
 WHERE c.id = $1 AND c.org_id = $2
 FOR UPDATE OF c
@@ -165,7 +167,7 @@ class Conversations(Database):
                 await conn.executemany(LINK_ATTACHED, attached)
             if done.events:
                 targets = outbox.Targets()
-                if row["has_endpoints"] or row["has_live_agent"]:
+                if row["has_endpoints"] or row["has_live_agent"] or row["has_webhook_bot"]:
                     targets = await postgres_outbox.targets(conn, done.conversation)
                 await postgres_outbox.insert(conn, outbox.derive_applied(done, targets, at), at)
             elif done.outbox:
