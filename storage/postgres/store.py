@@ -8,6 +8,7 @@ from storage.postgres.files import Files
 from storage.postgres.idempotency import Idempotency
 from storage.postgres.nodes import Nodes
 from storage.postgres.outbox import Outbox
+from storage.postgres.search import Search
 from storage.postgres.settings import Settings
 from storage.postgres.tenancy import Tenancy
 from storage.postgres.webhooks import Webhooks
@@ -16,7 +17,7 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings, Nodes, Tenancy, Agents, Conversations, Search, Files, Webhooks, Outbox, Idempotency
 ):
     """The ``Store`` on PostgreSQL.
 

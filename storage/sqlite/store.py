@@ -8,6 +8,7 @@ from storage.sqlite.files import Files
 from storage.sqlite.idempotency import Idempotency
 from storage.sqlite.nodes import Nodes
 from storage.sqlite.outbox import Outbox
+from storage.sqlite.search import Search
 from storage.sqlite.settings import Settings
 from storage.sqlite.tenancy import Tenancy
 from storage.sqlite.webhooks import Webhooks
@@ -16,7 +17,7 @@ __all__ = ["SQLiteStore"]
 
 
 class SQLiteStore(
-    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings, Nodes, Tenancy, Agents, Conversations, Search, Files, Webhooks, Outbox, Idempotency
 ):
     """The ``Store`` on a SQLite file (WAL mode).
 

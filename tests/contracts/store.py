@@ -31,13 +31,16 @@ from tests.contracts.rows import (
     new_id,
     widget_row,
 )
+from tests.contracts.search import SearchContract
 
 __all__ = ["StoreContract"]
 
 TTL = timedelta(hours=1)
 
 
-class StoreContract(ConversationContract, ApplyContract, FileContract, AgentContract):
+class StoreContract(
+    ConversationContract, ApplyContract, FileContract, AgentContract, SearchContract
+):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
     Conversations, ``apply``, which conversations a file belongs to, and agents have suites
