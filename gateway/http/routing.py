@@ -25,6 +25,8 @@ from starlette.routing import Route
 __all__ = ["by_path"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+#: What a shadowing literal path takes (and answers ``405`` for, where it has no endpoint).
+EVERY_METHOD = ["DELETE", "GET", "PATCH", "POST", "PUT"]
 
 
 def by_path(routes: Iterable[Route]) -> list[Route]:
@@ -54,7 +56,7 @@ def by_path(routes: Iterable[Route]) -> list[Route]:
             Route(
                 path,
                 _dispatcher(endpoints),
-                methods=None if shadowed else methods,
+                methods=EVERY_METHOD if shadowed else methods,
                 name=group[0].name,
             )
         )
@@ -65,7 +67,8 @@ def _dispatcher(endpoints: dict[str, Endpoint]) -> Endpoint:
     async def dispatch(request: Request) -> Response:
         endpoint = endpoints.get(request.method)
         if endpoint is None:  # only a route that takes every method gets here
-            raise HTTPException(405, headers={"Allow": ", ".join(sorted(endpoints))})
+            allowed = sorted({*endpoints, *(["HEAD"] if "GET" in endpoints else [])})
+            raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
         return await endpoint(request)
 
     return dispatch
