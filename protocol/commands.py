@@ -139,6 +139,7 @@ __all__ = [
     "RevokeApiKey",
     "RotateWebhookSecret",
     "RotateWidgetIdentitySecret",
+    "SearchConversations",
     "SearchKnowledge",
     "SendMessage",
     "SetPresence",
@@ -345,6 +346,19 @@ class ListViewers:
     conversation_id: UUID
 
 
+# -- search -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConversations:
+    """Find conversations by contact name or email and message text (staff): every word of
+    ``q`` must match, as a word prefix; operator characters are only separators."""
+
+    q: Annotated[str, Meta(min_length=1, max_length=200)]
+    limit: Annotated[int, Meta(ge=1, le=50)] = 20
+    cursor: Cursor | UnsetType = UNSET
+
+
 # -- files --------------------------------------------------------------------------------
 
 
@@ -382,6 +396,7 @@ Command = (
     | SetViewing
     | ListPresence
     | ListViewers
+    | SearchConversations
     | StoreUpload
     | GetFile
     | OpenWidgetSession

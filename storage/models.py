@@ -36,6 +36,7 @@ __all__ = [
     "IdempotencyRecord",
     "Message",
     "NewMessage",
+    "SearchHit",
     "NodeLease",
     "Org",
     "OutboxItem",
@@ -322,6 +323,19 @@ class Applied:
     events: tuple[MessageCreated | ConversationUpdated, ...]
     messages: tuple[Message, ...]
     replayed: Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A conversation found by a search, and why: its contact (``kind="contact"``: ``text``
+    is the contact's name and email) or a message (``kind="message"``: its text and seq,
+    the latest that matches; ``private`` for a private note)."""
+
+    conversation: Conversation
+    kind: str
+    text: str
+    seq: int | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)

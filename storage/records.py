@@ -32,6 +32,7 @@ from storage.models import (
     Message,
     NodeLease,
     Org,
+    SearchHit,
     StoredFile,
     WebhookEndpoint,
     Widget,
@@ -50,6 +51,7 @@ __all__ = [
     "events",
     "idempotency",
     "message",
+    "search_hit",
     "node",
     "org",
     "stored_file",
@@ -219,6 +221,22 @@ def message(r: Row) -> Message:
         client_message_id=r["client_message_id"],
         created_at=timestamp(r["created_at"]),
         private=bool(r["private"]),
+    )
+
+
+#: The most characters of a matching message a search hit carries.
+MATCH_TEXT_CHARS = 300
+
+
+def search_hit(r: Row) -> SearchHit:
+    """A search row (a conversation's columns, then the match's) as a hit."""
+    found = conversation(r)
+    if r["contact_hit"]:
+        text = " ".join(part for part in (r["contact_name"], r["contact_email"]) if part)
+        return SearchHit(found, "contact", text)
+    content: str = r["hit_content"]
+    return SearchHit(
+        found, "message", content[:MATCH_TEXT_CHARS], r["hit_seq"], bool(r["hit_private"])
     )
 
 

@@ -39,6 +39,9 @@ __all__ = [
     "MessagePage",
     "ReadPosition",
     "Replayed",
+    "SearchMatch",
+    "SearchPage",
+    "SearchResult",
     "Sent",
     "Viewer",
     "WebhookView",
@@ -300,6 +303,33 @@ class Replayed:
     """How many deliveries are due again."""
 
     replayed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchMatch:
+    """Why a conversation was found: its contact (``text``: name and email) or a message
+    (``text``: its first 300 characters, ``seq``: the latest matching one; ``private`` for a
+    private note)."""
+
+    kind: str
+    text: str
+    seq: int | None
+    private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    conversation: Conversation
+    match: SearchMatch
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Newest activity first; pass ``next_cursor`` as ``cursor`` for the next page (null:
+    no more)."""
+
+    data: list[SearchResult]
+    next_cursor: str | None
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,6 +12,7 @@ from gateway.handlers.bots import BotHandlers
 from gateway.handlers.conversations import ConversationHandlers
 from gateway.handlers.knowledge import KnowledgeHandlers
 from gateway.handlers.presence import PresenceHandlers
+from gateway.handlers.search import SearchHandlers
 from gateway.limits.policy import Limits
 from gateway.media.attachments import Attachments
 from gateway.presence.tracker import Presence
@@ -56,6 +57,7 @@ def build_bus(
     bus.register(cmd.SetViewing, present.set_viewing)
     bus.register(cmd.ListPresence, present.list_presence)
     bus.register(cmd.ListViewers, present.list_viewers)
+    bus.register(cmd.SearchConversations, SearchHandlers(store).search)
     bus.register(cmd.OpenWidgetSession, admin.open_widget_session)
     bus.register(cmd.IssueToken, admin.issue_token)
     bus.register(cmd.CreateWidget, admin.create_widget)

@@ -36,6 +36,7 @@ from gateway.core.results import (
     MessagePage,
     ReadPosition,
     Replayed,
+    SearchPage,
     Viewer,
     WebhookView,
     WidgetConfig,
@@ -189,6 +190,15 @@ OPERATIONS: tuple[Operation, ...] = (
         "New identity secret for visitors' user_hash, replacing any at once (shown this once)",
         IdentitySecret,
         tag="admin",
+    ),
+    Operation(
+        "GET",
+        "/v1/search",
+        cmd.SearchConversations,
+        "Search conversations by contact name or email and message text, newest activity"
+        " first (staff)",
+        SearchPage,
+        tag="search",
     ),
     Operation(
         "GET",

@@ -55,6 +55,7 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 #: Operations that also refuse valid-looking data for a reason of state (module docstring).
 REFUSED_BY_STATE = {
     "ListConversations": ["422"],  # a cursor the gateway did not issue
+    "SearchConversations": ["422"],  # a cursor the gateway did not issue
     "IssueToken": ["422"],  # an API key's agent token names its agent_id
     "ReplayWebhookDeliveries": ["422"],  # until not after since
     # invalid_state; attachment_rejected (no such file); created_at outside the conversation's life
