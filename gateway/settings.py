@@ -115,6 +115,10 @@ class Settings:
     #: Attempts at once to all the receivers of one org, over every process. 0: no cap.
     webhook_org_concurrency: Annotated[int, Meta(ge=0)] = 16
 
+    #: The API key of ``llm`` bots that have none of their own (sent as a bearer token to
+    #: their OpenAI-compatible endpoint). Empty: such bots send none.
+    llm_api_key: str = ""
+
     #: Days a finished delivery (delivered, dead or cancelled) and its attempts stay in the
     #: delivery log and can be replayed; 0 keeps them forever.
     delivery_retention_days: Annotated[int, Meta(ge=0)] = 30

@@ -115,6 +115,7 @@ __all__ = [
     "ListWidgets",
     "MarkRead",
     "OpenWidgetSession",
+    "PostBotAnswer",
     "ReadEvents",
     "ReplayWebhookDeliveries",
     "ReplayWebhookDelivery",
@@ -235,6 +236,20 @@ class SendMessage:
 
 
 @dataclass(frozen=True, slots=True)
+class PostBotAnswer:
+    """A bot's answer, stored under the id its ``message.delta`` events announced, with the
+    conversation's ``epoch`` (not parsed from JSON: built by the turn runner, ``gateway.bot``,
+    for the bot principal only)."""
+
+    conversation_id: UUID
+    message_id: UUID
+    content: Content
+    epoch: Seq
+    bot_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
 class EndConversation:
     """End a conversation: status ``closed``, ``ended_at`` stamped. Refused once ended."""
 
@@ -342,6 +357,7 @@ Command = (
     | GetWebhookDelivery
     | ReplayWebhookDelivery
     | ReplayWebhookDeliveries
+    | PostBotAnswer
     | CreateBot
     | ListBots
     | GetBot

@@ -6,7 +6,8 @@ Each event becomes one server frame::
 
 ``seq`` numbers the conversation's event log: every stored change (a message, a status
 change) takes the next one, starting at 1, with no gaps. ``conversation.created`` carries
-seq 0. Volatile events (``typing``, ``read``) are never stored and carry ``seq: null``.
+seq 0. Volatile events (``typing``, ``read``, ``message.delta``) are never stored and carry
+``seq: null``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ __all__ = [
     "Event",
     "EventName",
     "MessageCreated",
+    "MessageDelta",
     "ReadMarked",
     "TypingChanged",
     "to_frame",
@@ -35,6 +37,7 @@ class EventName(StrEnum):
     CONVERSATION_UPDATED = "conversation.updated"
     TYPING = "typing"
     READ = "read"
+    MESSAGE_DELTA = "message.delta"
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +111,40 @@ class ReadMarked:
         return {"seq": self.read_seq, "role": self.role, "reader_id": self.reader_id}
 
 
-Event = MessageCreated | ConversationUpdated | ConversationCreated | TypingChanged | ReadMarked
+@dataclass(frozen=True, slots=True)
+class MessageDelta:
+    """The next piece of a bot's answer as it streams, before it is stored.
+
+    ``message_id`` is the id the whole answer will be stored under (its ``new_message`` ends
+    the stream); ``index`` counts the pieces from 0. A terminal delta (``done``, with
+    ``reason`` ``control_lost`` or ``failed``) says the answer will not be stored: drop it.
+    """
+
+    name: ClassVar[EventName] = EventName.MESSAGE_DELTA
+    conversation_id: str
+    message_id: str
+    index: int
+    text: str
+    #: Why the answer ends unstored (``control_lost``, ``failed``); None while it streams.
+    reason: str | None = None
+    seq: ClassVar[None] = None
+
+    @property
+    def data(self) -> JSONObject:
+        data: JSONObject = {"message_id": self.message_id, "index": self.index, "text": self.text}
+        if self.reason is not None:
+            data.update(done=True, reason=self.reason)
+        return data
+
+
+Event = (
+    MessageCreated
+    | ConversationUpdated
+    | ConversationCreated
+    | TypingChanged
+    | ReadMarked
+    | MessageDelta
+)
 
 
 def to_frame(event: Event) -> JSONObject:

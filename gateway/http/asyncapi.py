@@ -61,6 +61,9 @@ _EVENTS: Final[Mapping[EventName, str]] = {
     "to [from, to]",
     EventName.TYPING: "Someone is typing, or stopped (volatile: seq null)",
     EventName.READ: "Someone read up to data.seq (volatile: seq null)",
+    EventName.MESSAGE_DELTA: "The next piece of a bot's answer as it streams (volatile: seq "
+    "null); the new_message with message.id == data.message_id ends it, or a delta with "
+    "done: true says it will not be stored (reason control_lost or failed): drop it",
 }
 
 
@@ -218,6 +221,17 @@ def _events(
         ),
         EventName.READ: (
             _object(seq=seq, role=role, reader_id=_or_null({"type": "string"})),
+            {"type": "null"},
+        ),
+        EventName.MESSAGE_DELTA: (
+            _object(
+                message_id=uuid,
+                index={"type": "integer", "minimum": 0},
+                text={"type": "string"},
+                done={"const": True},
+                reason={"enum": ["control_lost", "failed"]},
+                optional=("done", "reason"),
+            ),
             {"type": "null"},
         ),
     }
