@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.bot.webhook import WebhookBotFailures
 from gateway.core.auth import Authenticator, TokenSigner
 from gateway.core.bus import CommandBus
 from gateway.core.clients import ClientAddresses
@@ -163,7 +164,7 @@ def create_app(
             dispatcher = Dispatcher(
                 the_store,
                 outbound,
-                Escalation(the_store, publisher),
+                Escalation(the_store, publisher, WebhookBotFailures(the_store, publisher)),
                 _dispatch_policy(settings),
                 metrics,
                 owner=node.id,
