@@ -6,7 +6,7 @@ were stored, each once (the transactional outbox; retries keep the ``webhook-id`
 delivery goes to the bot's ``webhook.url``, signed with its secret (Standard Webhooks
 headers, as every webhook), in order per conversation (FIFO).
 
-Payload (docs/bots.md, "Webhook bots")::
+Payload (docs/bots.md, "webhook")::
 
     {"id": "msg_...", "type": "bot.message", "org_id", "conversation_id", "seq",
      "occurred_at", "data": {

@@ -4,7 +4,7 @@ The delivery itself is the store's: a visitor message stored while a ``webhook``
 the conversation is written to the outbox in the same transaction, as a ``bot.message`` to the
 bot's url signed with its secret, with a ``bot.timeout`` timer ``timeout_seconds`` later
 (``storage/bot_outbox.py``). The service answers through the API or a socket with the
-conversation's ``epoch``, fenced like every bot (docs/bots.md, "Webhook bots").
+conversation's ``epoch``, fenced like every bot (docs/bots.md, "webhook").
 
 This module is the other half: a bot that does not answer in time, or whose delivery goes
 dead, never leaves the visitor waiting. ``WebhookBotFailures`` (called by
