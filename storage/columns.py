@@ -99,6 +99,7 @@ def message(m: Message, to: Encoding) -> tuple[Any, ...]:
         to.json(m.metadata),
         m.client_message_id,
         to.time(m.created_at),
+        m.private,
     )
 
 

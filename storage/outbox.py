@@ -208,8 +208,13 @@ def _webhooks(
 def _channel(
     conversation: Conversation, event: MessageCreated, targets: Targets, at: datetime
 ) -> Iterable[OutboxItem]:
-    """An ``api`` conversation's outgoing messages go to the org's channel endpoints, in order."""
-    if conversation.channel != "api" or event.message["role"] not in OUTGOING_ROLES:
+    """An ``api`` conversation's outgoing messages go to the org's channel endpoints, in order
+    (private notes never: the channel is the visitor's)."""
+    if (
+        conversation.channel != "api"
+        or event.message["role"] not in OUTGOING_ROLES
+        or event.message.get("private")
+    ):
         return ()
     data = {"message": event.message, "conversation": _to_wire(conversation)}
     channels = [e for e in targets.endpoints if e.kind == "channel"]

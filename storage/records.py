@@ -20,6 +20,7 @@ from storage.base import StoredEvent
 from storage.models import (
     Agent,
     ApiKey,
+    Article,
     Bot,
     BotLlm,
     BotWebhook,
@@ -31,6 +32,7 @@ from storage.models import (
     Message,
     NodeLease,
     Org,
+    SearchHit,
     StoredFile,
     WebhookEndpoint,
     Widget,
@@ -41,6 +43,7 @@ __all__ = [
     "agent",
     "api_key",
     "bot",
+    "article",
     "contact",
     "conversation",
     "delivery",
@@ -48,6 +51,7 @@ __all__ = [
     "events",
     "idempotency",
     "message",
+    "search_hit",
     "node",
     "org",
     "stored_file",
@@ -216,6 +220,23 @@ def message(r: Row) -> Message:
         metadata=_json(r["metadata"]),
         client_message_id=r["client_message_id"],
         created_at=timestamp(r["created_at"]),
+        private=bool(r["private"]),
+    )
+
+
+#: The most characters of a matching message a search hit carries.
+MATCH_TEXT_CHARS = 300
+
+
+def search_hit(r: Row) -> SearchHit:
+    """A search row (a conversation's columns, then the match's) as a hit."""
+    found = conversation(r)
+    if r["contact_hit"]:
+        text = " ".join(part for part in (r["contact_name"], r["contact_email"]) if part)
+        return SearchHit(found, "contact", text)
+    content: str = r["hit_content"]
+    return SearchHit(
+        found, "message", content[:MATCH_TEXT_CHARS], r["hit_seq"], bool(r["hit_private"])
     )
 
 
@@ -237,6 +258,19 @@ def node(r: Row) -> NodeLease:
         broker=r["broker"],
         started_at=timestamp(r["started_at"]),
         seen_at=timestamp(r["seen_at"]),
+    )
+
+
+def article(r: Row) -> Article:
+    return Article(
+        id=str(r["id"]),
+        org_id=str(r["org_id"]),
+        title=r["title"],
+        body=r["body"],
+        url=r["url"],
+        source=r["source"],
+        created_at=timestamp(r["created_at"]),
+        updated_at=timestamp(r["updated_at"]),
     )
 
 

@@ -6,12 +6,18 @@ REST table, the file routes and the dialects declare a route per (method, path),
 /v1/agents`` would say ``Allow: POST`` though ``GET /v1/agents`` exists. ``by_path`` merges
 the routes of each path into one, which dispatches on the method: its ``405`` lists them
 all (and ``HEAD`` wherever there is a ``GET``).
+
+A literal path that a parameterised one also matches (``/v1/agents/presence`` and
+``/v1/agents/{agent_id}``) takes every method itself, answering ``405`` for those it lacks:
+otherwise ``PATCH /v1/agents/presence`` would reach the other path's ``PATCH`` as an agent
+id, and fail there as a bad id instead of a method the path does not have.
 """
 
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
+from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -19,6 +25,8 @@ from starlette.routing import Route
 __all__ = ["by_path"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
+#: What a shadowing literal path takes (and answers ``405`` for, where it has no endpoint).
+EVERY_METHOD = ["DELETE", "GET", "PATCH", "POST", "PUT"]
 
 
 def by_path(routes: Iterable[Route]) -> list[Route]:
@@ -30,9 +38,11 @@ def by_path(routes: Iterable[Route]) -> list[Route]:
     grouped: dict[str, list[Route]] = {}
     for route in routes:
         grouped.setdefault(route.path, []).append(route)
+    patterns = [group[0] for path, group in grouped.items() if "{" in path]
     merged: list[Route] = []
     for path, group in grouped.items():
-        if len(group) == 1:
+        shadowed = "{" not in path and any(r.path_regex.match(path) for r in patterns)
+        if len(group) == 1 and not shadowed:
             merged.append(group[0])
             continue
         endpoints: dict[str, Endpoint] = {}
@@ -42,13 +52,23 @@ def by_path(routes: Iterable[Route]) -> list[Route]:
                     raise ValueError(f"{method} {path} is routed twice")
                 endpoints.setdefault(method, route.endpoint)
         methods = sorted(m for m in endpoints if m != "HEAD")
-        merged.append(Route(path, _dispatcher(endpoints), methods=methods, name=group[0].name))
+        merged.append(
+            Route(
+                path,
+                _dispatcher(endpoints),
+                methods=EVERY_METHOD if shadowed else methods,
+                name=group[0].name,
+            )
+        )
     return merged
 
 
 def _dispatcher(endpoints: dict[str, Endpoint]) -> Endpoint:
     async def dispatch(request: Request) -> Response:
-        # The route admits only the methods of ``endpoints``: anything else was a 405.
-        return await endpoints[request.method](request)
+        endpoint = endpoints.get(request.method)
+        if endpoint is None:  # only a route that takes every method gets here
+            allowed = sorted({*endpoints, *(["HEAD"] if "GET" in endpoints else [])})
+            raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
+        return await endpoint(request)
 
     return dispatch
