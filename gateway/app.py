@@ -21,6 +21,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.bot.kinds import AnswererFactory, default_answerers
 from gateway.bot.turns import STATE_KEY as TURNS_STATE_KEY, BotTurns
+from gateway.bot.webhook import WebhookBotFailures
 from gateway.core.auth import Authenticator, TokenSigner
 from gateway.core.bus import CommandBus
 from gateway.core.clients import ClientAddresses
@@ -177,7 +178,7 @@ def create_app(
             dispatcher = Dispatcher(
                 the_store,
                 outbound,
-                Escalation(the_store, publisher),
+                Escalation(the_store, publisher, WebhookBotFailures(the_store, publisher)),
                 _dispatch_policy(settings),
                 metrics,
                 owner=node.id,
