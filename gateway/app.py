@@ -37,6 +37,7 @@ from gateway.dialects.routes import dialect_routes
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
 from gateway.handlers.bots import BotHandlers
+from gateway.handlers.knowledge import KnowledgeHandlers
 from gateway.handlers.wiring import build_bus
 from gateway.http.asyncapi import asyncapi_document
 from gateway.http.cors import PreflightMiddleware
@@ -57,6 +58,9 @@ from gateway.limits.factory import create_rate_limiter
 from gateway.limits.policy import Budgets, Limits
 from gateway.media.attachments import Attachments
 from gateway.media.fetch import Fetcher, FetchPolicy
+from gateway.media.pages import PageReader, page_policy
+from gateway.presence.factory import create_leases
+from gateway.presence.tracker import Presence
 from gateway.realtime import nodes
 from gateway.realtime.broker.base import Broker, BrokerError
 from gateway.realtime.broker.factory import create_broker
@@ -96,6 +100,7 @@ class Gateway:
     node_id: str
     credential_watch: CredentialWatch
     origins: WidgetOrigins
+    presence: Presence
 
 
 def chatgate_version() -> str:
@@ -153,6 +158,8 @@ def create_app(
                 settings.max_file_bytes,
             )
             stack.push_async_callback(attachments.aclose)
+            pages = PageReader(_page_policy(settings))
+            stack.push_async_callback(pages.aclose)
             limiter = create_rate_limiter(settings.redis_url)
             await limiter.start()
             stack.push_async_callback(limiter.aclose)
@@ -175,6 +182,12 @@ def create_app(
                 metrics,
                 owner=node.id,
             )
+            presence = Presence(
+                create_leases(settings.redis_url),
+                publisher,
+                ttl=settings.presence_ttl,
+                refresh=settings.presence_heartbeat,
+            )
             bus, conversations = build_bus(
                 the_store,
                 publisher,
@@ -182,9 +195,11 @@ def create_app(
                 AgentHandlers(the_store, authenticator.credentials),
                 WebhookHandlers(the_store, outbound, wake=dispatcher.wake),
                 BotHandlers(the_store, outbound),
+                KnowledgeHandlers(the_store, pages),
                 attachments,
                 limits,
                 metrics,
+                presence,
             )
             await the_broker.start(registry.deliver, registry.resync)
             stack.push_async_callback(the_broker.aclose)
@@ -193,6 +208,9 @@ def create_app(
             # queued publishes a moment (while the broker is still open).
             stack.push_async_callback(publisher.aclose)
             stack.push_async_callback(conversations.drain)
+            await presence.start()
+            # Before the publisher closes: the sockets still open say offline.
+            stack.push_async_callback(presence.aclose)
             publisher.on_publish.append(dispatcher.wake)
             dispatcher.start()
             stack.push_async_callback(dispatcher.aclose)
@@ -225,6 +243,7 @@ def create_app(
                 node_id=node.id,
                 credential_watch=credential_watch,
                 origins=WidgetOrigins(the_store),
+                presence=presence,
             )
             retention = Retention(the_store, _retention_policy(settings))
             retention.start()
@@ -354,6 +373,15 @@ def _fetch_policy(settings: Settings) -> FetchPolicy:
     return FetchPolicy(
         timeout=settings.fetch_timeout,
         max_bytes=settings.max_file_bytes,
+        allowed_hosts=_hosts(settings.fetch_allowed_hosts),
+    )
+
+
+def _page_policy(settings: Settings) -> FetchPolicy:
+    """Knowledge imports: fetched like attachments, HTML pages only, their own size bound."""
+    return page_policy(
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.knowledge_import_max_bytes,
         allowed_hosts=_hosts(settings.fetch_allowed_hosts),
     )
 

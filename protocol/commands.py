@@ -15,15 +15,16 @@ A rule that spans fields (``__post_init__``) is also written as JSON Schema in t
 documents state what validation enforces.
 
 Conversations, messages and files are defined here; org administration (sessions, tokens,
-widgets, agents, API keys, webhooks) in ``protocol.administration``, re-exported here so that
-every command is ``commands.X``; the field types both use are in ``protocol.fields``.
+widgets, agents, API keys, webhooks) in ``protocol.administration`` and the knowledge base in
+``protocol.knowledge``, both re-exported here so that every command is ``commands.X``; the
+field types they share are in ``protocol.fields``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
@@ -73,11 +74,21 @@ from protocol.fields import (
     ClientMessageId,
     Content,
     Cursor,
+    Instant,
     PageSize,
     Seq,
     ShortText,
     blank,
     text_or_attachments,
+)
+from protocol.knowledge import (
+    CreateArticle,
+    DeleteArticle,
+    GetArticle,
+    ImportArticle,
+    ListArticles,
+    SearchKnowledge,
+    UpdateArticle,
 )
 from protocol.states import Role, Status
 
@@ -93,21 +104,28 @@ __all__ = [
     "ContactInput",
     "CreateAgent",
     "CreateApiKey",
+    "CreateArticle",
     "CreateWebhook",
     "CreateWidget",
     "DeleteAgent",
+    "DeleteArticle",
     "DeleteWebhook",
     "EndConversation",
     "GetAgent",
+    "GetArticle",
     "GetConversation",
     "GetFile",
     "GetWebhook",
     "GetWebhookDelivery",
     "GetWidget",
     "GetWidgetConfig",
+    "ImportArticle",
     "IssueToken",
     "ListAgents",
+    "ListPresence",
+    "ListViewers",
     "ListApiKeys",
+    "ListArticles",
     "ListConversations",
     "ListMessages",
     "ListWebhookDeliveries",
@@ -122,11 +140,15 @@ __all__ = [
     "RevokeApiKey",
     "RotateWebhookSecret",
     "RotateWidgetIdentitySecret",
+    "SearchKnowledge",
     "SendMessage",
+    "SetPresence",
     "SetTyping",
+    "SetViewing",
     "StartConversation",
     "StoreUpload",
     "UpdateAgent",
+    "UpdateArticle",
     "UpdateConversation",
     "UpdateWebhook",
     "UpdateWidget",
@@ -202,7 +224,8 @@ class UpdateConversation:
 
 @dataclass(frozen=True, slots=True)
 class SendMessage:
-    """Post a message. ``role``/``agent_id``/``epoch`` matter only for API keys and bots."""
+    """Post a message. ``role``/``agent_id``/``epoch`` matter only for API keys and bots;
+    ``private`` only for staff."""
 
     conversation_id: UUID
     content: Content = ""
@@ -212,14 +235,24 @@ class SendMessage:
     agent_id: UUID | UnsetType = UNSET
     #: The sender's id on an external live-agent platform (role ``live_agent`` only).
     external_sender_id: ShortText | UnsetType = UNSET
+    #: When a live agent sent it on their platform (role ``live_agent`` only); the message
+    #: takes this time, its order stays that of storage (``seq``). Default: now.
+    created_at: Instant | UnsetType = UNSET
     epoch: Seq | UnsetType = UNSET
     metadata: Metadata = field(default_factory=Metadata)
+    #: A private note: staff only (an agent, or an API key sending as an agent); never
+    #: reaches the visitor, takes nothing over and is no first response.
+    private: bool = False
 
     schema_rules: ClassVar[Mapping[str, Any]] = {
         **text_or_attachments("content"),
         "properties": {"role": {"not": {"const": Role.SYSTEM.value}}},
         "dependentSchemas": {
             "external_sender_id": {
+                "required": ["role"],
+                "properties": {"role": {"const": Role.LIVE_AGENT.value}},
+            },
+            "created_at": {
                 "required": ["role"],
                 "properties": {"role": {"const": Role.LIVE_AGENT.value}},
             },
@@ -296,6 +329,37 @@ class MarkRead:
     seq: Seq
 
 
+# -- presence and collisions --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetPresence:
+    """An agent's socket says it is ``online`` or ``away``; sent again every 20 s (the
+    heartbeat). Socket only: the socket's close ends it."""
+
+    status: Literal["online", "away"]
+
+
+@dataclass(frozen=True, slots=True)
+class SetViewing:
+    """An agent's socket opened (``on``) or left a conversation (collision warnings)."""
+
+    conversation_id: UUID
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListPresence:
+    """Every agent of the org with its presence."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListViewers:
+    """The agents that have a conversation open now."""
+
+    conversation_id: UUID
+
+
 # -- files --------------------------------------------------------------------------------
 
 
@@ -329,6 +393,10 @@ Command = (
     | WatchInbox
     | SetTyping
     | MarkRead
+    | SetPresence
+    | SetViewing
+    | ListPresence
+    | ListViewers
     | StoreUpload
     | GetFile
     | OpenWidgetSession
@@ -363,4 +431,11 @@ Command = (
     | GetBot
     | UpdateBot
     | DeleteBot
+    | CreateArticle
+    | ListArticles
+    | GetArticle
+    | UpdateArticle
+    | DeleteArticle
+    | ImportArticle
+    | SearchKnowledge
 )

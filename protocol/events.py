@@ -6,8 +6,13 @@ Each event becomes one server frame::
 
 ``seq`` numbers the conversation's event log: every stored change (a message, a status
 change) takes the next one, starting at 1, with no gaps. ``conversation.created`` carries
-seq 0. Volatile events (``typing``, ``read``, ``message.delta``) are never stored and carry
-``seq: null``.
+seq 0. Volatile events (``typing``, ``read``, ``viewing``, ``presence``,
+``message.delta``) are never stored and carry ``seq: null``; ``presence`` belongs to no
+conversation (``conversation_id: null``).
+
+Audiences: staff (agents, API keys) see everything; a visitor never sees a private note's
+``new_message``, a ``viewing``, or the ``agent_id`` and ``name`` of an agent's ``typing``
+(``gateway.realtime.push``).
 """
 
 from __future__ import annotations
@@ -23,8 +28,10 @@ __all__ = [
     "EventName",
     "MessageCreated",
     "MessageDelta",
+    "PresenceChanged",
     "ReadMarked",
     "TypingChanged",
+    "ViewingChanged",
     "to_frame",
 ]
 
@@ -38,6 +45,8 @@ class EventName(StrEnum):
     TYPING = "typing"
     READ = "read"
     MESSAGE_DELTA = "message.delta"
+    VIEWING = "viewing"
+    PRESENCE = "presence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,16 +92,56 @@ class ConversationCreated:
 
 @dataclass(frozen=True, slots=True)
 class TypingChanged:
+    """Someone started or stopped typing. An agent's carries ``agent_id`` and ``name`` too,
+    which only staff sockets receive."""
+
     name: ClassVar[EventName] = EventName.TYPING
     conversation_id: str
     on: bool
     role: str
     sender_id: str | None
+    agent_id: str | None = None
+    agent_name: str | None = None
     seq: ClassVar[None] = None
 
     @property
     def data(self) -> JSONObject:
-        return {"on": self.on, "role": self.role, "sender_id": self.sender_id}
+        data: JSONObject = {"on": self.on, "role": self.role, "sender_id": self.sender_id}
+        if self.agent_id is not None:
+            data["agent_id"] = self.agent_id
+            data["name"] = self.agent_name
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ViewingChanged:
+    """An agent opened (``on``) or left a conversation; staff sockets only."""
+
+    name: ClassVar[EventName] = EventName.VIEWING
+    conversation_id: str
+    agent_id: str
+    agent_name: str | None
+    on: bool
+    seq: ClassVar[None] = None
+
+    @property
+    def data(self) -> JSONObject:
+        return {"agent_id": self.agent_id, "name": self.agent_name, "on": self.on}
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """An agent's presence (``online``, ``away``, ``offline``) changed; to the inbox room."""
+
+    name: ClassVar[EventName] = EventName.PRESENCE
+    agent_id: str
+    status: str
+    conversation_id: ClassVar[None] = None
+    seq: ClassVar[None] = None
+
+    @property
+    def data(self) -> JSONObject:
+        return {"agent_id": self.agent_id, "status": self.status}
 
 
 @dataclass(frozen=True, slots=True)
@@ -144,6 +193,8 @@ Event = (
     | TypingChanged
     | ReadMarked
     | MessageDelta
+    | ViewingChanged
+    | PresenceChanged
 )
 
 

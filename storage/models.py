@@ -25,6 +25,7 @@ __all__ = [
     "Bot",
     "BotLlm",
     "BotWebhook",
+    "Article",
     "ConversationChange",
     "Contact",
     "Conversation",
@@ -38,6 +39,7 @@ __all__ = [
     "NodeLease",
     "Org",
     "OutboxItem",
+    "Passage",
     "Plan",
     "StoredFile",
     "WebhookEndpoint",
@@ -258,6 +260,8 @@ class Message:
     metadata: JSONObject
     client_message_id: str | None
     created_at: datetime
+    #: A private note: staff only (never visitors, bots, channels or live-agent platforms).
+    private: bool = False
 
 
 # -- changes ------------------------------------------------------------------------------
@@ -266,7 +270,11 @@ class Message:
 @dataclass(frozen=True, slots=True)
 class NewMessage:
     """A message to append; the store gives it the next seq, a timestamp and, unless ``id``
-    is given (a bot's streamed answer, announced under its id before it is stored), an id."""
+    is given (a bot's streamed answer, announced under its id before it is stored), an id.
+
+    ``created_at``, when given, is the message's own time (a live-agent platform's, say)
+    instead of the time of storage; the order of the conversation stays that of ``seq``.
+    """
 
     role: Role
     sender_id: str | None
@@ -275,6 +283,8 @@ class NewMessage:
     metadata: JSONObject = field(default_factory=dict)
     client_message_id: str | None = None
     id: str | None = None
+    created_at: datetime | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -384,7 +394,8 @@ class OutboxItem:
     """A row to add to the outbox: a signed HTTP delivery or a timer.
 
     ``target``: ``endpoint`` (a ``WebhookEndpoint``), ``live_agent`` (a widget's
-    live-agent platform) or ``timer`` (work for the gateway itself when ``due_at`` comes).
+    live-agent platform), ``bot`` (a ``webhook`` bot: ``bot_id``) or ``timer`` (work for
+    the gateway itself when ``due_at`` comes).
     Items with the same ``fifo_key`` are attempted one at a time, in the order written.
     """
 
@@ -399,6 +410,8 @@ class OutboxItem:
     conversation_id: str | None = None
     seq: int | None = None
     fifo_key: str | None = None
+    #: The webhook bot a ``bot`` row goes to (kept as the row's ``receiver``).
+    bot_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -456,3 +469,37 @@ class DeliveryOutcome:
     def status(self) -> str:
         """The delivery's status after this outcome (``pending`` again for a retry)."""
         return "pending" if self.result == "retry" else self.result
+
+
+# -- knowledge base -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A knowledge-base article: Markdown ``body``, given through the API (``source="api"``)
+    or imported from the page at ``url`` (``source="import"``)."""
+
+    id: str
+    org_id: str
+    title: str
+    body: str
+    url: str | None
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A passage of an article that a knowledge search found.
+
+    ``score`` is the search's confidence in [0, 1], the same for the same data on every
+    store: the share of the question's meaningful terms that the passage (its text, its
+    heading or its article's title) contains (``storage.relevance``).
+    """
+
+    article_id: str
+    title: str
+    url: str | None
+    text: str
+    score: float

@@ -20,6 +20,7 @@ from storage.base import StoredEvent
 from storage.models import (
     Agent,
     ApiKey,
+    Article,
     Bot,
     BotLlm,
     BotWebhook,
@@ -41,6 +42,7 @@ __all__ = [
     "agent",
     "api_key",
     "bot",
+    "article",
     "contact",
     "conversation",
     "delivery",
@@ -216,6 +218,7 @@ def message(r: Row) -> Message:
         metadata=_json(r["metadata"]),
         client_message_id=r["client_message_id"],
         created_at=timestamp(r["created_at"]),
+        private=bool(r["private"]),
     )
 
 
@@ -237,6 +240,19 @@ def node(r: Row) -> NodeLease:
         broker=r["broker"],
         started_at=timestamp(r["started_at"]),
         seen_at=timestamp(r["seen_at"]),
+    )
+
+
+def article(r: Row) -> Article:
+    return Article(
+        id=str(r["id"]),
+        org_id=str(r["org_id"]),
+        title=r["title"],
+        body=r["body"],
+        url=r["url"],
+        source=r["source"],
+        created_at=timestamp(r["created_at"]),
+        updated_at=timestamp(r["updated_at"]),
     )
 
 
@@ -277,6 +293,9 @@ def delivery(r: Row, at: datetime | None = None) -> Delivery:
         elif r["target"] == "live_agent" and r["widget_url"] is not None:
             url = r["widget_url"]
             secrets = (r["widget_secret"],) if r["widget_secret"] else ()
+        elif r["target"] == "bot" and r["bot_url"] is not None:
+            url = r["bot_url"]
+            secrets = (r["bot_secret"],) if r["bot_secret"] else ()
     payload = r["payload"]
     return Delivery(
         id=r["id"],

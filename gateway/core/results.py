@@ -11,18 +11,22 @@ import orjson
 from gateway.core.appearance import Look
 from storage.models import (
     ApiKey,
+    Article,
     Bot,
     Contact,
     Conversation,
     Delivery,
     DeliveryAttempt,
     Message,
+    Passage,
     WebhookEndpoint,
     to_wire,
 )
 
 __all__ = [
+    "AgentPresence",
     "BotView",
+    "ArticlePage",
     "ConversationPage",
     "CreatedApiKey",
     "Deleted",
@@ -31,10 +35,12 @@ __all__ = [
     "DeliveryView",
     "IdentitySecret",
     "IssuedToken",
+    "KnowledgeMatches",
     "MessagePage",
     "ReadPosition",
     "Replayed",
     "Sent",
+    "Viewer",
     "WebhookView",
     "WidgetConfig",
     "WidgetSession",
@@ -265,6 +271,23 @@ class DeliveryDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticlePage:
+    """Newest first; pass ``next_cursor`` as ``cursor`` for the next page (null: no more)."""
+
+    data: list[Article]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeMatches:
+    """The passages a knowledge search found, best first; ``score`` is its confidence in
+    [0, 1] (the share of the question's meaningful words the passage holds), which a bot
+    compares with its ``confidence_threshold``."""
+
+    data: list[Passage]
+
+
+@dataclass(frozen=True, slots=True)
 class Deleted:
     """A resource deleted for good."""
 
@@ -277,6 +300,23 @@ class Replayed:
     """How many deliveries are due again."""
 
     replayed: int
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPresence:
+    """An agent and its presence: ``online``, ``away`` or ``offline``."""
+
+    agent_id: str
+    name: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """An agent that has a conversation open."""
+
+    agent_id: str
+    name: str | None
 
 
 def render(result: Any) -> Any:

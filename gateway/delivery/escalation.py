@@ -91,7 +91,10 @@ class Escalation:
         if conversation.contact_id is not None:
             contact = await self._store.get_contact(org_id, conversation.contact_id)
         after = max(conversation.last_seq - TRANSCRIPT_LIMIT * 2, 0)
-        messages = await self._store.list_messages(conversation.id, after, TRANSCRIPT_LIMIT * 2)
+        # The platform's agents are outside: they never see private notes.
+        messages = await self._store.list_messages(
+            conversation.id, after, TRANSCRIPT_LIMIT * 2, with_private=False
+        )
         transcript = messages[-TRANSCRIPT_LIMIT:]
         seen = conversation.last_seq
         at = now()

@@ -15,13 +15,14 @@ import binascii
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
-from datetime import datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
 from msgspec import UNSET
 
-from gateway.core.auth import Principal
+from gateway.core.auth import Principal, is_staff
 from gateway.core.bus import Context
 from gateway.core.lifecycle import new_conversation, plan_end, plan_message, plan_update
 from gateway.core.publishing import EventPublisher
@@ -57,6 +58,9 @@ T = TypeVar("T")
 API_KEY_ROLES = frozenset({Role.AGENT, Role.BOT, Role.VISITOR, Role.LIVE_AGENT})
 PRINCIPAL_ROLE = {"agent": Role.AGENT, "bot": Role.BOT, "visitor": Role.VISITOR}
 BOT_STATUSES = frozenset({Status.AGENT_REQUESTED, Status.RESOLVED, Status.CLOSED})
+#: How far a message's own time (``created_at`` of a live agent's message) may lie outside
+#: its conversation's life so far: clocks of two hosts differ, by seconds, not minutes.
+CLOCK_SKEW = timedelta(minutes=5)
 
 
 class ConversationHandlers:
@@ -258,6 +262,8 @@ class ConversationHandlers:
     async def send_message(self, ctx: Context, c: cmd.SendMessage) -> Sent:
         principal = ctx.require()
         role = _sending_role(principal, c)
+        if c.private:
+            _check_note(principal, role)
         sender_id = principal.agent_id if role is Role.AGENT else None
         if c.external_sender_id is not UNSET:
             if role is not Role.LIVE_AGENT:
@@ -267,6 +273,13 @@ class ConversationHandlers:
                     details={"path": "$.external_sender_id"},
                 )
             sender_id = c.external_sender_id
+        sent_at = None if c.created_at is UNSET else _millis(c.created_at)
+        if sent_at is not None and role is not Role.LIVE_AGENT:
+            raise GatewayError(
+                ErrorCode.VALIDATION_ERROR,
+                "created_at goes with role live_agent",
+                details={"path": "$.created_at"},
+            )
         if principal.kind == "api_key" and c.agent_id is not UNSET:
             if role not in (Role.AGENT, Role.LIVE_AGENT):
                 raise GatewayError(
@@ -294,6 +307,8 @@ class ConversationHandlers:
         at = now()
 
         def decide(conversation: Conversation) -> Plan:
+            if sent_at is not None:
+                _check_sent_at(sent_at, conversation, at)
             message = NewMessage(
                 role=role,
                 sender_id=conversation.contact_id if role is Role.VISITOR else sender_id,
@@ -301,6 +316,8 @@ class ConversationHandlers:
                 attachments=attachments,
                 metadata=metadata,
                 client_message_id=client_message_id,
+                created_at=sent_at,
+                private=c.private,
             )
             return plan_message(conversation, message, epoch=epoch, at=at)
 
@@ -361,13 +378,19 @@ class ConversationHandlers:
 
     async def list_messages(self, ctx: Context, c: cmd.ListMessages) -> MessagePage:
         conversation = await self._conversation(ctx, c.conversation_id)
-        rows = await self._store.list_messages(conversation.id, c.after_seq, c.limit + 1)
+        rows = await self._store.list_messages(
+            conversation.id, c.after_seq, c.limit + 1, with_private=is_staff(ctx.require())
+        )
         page, more = rows[: c.limit], len(rows) > c.limit
         return MessagePage(page, more, page[-1].seq if page else c.after_seq)
 
     async def read_events(self, ctx: Context, c: cmd.ReadEvents) -> list[StoredEvent]:
         conversation = await self._conversation(ctx, c.conversation_id)
-        return list(await self._store.read_events(conversation.id, c.after_seq, c.limit))
+        return list(
+            await self._store.read_events(
+                conversation.id, c.after_seq, c.limit, with_private=is_staff(ctx.require())
+            )
+        )
 
     # -- files ----------------------------------------------------------------------------
 
@@ -391,6 +414,11 @@ class ConversationHandlers:
         principal = ctx.require()
         conversation = await self._conversation(ctx, c.conversation_id)
         event = TypingChanged(conversation.id, c.on, _actor_role(principal), _actor_id(principal))
+        if principal.agent_id is not None:
+            # Staff see who (collision warnings); visitors get the event without these.
+            agent = await self._store.get_agent(principal.org_id, principal.agent_id)
+            name = None if agent is None else agent.name
+            event = replace(event, agent_id=principal.agent_id, agent_name=name)
         await self._publisher.publish(principal.org_id, (event,))
 
     async def mark_read(self, ctx: Context, c: cmd.MarkRead) -> ReadPosition:
@@ -410,6 +438,17 @@ def _visible(principal: Principal, conversation: Conversation) -> bool:
     if conversation.org_id != principal.org_id:
         return False
     return not principal.is_visitor or conversation.contact_id == principal.contact_id
+
+
+def _check_note(principal: Principal, role: Role) -> None:
+    if not is_staff(principal):
+        raise GatewayError(ErrorCode.FORBIDDEN, "only agents and API keys write private notes")
+    if role is not Role.AGENT:
+        raise GatewayError(
+            ErrorCode.VALIDATION_ERROR,
+            f"a private note is written as role agent, not {role}",
+            details={"path": "$.role"},
+        )
 
 
 def _sending_role(principal: Principal, c: cmd.SendMessage) -> Role:
@@ -434,6 +473,28 @@ def _actor_role(principal: Principal) -> str:
 
 def _actor_id(principal: Principal) -> str | None:
     return principal.contact_id or principal.agent_id
+
+
+def _millis(at: datetime) -> datetime:
+    """``at`` in UTC, truncated to milliseconds (what every stamped time keeps)."""
+    utc = at.astimezone(UTC)
+    return utc.replace(microsecond=utc.microsecond // 1000 * 1000)
+
+
+def _check_sent_at(sent_at: datetime, conversation: Conversation, at: datetime) -> None:
+    """A message's own time must fall within its conversation's life so far, give or take
+    ``CLOCK_SKEW`` (the sender's clock and ours differ a little; years do not)."""
+    if sent_at > at + CLOCK_SKEW:
+        problem = "is in the future"
+    elif sent_at < conversation.created_at - CLOCK_SKEW:
+        problem = "is before the conversation started"
+    else:
+        return
+    raise GatewayError(
+        ErrorCode.VALIDATION_ERROR,
+        f"created_at {problem} (more than {CLOCK_SKEW.seconds // 60} minutes of clock skew)",
+        details={"path": "$.created_at"},
+    )
 
 
 def _uuid(value: str | None) -> uuid.UUID | None:

@@ -7,6 +7,7 @@ from storage.postgres.bots import Bots
 from storage.postgres.conversations import Conversations
 from storage.postgres.files import Files
 from storage.postgres.idempotency import Idempotency
+from storage.postgres.knowledge import Knowledge
 from storage.postgres.nodes import Nodes
 from storage.postgres.outbox import Outbox
 from storage.postgres.settings import Settings
@@ -17,7 +18,17 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    Settings, Nodes, Tenancy, Agents, Bots, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings,
+    Nodes,
+    Tenancy,
+    Agents,
+    Bots,
+    Conversations,
+    Files,
+    Webhooks,
+    Outbox,
+    Idempotency,
+    Knowledge,
 ):
     """The ``Store`` on PostgreSQL.
 

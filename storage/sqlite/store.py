@@ -7,6 +7,7 @@ from storage.sqlite.bots import Bots
 from storage.sqlite.conversations import Conversations
 from storage.sqlite.files import Files
 from storage.sqlite.idempotency import Idempotency
+from storage.sqlite.knowledge import Knowledge
 from storage.sqlite.nodes import Nodes
 from storage.sqlite.outbox import Outbox
 from storage.sqlite.settings import Settings
@@ -17,7 +18,17 @@ __all__ = ["SQLiteStore"]
 
 
 class SQLiteStore(
-    Settings, Nodes, Tenancy, Agents, Bots, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings,
+    Nodes,
+    Tenancy,
+    Agents,
+    Bots,
+    Conversations,
+    Files,
+    Webhooks,
+    Outbox,
+    Idempotency,
+    Knowledge,
 ):
     """The ``Store`` on a SQLite file (WAL mode).
 

@@ -24,6 +24,7 @@ from tests.contracts.apply import ApplyContract
 from tests.contracts.bots import BotContract
 from tests.contracts.conversations import ConversationContract
 from tests.contracts.files import FileContract
+from tests.contracts.knowledge import KnowledgeContract
 from tests.contracts.rows import (
     add_org,
     agent_row,
@@ -38,12 +39,14 @@ __all__ = ["StoreContract"]
 TTL = timedelta(hours=1)
 
 
-class StoreContract(ConversationContract, ApplyContract, FileContract, AgentContract, BotContract):
+class StoreContract(
+    ConversationContract, ApplyContract, FileContract, AgentContract, BotContract, KnowledgeContract
+):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
-    Conversations, ``apply``, which conversations a file belongs to, agents and bots have
-    suites of their own (``conversations``, ``apply``, ``files``, ``agents``, ``bots``),
-    included here.
+    Conversations, ``apply``, which conversations a file belongs to, agents, bots and the
+    knowledge base have suites of their own (``conversations``, ``apply``, ``files``,
+    ``agents``, ``bots``, ``knowledge``), included here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -12,8 +12,9 @@ Two things keep the run on this machine and true to what a schema can say:
 
 - **Outbound URLs point here.** The gateway fetches attachment URLs and delivers webhooks
   and live-agent threads: each URL in a body (``url``, ``live_agent_endpoint_url``, a bot's
-  ``base_url``) is sent
-  as the URL of a local sink (a PNG for GET, 204 for POST), allowed for this run.
+  ``base_url``) is sent as the URL of a local sink (a PNG for GET, 204 for POST), allowed for
+  this run. A knowledge import of it is refused (``page_rejected``: no HTML page), as
+  documented.
 - **State the schema cannot see.** Some valid-looking requests are refused for what no
   JSON Schema can state: a lifecycle step the conversation's status forbids, a file or
   cursor the gateway never issued, ``until`` not after ``since``, an API key minting an
@@ -56,16 +57,20 @@ REFUSED_BY_STATE = {
     "ListConversations": ["422"],  # a cursor the gateway did not issue
     "IssueToken": ["422"],  # an API key's agent token names its agent_id
     "ReplayWebhookDeliveries": ["422"],  # until not after since
-    "SendMessage": ["400", "422"],  # invalid_state; attachment_rejected (no such file)
+    # invalid_state; attachment_rejected (no such file); created_at outside the conversation's life
+    "SendMessage": ["400", "422"],
     "UpdateConversation": ["400"],  # invalid_state
     "UpdateWidget": ["422"],  # identity_required before the widget has an identity secret
     "EndConversation": ["400"],  # invalid_state (ended already)
     "ReplayWebhookDelivery": ["400"],  # neither dead nor delivered
-    "BlandThreadWebhook": ["400"],  # INVALID_PARAMETER (still with the bot), THREAD_ENDED
+    # INVALID_PARAMETER (still with the bot; created_at outside the thread's life), THREAD_ENDED
+    "BlandThreadWebhook": ["400"],
     "PingbackSendMessage": ["422"],  # invalid_state, attachment_rejected
     "AwardeeSendMessage": ["400", "422"],  # invalid_state, invalid_payload
     "AwardeeUpdateConversation": ["400"],  # invalid_state
     "UpdateBot": ["422"],  # llm or webhook settings for a bot of another kind
+    "ListArticles": ["422"],  # a cursor the gateway did not issue
+    "ImportArticle": ["422"],  # page_rejected: the sink serves an image, not a page
 }
 URL_FIELDS = frozenset({"url", "live_agent_endpoint_url", "base_url"})
 _URL = re.compile(urls.URL)

@@ -14,8 +14,10 @@ from protocol.events import (
     EventName,
     MessageCreated,
     MessageDelta,
+    PresenceChanged,
     ReadMarked,
     TypingChanged,
+    ViewingChanged,
     to_frame,
 )
 from tests.protocol.samples import AGENT, CODECS, CONVERSATION
@@ -109,6 +111,52 @@ EVENTS = [
         },
         id="message-delta",
     ),
+    pytest.param(
+        TypingChanged(
+            conversation_id=CONVERSATION,
+            on=True,
+            role="agent",
+            sender_id=AGENT,
+            agent_id=AGENT,
+            agent_name="Ana",
+        ),
+        {
+            "op": "event",
+            "event": "typing",
+            "conversation_id": CONVERSATION,
+            "seq": None,
+            "data": {
+                "on": True,
+                "role": "agent",
+                "sender_id": AGENT,
+                "agent_id": AGENT,
+                "name": "Ana",
+            },
+        },
+        id="typing-agent-for-staff",
+    ),
+    pytest.param(
+        ViewingChanged(conversation_id=CONVERSATION, agent_id=AGENT, agent_name="Ana", on=True),
+        {
+            "op": "event",
+            "event": "viewing",
+            "conversation_id": CONVERSATION,
+            "seq": None,
+            "data": {"agent_id": AGENT, "name": "Ana", "on": True},
+        },
+        id="viewing",
+    ),
+    pytest.param(
+        PresenceChanged(agent_id=AGENT, status="away"),
+        {
+            "op": "event",
+            "event": "presence",
+            "conversation_id": None,
+            "seq": None,
+            "data": {"agent_id": AGENT, "status": "away"},
+        },
+        id="presence",
+    ),
 ]
 
 
@@ -171,6 +219,8 @@ def test_event_names_are_wire_strings():
         "typing",
         "read",
         "message.delta",
+        "viewing",
+        "presence",
     ]
 
 
