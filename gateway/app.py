@@ -20,6 +20,7 @@ from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.bot.kinds import AnswererFactory, default_answerers
+from gateway.bot.llm import llm_fetch_policy
 from gateway.bot.turns import STATE_KEY as TURNS_STATE_KEY, BotTurns
 from gateway.bot.webhook import WebhookBotFailures
 from gateway.core.auth import Authenticator, TokenSigner
@@ -152,6 +153,8 @@ def create_app(
             )
             outbound = Fetcher(_outbound_policy(settings))
             stack.push_async_callback(outbound.aclose)
+            llm_http = Fetcher(llm_fetch_policy(settings))
+            stack.push_async_callback(llm_http.aclose)
             attachments = Attachments(
                 the_store,
                 Fetcher(_fetch_policy(settings)),
@@ -195,7 +198,7 @@ def create_app(
                 admin,
                 AgentHandlers(the_store, authenticator.credentials),
                 WebhookHandlers(the_store, outbound, wake=dispatcher.wake),
-                BotHandlers(the_store, outbound),
+                BotHandlers(the_store, outbound, llm_http, settings.llm_base_url),
                 KnowledgeHandlers(the_store, pages),
                 attachments,
                 limits,
@@ -219,7 +222,7 @@ def create_app(
                 the_store,
                 bus,
                 publisher,
-                answerers or default_answerers(the_store, settings),
+                answerers or default_answerers(the_store, settings, llm_http),
             )
             conversations.on_visitor_message.append(turns.heard)
             conversations.on_change.append(turns.observe)

@@ -144,7 +144,8 @@ class Widget:
 class BotLlm:
     """Where an ``llm`` bot asks: an OpenAI-compatible chat-completions endpoint."""
 
-    base_url: str
+    #: None: the gateway's ``llm_base_url`` setting.
+    base_url: str | None
     model: str
     system_prompt: str | None = None
     #: Never rendered (``api_key_set``); None: the gateway's ``llm_api_key`` setting.

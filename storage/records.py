@@ -132,7 +132,7 @@ def widget(r: Row) -> Widget:
 
 def bot(r: Row) -> Bot:
     llm = None
-    if r["llm_base_url"] is not None:
+    if r["llm_model"] is not None:
         llm = BotLlm(
             base_url=r["llm_base_url"],
             model=r["llm_model"],

@@ -164,7 +164,8 @@ class WebhookView:
 class LlmView:
     """An ``llm`` bot's endpoint; its API key is never shown, only whether it has one."""
 
-    base_url: str
+    #: None: the gateway's ``CHATGATE_LLM_BASE_URL``.
+    base_url: str | None
     model: str
     system_prompt: str | None
     api_key_set: bool

@@ -110,6 +110,8 @@ def fuzzed_gateway(tmp_path: Path, sink: str) -> Iterator[tuple[str, str]]:
         widget_sessions_per_minute=plenty,
         fetch_allowed_hosts="127.0.0.1",
         webhook_allowed_hosts="127.0.0.1",
+        # An llm bot without a base_url of its own needs the gateway's (else 422).
+        llm_base_url="http://127.0.0.1:9/v1",
     )
     with live_server(create_app(settings)) as base_url:
         yield base_url, org.api_key
