@@ -206,7 +206,8 @@ async def test_client_stops_reconnecting_when_refused(
     assert client.state is ClientState.CLOSED
     with pytest.raises(ClientError):
         await client.send("00000000-0000-0000-0000-000000000000", "hi")
-    await asyncio.sleep(0.5)  # several backoff delays: none may bring a reconnect
+    # Stopped means the connection loop has ended: nothing is left to connect again.
+    assert client._runner is not None and client._runner.done()
     assert proxy.connections == 2
     await client.aclose()
 
