@@ -19,6 +19,8 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.bot.kinds import AnswererFactory, default_answerers
+from gateway.bot.turns import STATE_KEY as TURNS_STATE_KEY, BotTurns
 from gateway.bot.webhook import WebhookBotFailures
 from gateway.core.auth import Authenticator, TokenSigner
 from gateway.core.bus import CommandBus
@@ -110,7 +112,11 @@ def chatgate_version() -> str:
 
 
 def create_app(
-    settings: Settings | None = None, *, broker: Broker | None = None, store: Store | None = None
+    settings: Settings | None = None,
+    *,
+    broker: Broker | None = None,
+    store: Store | None = None,
+    answerers: AnswererFactory | None = None,
 ) -> GatewayApp:
     """Build the gateway app.
 
@@ -120,6 +126,7 @@ def create_app(
             default: the one ``settings`` asks for.
         store: a store the caller started and will close; default: opened from
             ``settings.database_url`` and closed with the app.
+        answerers: what answers for a bot (``gateway.bot.kinds``); default: each kind's own.
     """
     settings = settings or Settings.from_env()
 
@@ -208,6 +215,16 @@ def create_app(
             publisher.on_publish.append(dispatcher.wake)
             dispatcher.start()
             stack.push_async_callback(dispatcher.aclose)
+            turns = BotTurns(
+                the_store,
+                bus,
+                publisher,
+                answerers or default_answerers(the_store, settings),
+            )
+            conversations.on_visitor_message.append(turns.heard)
+            conversations.on_change.append(turns.observe)
+            # Stopped first: a turn's last writes go out before the publishes are drained.
+            stack.push_async_callback(turns.aclose)
             credential_watch = CredentialWatch(
                 authenticator.credentials, interval=settings.revocation_check_interval
             )
@@ -241,6 +258,7 @@ def create_app(
                 HTTP_STATE_KEY: http,
                 OPERATIONS_STATE_KEY: operations,
                 SOCKETS_STATE_KEY: sockets,
+                TURNS_STATE_KEY: turns,
             }
 
     hosts = HostPolicy.parse(settings.allowed_hosts)

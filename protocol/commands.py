@@ -133,6 +133,7 @@ __all__ = [
     "ListWidgets",
     "MarkRead",
     "OpenWidgetSession",
+    "PostBotAnswer",
     "ReadEvents",
     "ReplayWebhookDeliveries",
     "ReplayWebhookDelivery",
@@ -266,6 +267,20 @@ class SendMessage:
     def __post_init__(self) -> None:
         if blank(self.content) and not self.attachments:
             raise ValueError("a message needs content or attachments")
+
+
+@dataclass(frozen=True, slots=True)
+class PostBotAnswer:
+    """A bot's answer, stored under the id its ``message.delta`` events announced, with the
+    conversation's ``epoch`` (not parsed from JSON: built by the turn runner, ``gateway.bot``,
+    for the bot principal only)."""
+
+    conversation_id: UUID
+    message_id: UUID
+    content: Content
+    epoch: Seq
+    bot_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -425,6 +440,7 @@ Command = (
     | GetWebhookDelivery
     | ReplayWebhookDelivery
     | ReplayWebhookDeliveries
+    | PostBotAnswer
     | CreateBot
     | ListBots
     | GetBot

@@ -6,8 +6,9 @@ Each event becomes one server frame::
 
 ``seq`` numbers the conversation's event log: every stored change (a message, a status
 change) takes the next one, starting at 1, with no gaps. ``conversation.created`` carries
-seq 0. Volatile events (``typing``, ``read``, ``viewing``, ``presence``) are never stored and
-carry ``seq: null``; ``presence`` belongs to no conversation (``conversation_id: null``).
+seq 0. Volatile events (``typing``, ``read``, ``message.delta``, ``viewing``, ``presence``)
+are never stored and carry ``seq: null``; ``presence`` belongs to no conversation
+(``conversation_id: null``).
 
 Audiences: staff (agents, API keys) see everything; a visitor never sees a private note's
 ``new_message``, a ``viewing``, or the ``agent_id`` and ``name`` of an agent's ``typing``
@@ -27,6 +28,7 @@ __all__ = [
     "EventName",
     "MessageCreated",
     "PresenceChanged",
+    "MessageDelta",
     "ReadMarked",
     "TypingChanged",
     "ViewingChanged",
@@ -44,6 +46,7 @@ class EventName(StrEnum):
     READ = "read"
     VIEWING = "viewing"
     PRESENCE = "presence"
+    MESSAGE_DELTA = "message.delta"
 
 
 @dataclass(frozen=True, slots=True)
@@ -157,6 +160,32 @@ class ReadMarked:
         return {"seq": self.read_seq, "role": self.role, "reader_id": self.reader_id}
 
 
+@dataclass(frozen=True, slots=True)
+class MessageDelta:
+    """The next piece of a bot's answer as it streams, before it is stored.
+
+    ``message_id`` is the id the whole answer will be stored under (its ``new_message`` ends
+    the stream); ``index`` counts the pieces from 0. A terminal delta (``done``, with
+    ``reason`` ``control_lost`` or ``failed``) says the answer will not be stored: drop it.
+    """
+
+    name: ClassVar[EventName] = EventName.MESSAGE_DELTA
+    conversation_id: str
+    message_id: str
+    index: int
+    text: str
+    #: Why the answer ends unstored (``control_lost``, ``failed``); None while it streams.
+    reason: str | None = None
+    seq: ClassVar[None] = None
+
+    @property
+    def data(self) -> JSONObject:
+        data: JSONObject = {"message_id": self.message_id, "index": self.index, "text": self.text}
+        if self.reason is not None:
+            data.update(done=True, reason=self.reason)
+        return data
+
+
 Event = (
     MessageCreated
     | ConversationUpdated
@@ -165,6 +194,7 @@ Event = (
     | ReadMarked
     | ViewingChanged
     | PresenceChanged
+    | MessageDelta
 )
 
 

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
@@ -39,6 +40,7 @@ from storage.models import (
     Applied,
     Contact,
     Conversation,
+    Message,
     NewMessage,
     Plan,
     StoredFile,
@@ -47,6 +49,8 @@ from storage.models import (
 )
 
 __all__ = ["ConversationHandlers"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -70,6 +74,12 @@ class ConversationHandlers:
         self._attachments = attachments
         self._limits = limits
         self._inflight: set[asyncio.Task[Any]] = set()
+        #: Awaited with each newly stored visitor message (not a replay), once published and
+        #: before the send answers (the bot's turn starts there).
+        self.on_visitor_message: list[Callable[[Conversation, Message], Awaitable[None]]] = []
+        #: Called with the conversation after every stored change, once published (the turn
+        #: runner sees a takeover there and stops streaming).
+        self.on_change: list[Callable[[Conversation], None]] = []
 
     async def drain(self) -> None:
         """Wait for writes whose caller went away to finish publishing (shutdown)."""
@@ -91,7 +101,11 @@ class ConversationHandlers:
         decide: Decide,
         *,
         client_message_id: str | None = None,
+        then: Callable[[Applied], Awaitable[None]] | None = None,
     ) -> Applied:
+        """Apply ``decide`` and publish, then run ``then`` (unless the command was a replay):
+        all of it even if the caller is cancelled meanwhile."""
+
         def guarded(conversation: Conversation) -> Plan:
             if not _visible(principal, conversation):
                 raise GatewayError.not_found("conversation")
@@ -105,6 +119,11 @@ class ConversationHandlers:
                 client_message_id=client_message_id,
             )
             await self._publisher.publish(principal.org_id, applied.events)
+            if applied.events:
+                for hook in self.on_change:
+                    _quietly(hook, applied.conversation)
+            if then is not None and applied.replayed is None:
+                await then(applied)
             return applied
 
         # Persist, then publish, even if the caller is cancelled in between (a socket that
@@ -303,11 +322,44 @@ class ConversationHandlers:
             return plan_message(conversation, message, epoch=epoch, at=at)
 
         applied = await self._commit(
-            principal, c.conversation_id, decide, client_message_id=client_message_id
+            principal,
+            c.conversation_id,
+            decide,
+            client_message_id=client_message_id,
+            then=self._heard if role is Role.VISITOR else None,
         )
         if applied.replayed is not None:
             return Sent(applied.replayed, applied.conversation, replayed=True)
         # A plan for a message always ends with that message (after any takeover steps).
+        return Sent(applied.messages[-1], applied.conversation, replayed=False)
+
+    async def _heard(self, applied: Applied) -> None:
+        """Tell the hooks of a visitor message just stored (a failing hook is logged)."""
+        message = applied.messages[-1]
+        for hook in self.on_visitor_message:
+            try:
+                await hook(applied.conversation, message)
+            except Exception:
+                log.exception("a hook failed on visitor message %s", message.id)
+
+    async def post_bot_answer(self, ctx: Context, c: cmd.PostBotAnswer) -> Sent:
+        """Store a bot's (streamed) answer under its announced id, fenced by ``epoch``."""
+        principal = ctx.require()
+        if principal.kind != "bot":
+            raise GatewayError(ErrorCode.FORBIDDEN, "only the bot posts bot answers")
+        at = now()
+
+        def decide(conversation: Conversation) -> Plan:
+            message = NewMessage(
+                role=Role.BOT,
+                sender_id=c.bot_id,
+                content=c.content,
+                metadata=c.metadata,
+                id=str(c.message_id),
+            )
+            return plan_message(conversation, message, epoch=c.epoch, at=at)
+
+        applied = await self._commit(principal, c.conversation_id, decide)
         return Sent(applied.messages[-1], applied.conversation, replayed=False)
 
     async def end_conversation(self, ctx: Context, c: cmd.EndConversation) -> Conversation:
@@ -476,6 +528,13 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise GatewayError(
             ErrorCode.VALIDATION_ERROR, "invalid cursor", details={"path": "$.cursor"}
         ) from None
+
+
+def _quietly(hook: Callable[[Conversation], None], conversation: Conversation) -> None:
+    try:
+        hook(conversation)
+    except Exception:
+        log.exception("a change hook failed on conversation %s", conversation.id)
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:

@@ -45,6 +45,7 @@ def build_bus(
     bus.register(cmd.UpdateConversation, conversations.update_conversation)
     bus.register(cmd.SendMessage, conversations.send_message)
     bus.register(cmd.EndConversation, conversations.end_conversation)
+    bus.register(cmd.PostBotAnswer, conversations.post_bot_answer)
     bus.register(cmd.ListMessages, conversations.list_messages)
     bus.register(cmd.StoreUpload, conversations.store_upload)
     bus.register(cmd.GetFile, conversations.get_file)

@@ -69,6 +69,9 @@ _EVENTS: Final[Mapping[EventName, str]] = {
     EventName.VIEWING: "An agent opened (on) or left a conversation; staff sockets only "
     "(volatile: seq null)",
     EventName.PRESENCE: "An agent's presence changed (inbox; conversation_id null; volatile)",
+    EventName.MESSAGE_DELTA: "The next piece of a bot's answer as it streams (volatile: seq "
+    "null); the new_message with message.id == data.message_id ends it, or a delta with "
+    "done: true says it will not be stored (reason control_lost or failed): drop it",
 }
 
 
@@ -248,6 +251,17 @@ def _events(
         ),
         EventName.READ: (
             _object(seq=seq, role=role, reader_id=_or_null({"type": "string"})),
+            {"type": "null"},
+        ),
+        EventName.MESSAGE_DELTA: (
+            _object(
+                message_id=uuid,
+                index={"type": "integer", "minimum": 0},
+                text={"type": "string"},
+                done={"const": True},
+                reason={"enum": ["control_lost", "failed"]},
+                optional=("done", "reason"),
+            ),
             {"type": "null"},
         ),
     }

@@ -13,6 +13,7 @@ from protocol.events import (
     ConversationUpdated,
     EventName,
     MessageCreated,
+    MessageDelta,
     PresenceChanged,
     ReadMarked,
     TypingChanged,
@@ -145,6 +146,17 @@ EVENTS = [
         },
         id="presence",
     ),
+    pytest.param(
+        MessageDelta(conversation_id=CONVERSATION, message_id="m-1", index=3, text=" there"),
+        {
+            "op": "event",
+            "event": "message.delta",
+            "conversation_id": CONVERSATION,
+            "seq": None,
+            "data": {"message_id": "m-1", "index": 3, "text": " there"},
+        },
+        id="message-delta",
+    ),
 ]
 
 
@@ -208,6 +220,7 @@ def test_event_names_are_wire_strings():
         "read",
         "viewing",
         "presence",
+        "message.delta",
     ]
 
 
@@ -224,3 +237,24 @@ def test_joined_event_frames_decode_to_the_list(codec):
     frames = [to_frame(typing.cast(events.Event, case.values[0])) for case in EVENTS] * 4
     joined = codec.join([codec.encode(frame) for frame in frames])
     assert codec.decode(joined) == frames
+
+
+def test_message_delta_is_volatile_and_terminal_only_with_a_reason():
+    """A delta carries no seq; only a terminal one (with a reason) says done."""
+    piece = MessageDelta(CONVERSATION, "m-1", 0, "Hel")
+    assert piece.seq is None
+    assert to_frame(piece) == {
+        "op": "event",
+        "event": "message.delta",
+        "conversation_id": CONVERSATION,
+        "seq": None,
+        "data": {"message_id": "m-1", "index": 0, "text": "Hel"},
+    }
+    end = MessageDelta(CONVERSATION, "m-1", 2, "", reason="control_lost")
+    assert end.data == {
+        "message_id": "m-1",
+        "index": 2,
+        "text": "",
+        "done": True,
+        "reason": "control_lost",
+    }
