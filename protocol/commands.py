@@ -367,9 +367,10 @@ class ListViewers:
 @dataclass(frozen=True, slots=True)
 class SearchConversations:
     """Find conversations by contact name or email and message text (staff): every word of
-    ``q`` must match, as a word prefix; operator characters are only separators."""
+    ``q`` must match, as a word prefix; operator characters are only separators. A query
+    with no word finds nothing."""
 
-    q: Annotated[str, Meta(min_length=1, max_length=200)]
+    q: Annotated[str, Meta(max_length=200)] = ""
     limit: Annotated[int, Meta(ge=1, le=50)] = 20
     cursor: Cursor | UnsetType = UNSET
 

@@ -17,16 +17,14 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Iterable
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.routing import Match, Route
+from starlette.types import Scope
 
 __all__ = ["by_path"]
 
 Endpoint = Callable[[Request], Awaitable[Response]]
-#: What a shadowing literal path takes (and answers ``405`` for, where it has no endpoint).
-EVERY_METHOD = ["DELETE", "GET", "PATCH", "POST", "PUT"]
 
 
 def by_path(routes: Iterable[Route]) -> list[Route]:
@@ -41,9 +39,15 @@ def by_path(routes: Iterable[Route]) -> list[Route]:
     patterns = [group[0] for path, group in grouped.items() if "{" in path]
     merged: list[Route] = []
     for path, group in grouped.items():
-        shadowed = "{" not in path and any(r.path_regex.match(path) for r in patterns)
-        if len(group) == 1 and not shadowed:
-            merged.append(group[0])
+        shadowing = "{" not in path and any(r.path_regex.match(path) for r in patterns)
+        kind = _Literal if shadowing else Route
+        if len(group) == 1:
+            only = group[0]
+            merged.append(
+                kind(path, only.endpoint, methods=only.methods, name=only.name)
+                if shadowing
+                else only
+            )
             continue
         endpoints: dict[str, Endpoint] = {}
         for route in group:
@@ -52,23 +56,22 @@ def by_path(routes: Iterable[Route]) -> list[Route]:
                     raise ValueError(f"{method} {path} is routed twice")
                 endpoints.setdefault(method, route.endpoint)
         methods = sorted(m for m in endpoints if m != "HEAD")
-        merged.append(
-            Route(
-                path,
-                _dispatcher(endpoints),
-                methods=EVERY_METHOD if shadowed else methods,
-                name=group[0].name,
-            )
-        )
+        merged.append(kind(path, _dispatcher(endpoints), methods=methods, name=group[0].name))
     return merged
+
+
+class _Literal(Route):
+    """A route whose path also matches a parameterised route: it takes its path for every
+    method, so that a method it lacks answers its own ``405`` (Starlette's, with ``Allow``)."""
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        match, child = super().matches(scope)
+        return (Match.FULL if match is Match.PARTIAL else match), child
 
 
 def _dispatcher(endpoints: dict[str, Endpoint]) -> Endpoint:
     async def dispatch(request: Request) -> Response:
-        endpoint = endpoints.get(request.method)
-        if endpoint is None:  # only a route that takes every method gets here
-            allowed = sorted({*endpoints, *(["HEAD"] if "GET" in endpoints else [])})
-            raise HTTPException(405, headers={"Allow": ", ".join(allowed)})
-        return await endpoint(request)
+        # The route admits only the methods of ``endpoints``: anything else was a 405.
+        return await endpoints[request.method](request)
 
     return dispatch
