@@ -25,6 +25,7 @@ from gateway.core.clients import ClientAddresses
 from gateway.core.idempotency import Idempotency
 from gateway.core.metrics import Metrics
 from gateway.core.origins import WidgetOrigins
+from gateway.core.passwords import Passwords
 from gateway.delivery.dispatcher import Dispatcher, DispatchPolicy
 from gateway.delivery.escalation import Escalation
 from gateway.delivery.retention import Retention, RetentionPolicy
@@ -32,8 +33,10 @@ from gateway.delivery.retries import RetrySchedule
 from gateway.delivery.webhooks import WebhookHandlers
 from gateway.dialects.openapi import dialect_sections
 from gateway.dialects.routes import dialect_routes
+from gateway.handlers.accounts import Accounts, AccountTimes
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
+from gateway.handlers.auth import AccountHandlers
 from gateway.handlers.wiring import build_bus
 from gateway.http.asyncapi import asyncapi_document
 from gateway.http.cors import PreflightMiddleware
@@ -51,7 +54,9 @@ from gateway.http.routes import rest_routes
 from gateway.http.routing import by_path
 from gateway.http.services import STATE_KEY as HTTP_STATE_KEY, HttpServices
 from gateway.limits.factory import create_rate_limiter
+from gateway.limits.gcra import RateLimiter
 from gateway.limits.policy import Budgets, Limits
+from gateway.limits.signin import SignInGuard, SignInPolicy
 from gateway.media.attachments import Attachments
 from gateway.media.fetch import Fetcher, FetchPolicy
 from gateway.realtime import nodes
@@ -93,6 +98,7 @@ class Gateway:
     node_id: str
     credential_watch: CredentialWatch
     origins: WidgetOrigins
+    accounts: Accounts
 
 
 def chatgate_version() -> str:
@@ -149,6 +155,7 @@ def create_app(
             await limiter.start()
             stack.push_async_callback(limiter.aclose)
             limits = Limits(limiter, _budgets(settings), metrics)
+            accounts = _accounts(settings, the_store, limiter, metrics, secret)
             admin = AdminHandlers(the_store, authenticator, settings, outbound, limits)
             publisher = Publisher(the_broker)
             node = await nodes.register(
@@ -172,6 +179,12 @@ def create_app(
                 publisher,
                 admin,
                 AgentHandlers(the_store, authenticator.credentials),
+                AccountHandlers(
+                    accounts,
+                    signer,
+                    timedelta(seconds=settings.agent_token_ttl),
+                    settings.public_url,
+                ),
                 WebhookHandlers(the_store, outbound, wake=dispatcher.wake),
                 attachments,
                 limits,
@@ -206,6 +219,7 @@ def create_app(
                 node_id=node.id,
                 credential_watch=credential_watch,
                 origins=WidgetOrigins(the_store),
+                accounts=accounts,
             )
             retention = Retention(the_store, _retention_policy(settings))
             retention.start()
@@ -249,6 +263,26 @@ def create_app(
         exception_handlers={HTTPException: http_exception_handler},
         lifespan=_refusing(lifespan),
     )
+
+
+def _accounts(
+    settings: Settings, store: Store, limiter: RateLimiter, metrics: Metrics, secret: str
+) -> Accounts:
+    guard = SignInGuard(
+        limiter,
+        metrics,
+        SignInPolicy(
+            max_failures=settings.sign_in_max_failures,
+            max_address_failures=settings.sign_in_max_address_failures,
+            lock_seconds=settings.sign_in_lock_seconds,
+        ),
+    )
+    times = AccountTimes(
+        session=timedelta(seconds=settings.session_ttl),
+        invitation=timedelta(seconds=settings.invitation_ttl),
+        reset=timedelta(seconds=settings.password_reset_ttl),
+    )
+    return Accounts(store, Passwords(), guard, secret, times, settings.public_url)
 
 
 #: Where sockets connect.

@@ -15,7 +15,8 @@ A rule that spans fields (``__post_init__``) is also written as JSON Schema in t
 documents state what validation enforces.
 
 Conversations, messages and files are defined here; org administration (sessions, tokens,
-widgets, agents, API keys, webhooks) in ``protocol.administration``, re-exported here so that
+widgets, agents, API keys, webhooks) in ``protocol.administration`` and agent accounts in
+``protocol.accounts``, re-exported here so that
 every command is ``commands.X``; the field types both use are in ``protocol.fields``.
 """
 
@@ -28,6 +29,16 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
+from protocol.accounts import (
+    AcceptInvitation,
+    CreateInvitation,
+    GetMe,
+    IssuePasswordReset,
+    IssueSessionToken,
+    ResetPassword,
+    SignIn,
+    SignOut,
+)
 from protocol.administration import (
     Appearance,
     CreateAgent,
@@ -77,6 +88,14 @@ from protocol.fields import (
 from protocol.states import Role, Status
 
 __all__ = [
+    "AcceptInvitation",
+    "CreateInvitation",
+    "GetMe",
+    "IssuePasswordReset",
+    "IssueSessionToken",
+    "ResetPassword",
+    "SignIn",
+    "SignOut",
     "Appearance",
     "Attachment",
     "Command",
@@ -330,4 +349,12 @@ Command = (
     | GetWebhookDelivery
     | ReplayWebhookDelivery
     | ReplayWebhookDeliveries
+    | AcceptInvitation
+    | CreateInvitation
+    | GetMe
+    | IssuePasswordReset
+    | IssueSessionToken
+    | ResetPassword
+    | SignIn
+    | SignOut
 )

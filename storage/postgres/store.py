@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.postgres.accounts import Accounts
 from storage.postgres.agents import Agents
 from storage.postgres.conversations import Conversations
 from storage.postgres.files import Files
@@ -16,7 +17,7 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings, Nodes, Tenancy, Agents, Accounts, Conversations, Files, Webhooks, Outbox, Idempotency
 ):
     """The ``Store`` on PostgreSQL.
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.sqlite.accounts import Accounts
 from storage.sqlite.agents import Agents
 from storage.sqlite.conversations import Conversations
 from storage.sqlite.files import Files
@@ -16,7 +17,7 @@ __all__ = ["SQLiteStore"]
 
 
 class SQLiteStore(
-    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings, Nodes, Tenancy, Agents, Accounts, Conversations, Files, Webhooks, Outbox, Idempotency
 ):
     """The ``Store`` on a SQLite file (WAL mode).
 

@@ -19,6 +19,7 @@ from storage.models import (
     StoredFile,
     now,
 )
+from tests.contracts.accounts import AccountContract
 from tests.contracts.agents import AgentContract
 from tests.contracts.apply import ApplyContract
 from tests.contracts.conversations import ConversationContract
@@ -37,11 +38,14 @@ __all__ = ["StoreContract"]
 TTL = timedelta(hours=1)
 
 
-class StoreContract(ConversationContract, ApplyContract, FileContract, AgentContract):
+class StoreContract(
+    ConversationContract, ApplyContract, FileContract, AgentContract, AccountContract
+):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
     Conversations, ``apply``, which conversations a file belongs to, and agents have suites
-    of their own (``conversations``, ``apply``, ``files``, ``agents``), included here.
+    of their own (``conversations``, ``apply``, ``files``, ``agents``, ``accounts``), included
+    here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -64,6 +64,9 @@ REFUSED_BY_STATE = {
     "PingbackSendMessage": ["422"],  # invalid_state, attachment_rejected
     "AwardeeSendMessage": ["400", "422"],  # invalid_state, invalid_payload
     "AwardeeUpdateConversation": ["400"],  # invalid_state
+    "IssuePasswordReset": ["422"],  # the agent has no email to sign in with
+    "AcceptInvitation": ["400"],  # invalid_link: a token the gateway did not issue
+    "ResetPassword": ["400"],  # invalid_link: a token the gateway did not issue
 }
 URL_FIELDS = frozenset({"url", "live_agent_endpoint_url"})
 _URL = re.compile(urls.URL)
