@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -57,6 +58,8 @@ def _body(op_path: str, ids: dict[str, str]) -> dict[str, Any]:
     """A body that would be valid for the owner, pointing at the owner's ids."""
     if op_path.startswith("/v1/webhooks"):
         return {"url": "https://hooks.example/in", "since": "2020-01-01T00:00:00Z"}
+    if op_path == "/v1/agents/invitations":
+        return {"email": f"{uuid.uuid4().hex}@acme.example"}
     if op_path.startswith("/v1/agents/"):
         return {"name": "n", "status": "disabled"}
     return {
@@ -106,6 +109,8 @@ def test_tenancy_every_route_hides_another_orgs_data(
         assert not leaked, f"{op.method} {op.path} leaked {leaked}: {text}"
         if PARAM.search(op.path) or (op.method, op.path) in REFERS_BY_BODY:
             assert response.status_code in (403, 404), (op.method, op.path, text)
+        elif op.tag == "auth":  # a signed-in agent's own session: no other org's data
+            assert response.status_code in (200, 201, 403), (op.method, op.path, text)
         elif credential == "api_key":
             assert response.status_code < 300, "a listing or create in the caller's own org"
         else:
