@@ -241,7 +241,7 @@ _TAGS: Final = {
     "admin": "An org's widgets, agents and API keys (API key only)",
     "webhooks": "Webhook endpoints, deliveries and replays (API key only; docs/webhooks.md)",
     "knowledge": "The knowledge base bots answer from: articles, imported pages, a test search"
-    " (API key only; docs/bots.md)",
+    " (API key only; docs/knowledge.md)",
 }
 #: Operations that may find the conversation in a state that refuses them.
 _LIFECYCLE: Final = {cmd.SendMessage, cmd.UpdateConversation, cmd.EndConversation}
