@@ -255,7 +255,7 @@ _TAGS: Final = {
     "(docs/protocol.md, Presence)",
     "search": "Search conversations by contact and message text (docs/api.md, Search)",
     "knowledge": "The knowledge base bots answer from: articles, imported pages, a test search"
-    " (API key or admin agent; docs/bots.md)",
+    " (API key or admin agent; docs/knowledge.md)",
 }
 #: Operations that may find the conversation in a state that refuses them.
 _LIFECYCLE: Final = {cmd.SendMessage, cmd.UpdateConversation, cmd.EndConversation}
