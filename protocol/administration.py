@@ -13,6 +13,7 @@ from msgspec import UNSET, Meta, UnsetType
 from protocol.bounds import Metadata
 from protocol.fields import (
     NOT_BLANK,
+    AgentRole,
     AgentStatus,
     Color,
     DeliveryStatus,
@@ -252,13 +253,14 @@ class GetAgent:
 
 @dataclass(frozen=True, slots=True)
 class UpdateAgent:
-    """``status: disabled`` refuses the agent's tokens (and closes its sockets) until it is
-    ``active`` again."""
+    """``status: disabled`` refuses the agent's tokens and sessions (and closes its sockets)
+    until it is ``active`` again; ``role`` is ``admin`` or ``agent``."""
 
     agent_id: UUID
     name: Name | UnsetType = UNSET
     email: ShortText | None | UnsetType = UNSET
     status: AgentStatus | UnsetType = UNSET
+    role: AgentRole | UnsetType = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -407,19 +409,22 @@ DEFAULT_HANDOFF_PHRASES = ("human", "agent", "person", "talk to someone")
 class LlmInput:
     """An OpenAI-compatible chat-completions endpoint: ``{base_url}/chat/completions``.
     ``api_key`` is never shown again (reads say ``api_key_set``); without one the gateway's
-    ``CHATGATE_LLM_API_KEY`` is used."""
+    ``CHATGATE_LLM_API_KEY`` is used, as its ``CHATGATE_LLM_BASE_URL`` without a
+    ``base_url``."""
 
-    base_url: Url
     model: Model
+    #: Without one (or null): the gateway's ``CHATGATE_LLM_BASE_URL``.
+    base_url: Url | None = None
     api_key: LlmApiKey | UnsetType = UNSET
     system_prompt: SystemPrompt | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class LlmChange:
-    """What to change of an ``llm`` bot's endpoint; ``null`` clears the key or the prompt."""
+    """What to change of an ``llm`` bot's endpoint; ``null`` clears the URL (the gateway's
+    then), the key or the prompt."""
 
-    base_url: Url | UnsetType = UNSET
+    base_url: Url | None | UnsetType = UNSET
     model: Model | UnsetType = UNSET
     api_key: LlmApiKey | None | UnsetType = UNSET
     system_prompt: SystemPrompt | None | UnsetType = UNSET

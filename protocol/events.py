@@ -6,9 +6,9 @@ Each event becomes one server frame::
 
 ``seq`` numbers the conversation's event log: every stored change (a message, a status
 change) takes the next one, starting at 1, with no gaps. ``conversation.created`` carries
-seq 0. Volatile events (``typing``, ``read``, ``message.delta``, ``viewing``, ``presence``)
-are never stored and carry ``seq: null``; ``presence`` belongs to no conversation
-(``conversation_id: null``).
+seq 0. Volatile events (``typing``, ``read``, ``viewing``, ``presence``,
+``message.delta``) are never stored and carry ``seq: null``; ``presence`` belongs to no
+conversation (``conversation_id: null``).
 
 Audiences: staff (agents, API keys) see everything; a visitor never sees a private note's
 ``new_message``, a ``viewing``, or the ``agent_id`` and ``name`` of an agent's ``typing``
@@ -27,8 +27,8 @@ __all__ = [
     "Event",
     "EventName",
     "MessageCreated",
-    "PresenceChanged",
     "MessageDelta",
+    "PresenceChanged",
     "ReadMarked",
     "TypingChanged",
     "ViewingChanged",
@@ -44,9 +44,9 @@ class EventName(StrEnum):
     CONVERSATION_UPDATED = "conversation.updated"
     TYPING = "typing"
     READ = "read"
+    MESSAGE_DELTA = "message.delta"
     VIEWING = "viewing"
     PRESENCE = "presence"
-    MESSAGE_DELTA = "message.delta"
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,9 +192,9 @@ Event = (
     | ConversationCreated
     | TypingChanged
     | ReadMarked
+    | MessageDelta
     | ViewingChanged
     | PresenceChanged
-    | MessageDelta
 )
 
 

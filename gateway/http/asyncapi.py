@@ -66,12 +66,12 @@ _EVENTS: Final[Mapping[EventName, str]] = {
     "to [from, to]",
     EventName.TYPING: "Someone is typing, or stopped (volatile: seq null)",
     EventName.READ: "Someone read up to data.seq (volatile: seq null)",
-    EventName.VIEWING: "An agent opened (on) or left a conversation; staff sockets only "
-    "(volatile: seq null)",
-    EventName.PRESENCE: "An agent's presence changed (inbox; conversation_id null; volatile)",
     EventName.MESSAGE_DELTA: "The next piece of a bot's answer as it streams (volatile: seq "
     "null); the new_message with message.id == data.message_id ends it, or a delta with "
     "done: true says it will not be stored (reason control_lost or failed): drop it",
+    EventName.VIEWING: "An agent opened (on) or left a conversation; staff sockets only "
+    "(volatile: seq null)",
+    EventName.PRESENCE: "An agent's presence changed (inbox; conversation_id null; volatile)",
 }
 
 
@@ -289,9 +289,10 @@ def _reply_data(op: str, schemas: SchemaSet) -> dict[str, Any]:
             kind={"enum": ["visitor", "agent", "bot", "api_key"]},
             org_id={"type": "string"},
             agent_id={"type": "string"},
+            role={"enum": ["admin", "agent"]},
             contact_id={"type": "string"},
             widget_id=_or_null({"type": "string"}),
-            optional=("agent_id", "contact_id", "widget_id"),
+            optional=("agent_id", "role", "contact_id", "widget_id"),
         )
         resumed = {
             "anyOf": [

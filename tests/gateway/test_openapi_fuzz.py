@@ -72,6 +72,9 @@ REFUSED_BY_STATE = {
     "UpdateBot": ["422"],  # llm or webhook settings for a bot of another kind
     "ListArticles": ["422"],  # a cursor the gateway did not issue
     "ImportArticle": ["422"],  # page_rejected: the sink serves an image, not a page
+    "IssuePasswordReset": ["422"],  # the agent has no email to sign in with
+    "AcceptInvitation": ["400"],  # invalid_link: a token the gateway did not issue
+    "ResetPassword": ["400"],  # invalid_link: a token the gateway did not issue
 }
 URL_FIELDS = frozenset({"url", "live_agent_endpoint_url", "base_url"})
 _URL = re.compile(urls.URL)
@@ -110,6 +113,8 @@ def fuzzed_gateway(tmp_path: Path, sink: str) -> Iterator[tuple[str, str]]:
         widget_sessions_per_minute=plenty,
         fetch_allowed_hosts="127.0.0.1",
         webhook_allowed_hosts="127.0.0.1",
+        # An llm bot without a base_url of its own needs the gateway's (else 422).
+        llm_base_url="http://127.0.0.1:9/v1",
     )
     with live_server(create_app(settings)) as base_url:
         yield base_url, org.api_key

@@ -101,6 +101,17 @@ EVENTS = [
         id="read-marked",
     ),
     pytest.param(
+        MessageDelta(conversation_id=CONVERSATION, message_id="m-1", index=3, text=" there"),
+        {
+            "op": "event",
+            "event": "message.delta",
+            "conversation_id": CONVERSATION,
+            "seq": None,
+            "data": {"message_id": "m-1", "index": 3, "text": " there"},
+        },
+        id="message-delta",
+    ),
+    pytest.param(
         TypingChanged(
             conversation_id=CONVERSATION,
             on=True,
@@ -145,17 +156,6 @@ EVENTS = [
             "data": {"agent_id": AGENT, "status": "away"},
         },
         id="presence",
-    ),
-    pytest.param(
-        MessageDelta(conversation_id=CONVERSATION, message_id="m-1", index=3, text=" there"),
-        {
-            "op": "event",
-            "event": "message.delta",
-            "conversation_id": CONVERSATION,
-            "seq": None,
-            "data": {"message_id": "m-1", "index": 3, "text": " there"},
-        },
-        id="message-delta",
     ),
 ]
 
@@ -218,9 +218,9 @@ def test_event_names_are_wire_strings():
         "conversation.updated",
         "typing",
         "read",
+        "message.delta",
         "viewing",
         "presence",
-        "message.delta",
     ]
 
 
