@@ -67,6 +67,8 @@ REFUSED_BY_STATE = {
     "PingbackSendMessage": ["422"],  # invalid_state, attachment_rejected
     "AwardeeSendMessage": ["400", "422"],  # invalid_state, invalid_payload
     "AwardeeUpdateConversation": ["400"],  # invalid_state
+    # invalid_request (Idempotency-Key with streaming); conversation_closed, invalid_image
+    "LiveChatAIAsk": ["400", "422"],
     "UpdateBot": ["422"],  # llm or webhook settings for a bot of another kind
 }
 URL_FIELDS = frozenset({"url", "live_agent_endpoint_url", "base_url"})
