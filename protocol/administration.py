@@ -407,19 +407,22 @@ DEFAULT_HANDOFF_PHRASES = ("human", "agent", "person", "talk to someone")
 class LlmInput:
     """An OpenAI-compatible chat-completions endpoint: ``{base_url}/chat/completions``.
     ``api_key`` is never shown again (reads say ``api_key_set``); without one the gateway's
-    ``CHATGATE_LLM_API_KEY`` is used."""
+    ``CHATGATE_LLM_API_KEY`` is used, as its ``CHATGATE_LLM_BASE_URL`` without a
+    ``base_url``."""
 
-    base_url: Url
     model: Model
+    #: Without one (or null): the gateway's ``CHATGATE_LLM_BASE_URL``.
+    base_url: Url | None = None
     api_key: LlmApiKey | UnsetType = UNSET
     system_prompt: SystemPrompt | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class LlmChange:
-    """What to change of an ``llm`` bot's endpoint; ``null`` clears the key or the prompt."""
+    """What to change of an ``llm`` bot's endpoint; ``null`` clears the URL (the gateway's
+    then), the key or the prompt."""
 
-    base_url: Url | UnsetType = UNSET
+    base_url: Url | None | UnsetType = UNSET
     model: Model | UnsetType = UNSET
     api_key: LlmApiKey | None | UnsetType = UNSET
     system_prompt: SystemPrompt | None | UnsetType = UNSET

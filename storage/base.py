@@ -56,6 +56,7 @@ from storage.models import (
     OutboxItem,
     Passage,
     Plan,
+    SearchHit,
     StoredFile,
     WebhookEndpoint,
     Widget,
@@ -259,18 +260,38 @@ class Store(Protocol):
         ...
 
     async def read_events(
-        self, conversation_id: str, after_seq: int, limit: int
+        self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
     ) -> list[StoredEvent]:
         """The conversation's stored events with ``seq > after_seq``, in seq order.
 
+        ``with_private=False`` leaves private notes out (what visitors read): their seqs are
+        gaps, and ``limit`` counts only the events returned.
         Not org-scoped: callers check access to the conversation first.
         """
         ...
 
     async def list_messages(
-        self, conversation_id: str, after_seq: int, limit: int
+        self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
     ) -> list[Message]:
-        """Messages with ``seq > after_seq`` in seq order. Not org-scoped, as above."""
+        """Messages with ``seq > after_seq`` in seq order (``with_private=False``: without
+        private notes, as above). Not org-scoped, as above."""
+        ...
+
+    async def search_conversations(
+        self,
+        org_id: str,
+        query_words: Sequence[str],
+        *,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """The org's conversations whose contact's name or email, or one of whose messages
+        (private notes included: search is for staff), holds every word as a prefix
+        (``storage.fulltext.words``), on the store's own full-text index. Newest activity
+        first, by ``(updated_at, id)``; ``before`` is the last row of a page. A contact match
+        wins over a message match; a message match names the latest matching message.
+        No words: no hits.
+        """
         ...
 
     async def last_seq(self, conversation_id: str) -> int | None:

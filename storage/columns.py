@@ -99,6 +99,7 @@ def message(m: Message, to: Encoding) -> tuple[Any, ...]:
         to.json(m.metadata),
         m.client_message_id,
         to.time(m.created_at),
+        m.private,
     )
 
 
@@ -224,12 +225,14 @@ def outbox_item(i: OutboxItem, at: datetime, to: Encoding) -> tuple[Any, ...]:
 
 
 def _receiver(i: OutboxItem) -> str | None:
-    """Who an outbox row is sent to, for fair claims: its webhook endpoint, or its widget's
-    live-agent platform; None for a timer, which sends nothing."""
+    """Who an outbox row is sent to, for fair claims: its webhook endpoint, its widget's
+    live-agent platform, or its webhook bot; None for a timer, which sends nothing."""
     if i.target == "endpoint":
         return i.endpoint_id
     if i.target == "live_agent":
         return i.widget_id
+    if i.target == "bot":
+        return i.bot_id
     return None
 
 

@@ -75,6 +75,7 @@ def execute(conversation: Conversation, plan: Plan, at: datetime) -> Execution:
                 metadata=step.metadata,
                 client_message_id=step.client_message_id,
                 created_at=at if step.created_at is None else step.created_at,
+                private=step.private,
             )
             current = dataclasses.replace(current, last_seq=seq, updated_at=at)
             messages.append(message)

@@ -36,6 +36,7 @@ __all__ = [
     "IdempotencyRecord",
     "Message",
     "NewMessage",
+    "SearchHit",
     "NodeLease",
     "Org",
     "OutboxItem",
@@ -143,7 +144,8 @@ class Widget:
 class BotLlm:
     """Where an ``llm`` bot asks: an OpenAI-compatible chat-completions endpoint."""
 
-    base_url: str
+    #: None: the gateway's ``llm_base_url`` setting.
+    base_url: str | None
     model: str
     system_prompt: str | None = None
     #: Never rendered (``api_key_set``); None: the gateway's ``llm_api_key`` setting.
@@ -260,6 +262,8 @@ class Message:
     metadata: JSONObject
     client_message_id: str | None
     created_at: datetime
+    #: A private note: staff only (never visitors, bots, channels or live-agent platforms).
+    private: bool = False
 
 
 # -- changes ------------------------------------------------------------------------------
@@ -282,6 +286,7 @@ class NewMessage:
     client_message_id: str | None = None
     id: str | None = None
     created_at: datetime | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -319,6 +324,19 @@ class Applied:
     events: tuple[MessageCreated | ConversationUpdated, ...]
     messages: tuple[Message, ...]
     replayed: Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A conversation found by a search, and why: its contact (``kind="contact"``: ``text``
+    is the contact's name and email) or a message (``kind="message"``: its text and seq,
+    the latest that matches; ``private`` for a private note)."""
+
+    conversation: Conversation
+    kind: str
+    text: str
+    seq: int | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -391,7 +409,8 @@ class OutboxItem:
     """A row to add to the outbox: a signed HTTP delivery or a timer.
 
     ``target``: ``endpoint`` (a ``WebhookEndpoint``), ``live_agent`` (a widget's
-    live-agent platform) or ``timer`` (work for the gateway itself when ``due_at`` comes).
+    live-agent platform), ``bot`` (a ``webhook`` bot: ``bot_id``) or ``timer`` (work for
+    the gateway itself when ``due_at`` comes).
     Items with the same ``fifo_key`` are attempted one at a time, in the order written.
     """
 
@@ -406,6 +425,8 @@ class OutboxItem:
     conversation_id: str | None = None
     seq: int | None = None
     fifo_key: str | None = None
+    #: The webhook bot a ``bot`` row goes to (kept as the row's ``receiver``).
+    bot_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -32,6 +32,7 @@ from storage.models import (
     Message,
     NodeLease,
     Org,
+    SearchHit,
     StoredFile,
     WebhookEndpoint,
     Widget,
@@ -50,6 +51,7 @@ __all__ = [
     "events",
     "idempotency",
     "message",
+    "search_hit",
     "node",
     "org",
     "stored_file",
@@ -130,7 +132,7 @@ def widget(r: Row) -> Widget:
 
 def bot(r: Row) -> Bot:
     llm = None
-    if r["llm_base_url"] is not None:
+    if r["llm_model"] is not None:
         llm = BotLlm(
             base_url=r["llm_base_url"],
             model=r["llm_model"],
@@ -218,6 +220,23 @@ def message(r: Row) -> Message:
         metadata=_json(r["metadata"]),
         client_message_id=r["client_message_id"],
         created_at=timestamp(r["created_at"]),
+        private=bool(r["private"]),
+    )
+
+
+#: The most characters of a matching message a search hit carries.
+MATCH_TEXT_CHARS = 300
+
+
+def search_hit(r: Row) -> SearchHit:
+    """A search row (a conversation's columns, then the match's) as a hit."""
+    found = conversation(r)
+    if r["contact_hit"]:
+        text = " ".join(part for part in (r["contact_name"], r["contact_email"]) if part)
+        return SearchHit(found, "contact", text)
+    content: str = r["hit_content"]
+    return SearchHit(
+        found, "message", content[:MATCH_TEXT_CHARS], r["hit_seq"], bool(r["hit_private"])
     )
 
 
@@ -292,6 +311,9 @@ def delivery(r: Row, at: datetime | None = None) -> Delivery:
         elif r["target"] == "live_agent" and r["widget_url"] is not None:
             url = r["widget_url"]
             secrets = (r["widget_secret"],) if r["widget_secret"] else ()
+        elif r["target"] == "bot" and r["bot_url"] is not None:
+            url = r["bot_url"]
+            secrets = (r["bot_secret"],) if r["bot_secret"] else ()
     payload = r["payload"]
     return Delivery(
         id=r["id"],

@@ -11,18 +11,22 @@ import orjson
 from gateway.core.appearance import Look
 from storage.models import (
     ApiKey,
+    Article,
     Bot,
     Contact,
     Conversation,
     Delivery,
     DeliveryAttempt,
     Message,
+    Passage,
     WebhookEndpoint,
     to_wire,
 )
 
 __all__ = [
+    "AgentPresence",
     "BotView",
+    "ArticlePage",
     "ConversationPage",
     "CreatedApiKey",
     "Deleted",
@@ -31,10 +35,15 @@ __all__ = [
     "DeliveryView",
     "IdentitySecret",
     "IssuedToken",
+    "KnowledgeMatches",
     "MessagePage",
     "ReadPosition",
     "Replayed",
+    "SearchMatch",
+    "SearchPage",
+    "SearchResult",
     "Sent",
+    "Viewer",
     "WebhookView",
     "WidgetConfig",
     "WidgetSession",
@@ -155,7 +164,8 @@ class WebhookView:
 class LlmView:
     """An ``llm`` bot's endpoint; its API key is never shown, only whether it has one."""
 
-    base_url: str
+    #: None: the gateway's ``CHATGATE_LLM_BASE_URL``.
+    base_url: str | None
     model: str
     system_prompt: str | None
     api_key_set: bool
@@ -265,6 +275,23 @@ class DeliveryDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticlePage:
+    """Newest first; pass ``next_cursor`` as ``cursor`` for the next page (null: no more)."""
+
+    data: list[Article]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeMatches:
+    """The passages a knowledge search found, best first; ``score`` is its confidence in
+    [0, 1] (the share of the question's meaningful words the passage holds), which a bot
+    compares with its ``confidence_threshold``."""
+
+    data: list[Passage]
+
+
+@dataclass(frozen=True, slots=True)
 class Deleted:
     """A resource deleted for good."""
 
@@ -277,6 +304,50 @@ class Replayed:
     """How many deliveries are due again."""
 
     replayed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchMatch:
+    """Why a conversation was found: its contact (``text``: name and email) or a message
+    (``text``: its first 300 characters, ``seq``: the latest matching one; ``private`` for a
+    private note)."""
+
+    kind: str
+    text: str
+    seq: int | None
+    private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    conversation: Conversation
+    match: SearchMatch
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Newest activity first; pass ``next_cursor`` as ``cursor`` for the next page (null:
+    no more)."""
+
+    data: list[SearchResult]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPresence:
+    """An agent and its presence: ``online``, ``away`` or ``offline``."""
+
+    agent_id: str
+    name: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """An agent that has a conversation open."""
+
+    agent_id: str
+    name: str | None
 
 
 def render(result: Any) -> Any:

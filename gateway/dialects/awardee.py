@@ -149,7 +149,8 @@ async def _list(request: Request) -> Response:
         return json_response(
             {
                 "object": "list",
-                "data": [render_message(m) for m in page.data],
+                # An integration's visitor-facing read: private notes are staff only.
+                "data": [render_message(m) for m in page.data if not m.private],
                 "has_more": page.has_more,
             }
         )

@@ -31,15 +31,25 @@ __all__ = ["BotHandlers", "bot_of_org"]
 
 
 class BotHandlers:
-    def __init__(self, store: Store, outbound: Fetcher) -> None:
+    """Args:
+    outbound: vets webhook bots' URLs (as webhook endpoints').
+    llm_http: vets ``llm`` bots' URLs (``gateway.bot.llm.llm_fetch_policy``).
+    default_llm_url: the gateway's ``llm_base_url`` (empty: a bot must name its own).
+    """
+
+    def __init__(
+        self, store: Store, outbound: Fetcher, llm_http: Fetcher, default_llm_url: str = ""
+    ) -> None:
         self._store = store
         self._outbound = outbound
+        self._llm_http = llm_http
+        self._default_llm_url = default_llm_url
 
     async def create(self, ctx: Context, c: cmd.CreateBot) -> BotView:
         org_id = admin_org(ctx)
         llm = webhook = None
         if not isinstance(c.llm, UnsetType):
-            await vet_url(self._outbound, c.llm.base_url, "$.llm.base_url")
+            await self._vet_llm_url(c.llm.base_url)
             llm = BotLlm(
                 base_url=c.llm.base_url,
                 model=c.llm.model,
@@ -120,23 +130,32 @@ class BotHandlers:
         return Deleted(str(c.bot_id))
 
     async def _llm(self, change: LlmChange, current: BotLlm | None) -> BotLlm:
-        base_url = change.base_url if change.base_url is not UNSET else None
-        model = change.model if change.model is not UNSET else None
-        if current is None and (base_url is None or model is None):
-            missing = "base_url" if base_url is None else "model"
-            raise _invalid(f"a new llm endpoint needs {missing}", f"$.llm.{missing}")
-        if base_url is not None:
-            await vet_url(self._outbound, base_url, "$.llm.base_url")
+        if current is None and isinstance(change.model, UnsetType):
+            raise _invalid("a new llm endpoint needs model", "$.llm.model")
+        new = current is None
         if current is None:
-            current = BotLlm(base_url="", model="")
+            current = BotLlm(base_url=None, model="")
+        base_url = current.base_url if change.base_url is UNSET else change.base_url
+        if new or not isinstance(change.base_url, UnsetType):
+            await self._vet_llm_url(base_url if isinstance(base_url, str) else None)
         return BotLlm(
-            base_url=base_url or current.base_url,
-            model=model or current.model,
+            base_url=base_url if isinstance(base_url, str) else None,
+            model=current.model if isinstance(change.model, UnsetType) else change.model,
             system_prompt=current.system_prompt
             if change.system_prompt is UNSET
             else change.system_prompt,
             api_key=current.api_key if change.api_key is UNSET else change.api_key,
         )
+
+    async def _vet_llm_url(self, url: str | None) -> None:
+        """A bot's own URL as the llm bot will send to it; without one, the gateway's."""
+        if url is not None:
+            await vet_url(self._llm_http, url, "$.llm.base_url")
+        elif not self._default_llm_url:
+            raise _invalid(
+                "llm.base_url is required: this gateway has no CHATGATE_LLM_BASE_URL",
+                "$.llm.base_url",
+            )
 
     async def _webhook(self, given: BotWebhookInput, current: BotWebhook | None) -> BotWebhook:
         await vet_url(self._outbound, given.url, "$.webhook.url")

@@ -12,15 +12,17 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import logging
 import uuid
-from collections.abc import Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import orjson
 from msgspec import UNSET
 
-from gateway.core.auth import Principal
+from gateway.core.auth import Principal, is_staff
 from gateway.core.bus import Context
 from gateway.core.lifecycle import new_conversation, plan_end, plan_message, plan_update
 from gateway.core.publishing import EventPublisher
@@ -38,6 +40,7 @@ from storage.models import (
     Applied,
     Contact,
     Conversation,
+    Message,
     NewMessage,
     Plan,
     StoredFile,
@@ -46,6 +49,8 @@ from storage.models import (
 )
 
 __all__ = ["ConversationHandlers"]
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -69,6 +74,12 @@ class ConversationHandlers:
         self._attachments = attachments
         self._limits = limits
         self._inflight: set[asyncio.Task[Any]] = set()
+        #: Awaited with each newly stored visitor message (not a replay), once published and
+        #: before the send answers (the bot's turn starts there).
+        self.on_visitor_message: list[Callable[[Conversation, Message], Awaitable[None]]] = []
+        #: Called with the conversation after every stored change, once published (the turn
+        #: runner sees a takeover there and stops streaming).
+        self.on_change: list[Callable[[Conversation], None]] = []
 
     async def drain(self) -> None:
         """Wait for writes whose caller went away to finish publishing (shutdown)."""
@@ -90,7 +101,11 @@ class ConversationHandlers:
         decide: Decide,
         *,
         client_message_id: str | None = None,
+        then: Callable[[Applied], Awaitable[None]] | None = None,
     ) -> Applied:
+        """Apply ``decide`` and publish, then run ``then`` (unless the command was a replay):
+        all of it even if the caller is cancelled meanwhile."""
+
         def guarded(conversation: Conversation) -> Plan:
             if not _visible(principal, conversation):
                 raise GatewayError.not_found("conversation")
@@ -104,6 +119,11 @@ class ConversationHandlers:
                 client_message_id=client_message_id,
             )
             await self._publisher.publish(principal.org_id, applied.events)
+            if applied.events:
+                for hook in self.on_change:
+                    _quietly(hook, applied.conversation)
+            if then is not None and applied.replayed is None:
+                await then(applied)
             return applied
 
         # Persist, then publish, even if the caller is cancelled in between (a socket that
@@ -242,6 +262,8 @@ class ConversationHandlers:
     async def send_message(self, ctx: Context, c: cmd.SendMessage) -> Sent:
         principal = ctx.require()
         role = _sending_role(principal, c)
+        if c.private:
+            _check_note(principal, role)
         sender_id = principal.agent_id if role is Role.AGENT else None
         if c.external_sender_id is not UNSET:
             if role is not Role.LIVE_AGENT:
@@ -295,15 +317,56 @@ class ConversationHandlers:
                 metadata=metadata,
                 client_message_id=client_message_id,
                 created_at=sent_at,
+                private=c.private,
             )
             return plan_message(conversation, message, epoch=epoch, at=at)
 
         applied = await self._commit(
-            principal, c.conversation_id, decide, client_message_id=client_message_id
+            principal,
+            c.conversation_id,
+            decide,
+            client_message_id=client_message_id,
+            then=self._heard if role is Role.VISITOR else None,
         )
         if applied.replayed is not None:
+            if applied.replayed.private and not is_staff(principal):
+                # Another sender's private note under this client_message_id: never shown.
+                raise GatewayError(
+                    ErrorCode.IDEMPOTENCY_CONFLICT,
+                    "client_message_id is already used in this conversation",
+                    details={"path": "$.client_message_id"},
+                )
             return Sent(applied.replayed, applied.conversation, replayed=True)
         # A plan for a message always ends with that message (after any takeover steps).
+        return Sent(applied.messages[-1], applied.conversation, replayed=False)
+
+    async def _heard(self, applied: Applied) -> None:
+        """Tell the hooks of a visitor message just stored (a failing hook is logged)."""
+        message = applied.messages[-1]
+        for hook in self.on_visitor_message:
+            try:
+                await hook(applied.conversation, message)
+            except Exception:
+                log.exception("a hook failed on visitor message %s", message.id)
+
+    async def post_bot_answer(self, ctx: Context, c: cmd.PostBotAnswer) -> Sent:
+        """Store a bot's (streamed) answer under its announced id, fenced by ``epoch``."""
+        principal = ctx.require()
+        if principal.kind != "bot":
+            raise GatewayError(ErrorCode.FORBIDDEN, "only the bot posts bot answers")
+        at = now()
+
+        def decide(conversation: Conversation) -> Plan:
+            message = NewMessage(
+                role=Role.BOT,
+                sender_id=c.bot_id,
+                content=c.content,
+                metadata=c.metadata,
+                id=str(c.message_id),
+            )
+            return plan_message(conversation, message, epoch=c.epoch, at=at)
+
+        applied = await self._commit(principal, c.conversation_id, decide)
         return Sent(applied.messages[-1], applied.conversation, replayed=False)
 
     async def end_conversation(self, ctx: Context, c: cmd.EndConversation) -> Conversation:
@@ -322,13 +385,19 @@ class ConversationHandlers:
 
     async def list_messages(self, ctx: Context, c: cmd.ListMessages) -> MessagePage:
         conversation = await self._conversation(ctx, c.conversation_id)
-        rows = await self._store.list_messages(conversation.id, c.after_seq, c.limit + 1)
+        rows = await self._store.list_messages(
+            conversation.id, c.after_seq, c.limit + 1, with_private=is_staff(ctx.require())
+        )
         page, more = rows[: c.limit], len(rows) > c.limit
         return MessagePage(page, more, page[-1].seq if page else c.after_seq)
 
     async def read_events(self, ctx: Context, c: cmd.ReadEvents) -> list[StoredEvent]:
         conversation = await self._conversation(ctx, c.conversation_id)
-        return list(await self._store.read_events(conversation.id, c.after_seq, c.limit))
+        return list(
+            await self._store.read_events(
+                conversation.id, c.after_seq, c.limit, with_private=is_staff(ctx.require())
+            )
+        )
 
     # -- files ----------------------------------------------------------------------------
 
@@ -352,6 +421,11 @@ class ConversationHandlers:
         principal = ctx.require()
         conversation = await self._conversation(ctx, c.conversation_id)
         event = TypingChanged(conversation.id, c.on, _actor_role(principal), _actor_id(principal))
+        if principal.agent_id is not None:
+            # Staff see who (collision warnings); visitors get the event without these.
+            agent = await self._store.get_agent(principal.org_id, principal.agent_id)
+            name = None if agent is None else agent.name
+            event = replace(event, agent_id=principal.agent_id, agent_name=name)
         await self._publisher.publish(principal.org_id, (event,))
 
     async def mark_read(self, ctx: Context, c: cmd.MarkRead) -> ReadPosition:
@@ -371,6 +445,17 @@ def _visible(principal: Principal, conversation: Conversation) -> bool:
     if conversation.org_id != principal.org_id:
         return False
     return not principal.is_visitor or conversation.contact_id == principal.contact_id
+
+
+def _check_note(principal: Principal, role: Role) -> None:
+    if not is_staff(principal):
+        raise GatewayError(ErrorCode.FORBIDDEN, "only agents and API keys write private notes")
+    if role is not Role.AGENT:
+        raise GatewayError(
+            ErrorCode.VALIDATION_ERROR,
+            f"a private note is written as role agent, not {role}",
+            details={"path": "$.role"},
+        )
 
 
 def _sending_role(principal: Principal, c: cmd.SendMessage) -> Role:
@@ -450,6 +535,13 @@ def _decode_cursor(cursor: str) -> tuple[datetime, str]:
         raise GatewayError(
             ErrorCode.VALIDATION_ERROR, "invalid cursor", details={"path": "$.cursor"}
         ) from None
+
+
+def _quietly(hook: Callable[[Conversation], None], conversation: Conversation) -> None:
+    try:
+        hook(conversation)
+    except Exception:
+        log.exception("a change hook failed on conversation %s", conversation.id)
 
 
 def _retrieve(task: asyncio.Task[Any]) -> None:

@@ -10,6 +10,7 @@ from storage.postgres.idempotency import Idempotency
 from storage.postgres.knowledge import Knowledge
 from storage.postgres.nodes import Nodes
 from storage.postgres.outbox import Outbox
+from storage.postgres.search import Search
 from storage.postgres.settings import Settings
 from storage.postgres.tenancy import Tenancy
 from storage.postgres.webhooks import Webhooks
@@ -24,6 +25,7 @@ class PostgresStore(
     Agents,
     Bots,
     Conversations,
+    Search,
     Files,
     Webhooks,
     Outbox,

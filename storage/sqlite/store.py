@@ -10,6 +10,7 @@ from storage.sqlite.idempotency import Idempotency
 from storage.sqlite.knowledge import Knowledge
 from storage.sqlite.nodes import Nodes
 from storage.sqlite.outbox import Outbox
+from storage.sqlite.search import Search
 from storage.sqlite.settings import Settings
 from storage.sqlite.tenancy import Tenancy
 from storage.sqlite.webhooks import Webhooks
@@ -24,6 +25,7 @@ class SQLiteStore(
     Agents,
     Bots,
     Conversations,
+    Search,
     Files,
     Webhooks,
     Outbox,
