@@ -63,7 +63,7 @@ _INVALID_LINK = "this link is invalid, was already used, or has expired"
 class Link:
     """A one-time link: its URL (token in the fragment), the token itself, its expiry."""
 
-    invitation_url: str
+    url: str
     token: str
     expires_at: datetime
 

@@ -388,6 +388,13 @@ async def test_accounts_socket_token_from_the_session_works_on_the_socket(settin
                     "message.send", conversation_id=conversation, content="Hello from Ana"
                 )
                 assert sent["sender_id"] == agent["id"]
+                # Disabling the agent closes the socket its session's token opened.
+                await http.patch(
+                    f"/v1/agents/{agent['id']}",
+                    json={"status": "disabled"},
+                    headers=bearer(org.api_key),
+                )
+                assert await socket.wait_closed() == 4003
             finally:
                 await socket.aclose()
             http.cookies.clear()
