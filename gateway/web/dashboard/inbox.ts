@@ -88,7 +88,7 @@ export class Inbox {
     const entry = this.entries.get(message.conversation_id);
     if (entry === undefined) return false;
     entry.activity = Math.max(entry.activity, time(message.created_at));
-    if (!message.private || entry.preview === "") entry.preview = message.content;
+    if (message.role !== "system" && message.content !== "") entry.preview = message.content;
     if (message.seq > entry.conversation.last_seq) {
       entry.conversation = { ...entry.conversation, last_seq: message.seq };
     }

@@ -202,6 +202,7 @@ export class Live {
       return;
     }
     this.sendViewing(id, true);
+    void this.loadViewers(id);
     if (!this.threads.has(id))
       this.threads.set(id, { messages: [], hasEarlier: false, loading: true });
     this.changed();
@@ -286,7 +287,30 @@ export class Live {
   private beat(): void {
     if (this.chat.state !== "open") return;
     this.chat.request("presence", { status: this.status }).catch(() => undefined);
-    if (this.openId !== null) this.sendViewing(this.openId, true);
+    if (this.openId !== null) {
+      this.sendViewing(this.openId, true);
+      void this.loadViewers(this.openId);
+    }
+  }
+
+  /** Who views a conversation now, as the gateway knows it (events only tell changes). */
+  private async loadViewers(id: string): Promise<void> {
+    try {
+      const answer = await this.chat.rest.request<{ data: { agent_id: string; name: string }[] }>(
+        "GET",
+        `/v1/conversations/${encodeURIComponent(id)}/viewers`,
+      );
+      const room = new Map<string, Seen>();
+      for (const viewer of answer.data) {
+        if (viewer.agent_id === this.me.id) continue;
+        this.names.set(viewer.agent_id, viewer.name);
+        room.set(viewer.agent_id, { name: viewer.name, until: Date.now() + VIEWING_TTL_MS });
+      }
+      this.viewers.set(id, room);
+      this.changed();
+    } catch {
+      // The events keep the list meanwhile.
+    }
   }
 
   private sendViewing(id: string, on: boolean): void {
@@ -322,7 +346,23 @@ export class Live {
 
   private onPresence(frame: EventFrame<"presence">): void {
     this.presence.set(frame.data.agent_id, frame.data.status);
+    const name = (frame.data as { name?: unknown }).name;
+    if (typeof name === "string" && name !== "") this.names.set(frame.data.agent_id, name);
     this.changed();
+  }
+
+  /** The team as presence knows it: name and status, online first. */
+  team(): { id: string; name: string; status: string }[] {
+    const order: Record<string, number> = { online: 0, away: 1 };
+    return [...this.presence.entries()]
+      .map(([id, status]) => ({
+        id,
+        name: this.names.get(id) ?? "Agent",
+        status: id === this.me.id ? this.status : status,
+      }))
+      .sort(
+        (a, b) => (order[a.status] ?? 2) - (order[b.status] ?? 2) || a.name.localeCompare(b.name),
+      );
   }
 
   /** Who else views the conversation, by name. */
@@ -359,11 +399,13 @@ export class Live {
       // Agents (not admins) may not list the team: names come from presence and viewing.
     }
     try {
-      const answer = await this.api.request<{ data: { agent_id: string; status: string }[] }>(
-        "GET",
-        "/v1/agents/presence",
-      );
-      for (const item of answer.data) this.presence.set(item.agent_id, item.status);
+      const answer = await this.chat.rest.request<{
+        data: { agent_id: string; name?: string; status: string }[];
+      }>("GET", "/v1/agents/presence");
+      for (const item of answer.data) {
+        this.presence.set(item.agent_id, item.status);
+        if (item.name) this.names.set(item.agent_id, item.name);
+      }
     } catch {
       // No presence route: the events fill it in.
     }

@@ -286,6 +286,7 @@ function Agents({ live }: { live: Live }) {
   const [email, setEmail] = useState("");
   const [role, setRole] = useState<AgentRole>("agent");
   const [link, setLink] = useState<string | null>(null);
+  const [linkFor, setLinkFor] = useState("the new agent");
   return (
     <>
       <h1>Agents</h1>
@@ -338,21 +339,39 @@ function Agents({ live }: { live: Live }) {
                 {agent.id === live.me.id ? (
                   "You"
                 ) : (
-                  <button
-                    type="button"
-                    class={agent.status === "active" ? "danger" : ""}
-                    onClick={() =>
-                      act(
-                        () =>
-                          live.api.request("PATCH", `/v1/agents/${agent.id}`, {
-                            body: { status: agent.status === "active" ? "disabled" : "active" },
-                          }),
-                        reload,
-                      )
-                    }
-                  >
-                    {agent.status === "active" ? "Deactivate" : "Reactivate"}
-                  </button>
+                  <span class="row">
+                    <button
+                      type="button"
+                      onClick={() =>
+                        act(async () => {
+                          const answer = await live.api.request<{ reset_url: string }>(
+                            "POST",
+                            `/v1/agents/${agent.id}/password-reset`,
+                            { body: {} },
+                          );
+                          setLink(answer.reset_url);
+                          setLinkFor(`a password reset for ${agent.name}`);
+                        })
+                      }
+                    >
+                      Reset link
+                    </button>
+                    <button
+                      type="button"
+                      class={agent.status === "active" ? "danger" : ""}
+                      onClick={() =>
+                        act(
+                          () =>
+                            live.api.request("PATCH", `/v1/agents/${agent.id}`, {
+                              body: { status: agent.status === "active" ? "disabled" : "active" },
+                            }),
+                          reload,
+                        )
+                      }
+                    >
+                      {agent.status === "active" ? "Deactivate" : "Reactivate"}
+                    </button>
+                  </span>
                 )}
               </td>
             </tr>
@@ -371,6 +390,7 @@ function Agents({ live }: { live: Live }) {
                 { body: { email, role } },
               );
               setLink(answer.invitation_url);
+              setLinkFor("the new agent");
               setEmail("");
               reload();
             });
@@ -399,7 +419,7 @@ function Agents({ live }: { live: Live }) {
         </form>
         {link !== null && (
           <div class="secret" role="status">
-            <p>Send this one-time link to the new agent (sending email is not chatgate's job):</p>
+            <p>Send this one-time link to {linkFor} (sending email is not chatgate's job):</p>
             <code data-testid="invitation-url">{link}</code>
           </div>
         )}

@@ -95,7 +95,12 @@ function PasswordForm(props: {
   const [finished, setFinished] = useState(false);
   const [busy, error, submit] = useSubmit(async () => {
     if (password !== repeat) throw new Error("The two passwords differ.");
-    await props.run(name, password);
+    const agent = (await props.run(name, password)) as { email?: unknown } | null;
+    // The link set the password; signing in with it is what the agent came for.
+    if (typeof agent?.email === "string" && agent.email !== "") {
+      props.done(await props.api.signIn(agent.email, password));
+      return;
+    }
     const me = await props.api.me();
     if (me !== null) props.done(me);
     else setFinished(true);

@@ -7,10 +7,15 @@ import type { Live } from "../live.js";
 /** What to tell the agent about a failure. */
 export function problemText(problem: unknown): string {
   if (problem instanceof ChatgateError) {
-    if (problem.code === "unauthorized") return "Wrong email or password.";
-    if (problem.code === "rate_limited" || problem.code === "locked") {
-      return "Too many attempts: this account is locked for a while. Try again later.";
+    if (problem.code === "invalid_credentials") return "Wrong email or password.";
+    if (problem.code === "sign_in_locked") {
+      return "Too many wrong passwords: signing in is locked for a while. Try again later.";
     }
+    if (problem.code === "invalid_link") {
+      return "This link is not valid any more (used, expired or replaced). Ask an admin for a new one.";
+    }
+    if (problem.code === "weak_password") return problem.message;
+    if (problem.code === "csrf_failed") return "Your session expired in this tab: reload the page.";
     if (problem.code === "forbidden") return "You may not do that.";
     if (problem.code === "network") return "The gateway cannot be reached. Check your connection.";
     return problem.message;

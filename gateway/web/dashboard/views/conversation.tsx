@@ -78,7 +78,8 @@ function Actions({
   const takeOver = async (): Promise<void> => {
     if (status === "bot_active")
       await live.chat.rest.updateConversation(id, { status: "agent_requested" });
-    await live.update(id, { status: "open", assignee_id: live.me.id });
+    // Opening a waiting conversation is the takeover: it assigns the one who opens it.
+    await live.update(id, { status: "open" });
   };
   const waiting = status === "agent_requested" || status === "bot_active";
   const ended = status === "resolved" || status === "closed" || status === "archived";
@@ -325,7 +326,7 @@ function Reply({
       }}
     >
       <label for="reply" class="sr-only">
-        {note ? "Private note" : "Reply"}
+        {note ? "Note" : "Reply"}
       </label>
       <textarea
         id="reply"

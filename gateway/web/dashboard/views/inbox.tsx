@@ -160,7 +160,26 @@ export function InboxList({ live, openId, navigate }: Props) {
           </ul>
         </div>
       )}
+      <Team live={live} />
     </aside>
+  );
+}
+
+function Team({ live }: { live: Live }) {
+  const team = live.team();
+  if (team.length === 0) return null;
+  return (
+    <section class="team" aria-label="Team">
+      <h2>Team</h2>
+      <ul>
+        {team.map((member) => (
+          <li key={member.id}>
+            <span class={`dot ${member.status}`} aria-hidden="true" /> {member.name}
+            <span class="sr-only">: {member.status}</span>
+          </li>
+        ))}
+      </ul>
+    </section>
   );
 }
 
