@@ -78,7 +78,9 @@ export class Live {
       if (state === "open") this.everOpen = true;
       this.changed();
     });
-    this.chat.on("ready", ({ resumed }) => void this.onReady(resumed));
+    this.chat.on("ready", ({ resumed }) => {
+      this.onReady(resumed).catch(() => undefined);
+    });
     this.chat.on("conversation.created", (frame) =>
       this.onConversation(frame.data.conversation, true),
     );
@@ -104,13 +106,27 @@ export class Live {
   }
 
   async start(): Promise<void> {
+    // Subscribed after every hello by the SDK (before connect: nothing is sent yet).
+    void this.chat.subscribeInbox();
     await this.chat.connect();
     this.heartbeat = setInterval(() => this.beat(), HEARTBEAT_MS);
     this.sweep = setInterval(() => this.expire(), 2_000);
+    document.addEventListener("visibilitychange", this.onVisible);
     void this.loadAgents();
   }
 
+  private readonly onVisible = (): void => {
+    const id = this.openId;
+    const messages = id === null ? [] : (this.threads.get(id)?.messages ?? []);
+    const last = messages[messages.length - 1];
+    if (id !== null && last !== undefined && document.visibilityState === "visible") {
+      this.markRead(id, last.seq);
+      this.changed();
+    }
+  };
+
   stop(): void {
+    document.removeEventListener("visibilitychange", this.onVisible);
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     if (this.sweep !== null) clearInterval(this.sweep);
     this.chat.close();
@@ -119,7 +135,6 @@ export class Live {
   // -- the inbox --------------------------------------------------------------------------
 
   private async onReady(resumed: boolean): Promise<void> {
-    await this.chat.subscribeInbox().catch(() => undefined);
     this.beat();
     await this.reload();
     if (resumed && this.openId !== null) await this.catchUp(this.openId);
@@ -168,7 +183,7 @@ export class Live {
 
   private onMessage(message: Message): void {
     const id = message.conversation_id;
-    const looking = this.openId === id && this.notifier.visible();
+    const looking = this.openId === id && document.visibilityState === "visible";
     const news = this.inbox.message(message, looking);
     if (looking) this.markRead(id, message.seq);
     const thread = this.threads.get(id);
