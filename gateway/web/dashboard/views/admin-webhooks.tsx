@@ -74,32 +74,37 @@ export function Webhooks({ live, id, navigate }: Props) {
                 {endpoint.status}
                 {endpoint.paused_reason ? ` (${endpoint.paused_reason})` : ""}
               </td>
-              <td class="row">
-                <button
-                  type="button"
-                  onClick={() =>
-                    act(
-                      () =>
-                        live.api.request("PATCH", `/v1/webhooks/${endpoint.id}`, {
-                          body: { status: endpoint.status === "active" ? "disabled" : "active" },
-                        }),
-                      reload,
-                    )
-                  }
-                >
-                  {endpoint.status === "active" ? "Disable" : "Resume"}
-                </button>
-                <button
-                  type="button"
-                  class="danger"
-                  onClick={() => {
-                    if (confirm(`Delete the endpoint ${endpoint.url}?`)) {
-                      act(() => live.api.request("DELETE", `/v1/webhooks/${endpoint.id}`), reload);
+              <td>
+                <div class="row">
+                  <button
+                    type="button"
+                    onClick={() =>
+                      act(
+                        () =>
+                          live.api.request("PATCH", `/v1/webhooks/${endpoint.id}`, {
+                            body: { status: endpoint.status === "active" ? "disabled" : "active" },
+                          }),
+                        reload,
+                      )
                     }
-                  }}
-                >
-                  Delete
-                </button>
+                  >
+                    {endpoint.status === "active" ? "Disable" : "Resume"}
+                  </button>
+                  <button
+                    type="button"
+                    class="danger"
+                    onClick={() => {
+                      if (confirm(`Delete the endpoint ${endpoint.url}?`)) {
+                        act(
+                          () => live.api.request("DELETE", `/v1/webhooks/${endpoint.id}`),
+                          reload,
+                        );
+                      }
+                    }}
+                  >
+                    Delete
+                  </button>
+                </div>
               </td>
             </tr>
           ))}

@@ -64,7 +64,15 @@ interface Widget {
   identity_required?: boolean;
 }
 
+interface Bot {
+  id: string;
+  name: string;
+  kind: string;
+}
+
 function Widgets({ live }: { live: Live }) {
+  // The bots to choose from (null: no bots route on this gateway; the id is typed instead).
+  const [bots] = useList<Bot>(live, "/v1/bots");
   const [widgets, loadProblem, reload] = useList<Widget>(live, "/v1/widgets");
   const [problem, act] = useAction();
   const [name, setName] = useState("");
@@ -74,7 +82,7 @@ function Widgets({ live }: { live: Live }) {
       <h1>Widgets</h1>
       <Problem text={loadProblem ?? problem} />
       {widgets?.map((widget) => (
-        <WidgetCard key={widget.id} live={live} widget={widget} reload={reload} />
+        <WidgetCard key={widget.id} live={live} widget={widget} bots={bots} reload={reload} />
       ))}
       <Section title="New widget">
         <form
@@ -126,7 +134,8 @@ function lines(text: string): string[] {
     .filter((line) => line !== "");
 }
 
-function WidgetCard({ live, widget, reload }: { live: Live; widget: Widget; reload: () => void }) {
+function WidgetCard(props: { live: Live; widget: Widget; bots: Bot[] | null; reload: () => void }) {
+  const { live, widget, bots, reload } = props;
   const [origins, setOrigins] = useState(widget.allowed_origins.join("\n"));
   const [endpoint, setEndpoint] = useState(widget.live_agent_endpoint_url ?? "");
   const [bot, setBot] = useState(widget.bot_id ?? "");
@@ -137,10 +146,10 @@ function WidgetCard({ live, widget, reload }: { live: Live; widget: Widget; relo
   const save = (e: Event): void => {
     e.preventDefault();
     setSaved(false);
-    const body: Record<string, unknown> = {
-      allowed_origins: lines(origins),
-      live_agent_endpoint_url: endpoint.trim() || null,
-    };
+    // Only what changed: a widget may refuse a field it never had set to null.
+    const body: Record<string, unknown> = { allowed_origins: lines(origins) };
+    const url = endpoint.trim();
+    if (url !== (widget.live_agent_endpoint_url ?? "")) body.live_agent_endpoint_url = url || null;
     if (bot.trim() !== (widget.bot_id ?? "")) body.bot_id = bot.trim() || null;
     act(
       () => live.api.request("PATCH", `/v1/widgets/${widget.id}`, { body }),
@@ -163,8 +172,19 @@ function WidgetCard({ live, widget, reload }: { live: Live; widget: Widget; relo
           value={origins}
           onInput={(e) => setOrigins(e.currentTarget.value)}
         />
-        <label for={`${prefix}-bot`}>Bot id (empty: no bot)</label>
-        <input id={`${prefix}-bot`} value={bot} onInput={(e) => setBot(e.currentTarget.value)} />
+        <label for={`${prefix}-bot`}>Bot</label>
+        {bots === null ? (
+          <input id={`${prefix}-bot`} value={bot} onInput={(e) => setBot(e.currentTarget.value)} />
+        ) : (
+          <select id={`${prefix}-bot`} value={bot} onChange={(e) => setBot(e.currentTarget.value)}>
+            <option value="">No bot: the team answers</option>
+            {bots.map((b) => (
+              <option key={b.id} value={b.id}>
+                {b.name} ({b.kind})
+              </option>
+            ))}
+          </select>
+        )}
         <label for={`${prefix}-endpoint`}>Live-agent endpoint URL (empty: your team answers)</label>
         <input
           id={`${prefix}-endpoint`}
