@@ -217,6 +217,7 @@ def test_dashboard_two_agents_on_two_nodes(
         expect(inbox_item(page, "Hello, where is my order?")).to_be_visible()
     cid = inbox_item(bo, "Hello, where is my order?").get_attribute("data-conversation")
     assert cid
+    expect(bo).to_have_title("(1) chatgate")  # the unread count, in the tab's title
     visitor.get_by_role("button", name="Talk to a person").click()
     for page in (ana, bo):
         expect(page.locator(f"[data-conversation='{cid}']")).to_contain_text("Waiting")
@@ -224,6 +225,7 @@ def test_dashboard_two_agents_on_two_nodes(
     bo.locator(f"[data-conversation='{cid}']").click()
     ana.locator(f"[data-conversation='{cid}']").click()
     expect(bo.get_by_role("main").get_by_text("Ana is viewing")).to_be_visible()
+    expect(bo).to_have_title("chatgate")
     ana.get_by_label("Reply").press_sequentially("Hi, I am")
     expect(bo.get_by_role("main").get_by_text("Ana is typing…")).to_be_visible()
     ana.get_by_role("button", name="Take over").click()

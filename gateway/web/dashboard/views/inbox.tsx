@@ -224,8 +224,9 @@ function Item({
             {typing.length > 0 ? who(typing, "typing…") : entry.preview || "—"}
           </span>
           {entry.unread > 0 && (
-            <span class="unread" aria-label={`${entry.unread} unread`}>
-              {entry.unread}
+            <span class="unread">
+              <span aria-hidden="true">{entry.unread}</span>
+              <span class="sr-only">{entry.unread} unread</span>
             </span>
           )}
         </span>
