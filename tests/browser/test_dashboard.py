@@ -10,6 +10,7 @@ import re
 import shutil
 import signal
 import subprocess
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -41,6 +42,7 @@ class Node:
         self.logs = logs
         self.args = ["--database-url", database_url, "--redis-url", redis_url]
         self.process: subprocess.Popen[bytes] | None = None
+        self.http = httpx.Client(base_url=self.url, timeout=1)
         logs.mkdir(parents=True, exist_ok=True)
 
     def start(self) -> Node:
@@ -62,7 +64,7 @@ class Node:
             self.logs / "stderr.log"
         ).read_text()[-3000:]
         try:
-            return httpx.get(f"{self.url}/readyz", timeout=1).status_code == 200
+            return self.http.get("/readyz").status_code == 200
         except httpx.TransportError:
             return False
 
@@ -73,6 +75,7 @@ class Node:
             self.process.wait(timeout(10))
 
     def stop(self) -> None:
+        self.http.close()
         if self.process is not None and self.process.poll() is None:
             self.process.send_signal(signal.SIGINT)
             try:
@@ -87,6 +90,26 @@ def redis_server(redis_binaries: None) -> Iterator[RedisServer]:
     server = RedisServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def postgres_url(postgres_server: str) -> Iterator[str]:
+    """A database URL whose objects live in a fresh schema, dropped afterwards (the suite's
+    fixture of that name calls asyncio.run, which Playwright's running loop forbids here)."""
+    import asyncpg
+
+    schema = f"t_{uuid.uuid4().hex[:16]}"
+
+    async def run(sql: str) -> None:
+        conn = await asyncpg.connect(postgres_server)
+        try:
+            await conn.execute(sql)
+        finally:
+            await conn.close()
+
+    run_async(run(f"CREATE SCHEMA {schema}"))
+    yield f"{postgres_server}?search_path={schema}"
+    run_async(run(f"DROP SCHEMA {schema} CASCADE"))
 
 
 @pytest.fixture
@@ -183,6 +206,7 @@ def screenshot(page: Page, name: str, directory: Path) -> None:
         shutil.copyfile(path, DOCS / path.name)
 
 
+@pytest.mark.timeout(timeout(300))
 def test_dashboard_two_agents_on_two_nodes(
     browser: Browser,
     nodes: list[Node],
@@ -280,10 +304,11 @@ def test_dashboard_two_agents_on_two_nodes(
     expect(ana.get_by_test_id("status")).to_have_text("Resolved")
     expect(bo.get_by_test_id("status")).to_have_text("Resolved")
     assert ok(api.get(f"/v1/conversations/{cid}"))["status"] == "resolved"
-    ana.get_by_label("Status").select_option("all")
+    ana.get_by_label("Status", exact=True).select_option("all")
     screenshot(ana, "inbox", tmp_path)
 
 
+@pytest.mark.timeout(timeout(180))
 def test_dashboard_agents_roles_lockout_and_csrf(
     browser: Browser, nodes: list[Node], org: OrgCredentials, api: httpx.Client
 ) -> None:
