@@ -19,6 +19,10 @@ from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from gateway.bot.kinds import AnswererFactory, default_answerers
+from gateway.bot.llm import llm_fetch_policy
+from gateway.bot.turns import STATE_KEY as TURNS_STATE_KEY, BotTurns
+from gateway.bot.webhook import WebhookBotFailures
 from gateway.core.auth import Authenticator, TokenSigner
 from gateway.core.bus import CommandBus
 from gateway.core.clients import ClientAddresses
@@ -34,6 +38,8 @@ from gateway.dialects.openapi import dialect_sections
 from gateway.dialects.routes import dialect_routes
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
+from gateway.handlers.bots import BotHandlers
+from gateway.handlers.knowledge import KnowledgeHandlers
 from gateway.handlers.wiring import build_bus
 from gateway.http.asyncapi import asyncapi_document
 from gateway.http.cors import PreflightMiddleware
@@ -54,6 +60,9 @@ from gateway.limits.factory import create_rate_limiter
 from gateway.limits.policy import Budgets, Limits
 from gateway.media.attachments import Attachments
 from gateway.media.fetch import Fetcher, FetchPolicy
+from gateway.media.pages import PageReader, page_policy
+from gateway.presence.factory import create_leases
+from gateway.presence.tracker import Presence
 from gateway.realtime import nodes
 from gateway.realtime.broker.base import Broker, BrokerError
 from gateway.realtime.broker.factory import create_broker
@@ -94,6 +103,7 @@ class Gateway:
     node_id: str
     credential_watch: CredentialWatch
     origins: WidgetOrigins
+    presence: Presence
 
 
 def chatgate_version() -> str:
@@ -104,7 +114,11 @@ def chatgate_version() -> str:
 
 
 def create_app(
-    settings: Settings | None = None, *, broker: Broker | None = None, store: Store | None = None
+    settings: Settings | None = None,
+    *,
+    broker: Broker | None = None,
+    store: Store | None = None,
+    answerers: AnswererFactory | None = None,
 ) -> GatewayApp:
     """Build the gateway app.
 
@@ -114,6 +128,7 @@ def create_app(
             default: the one ``settings`` asks for.
         store: a store the caller started and will close; default: opened from
             ``settings.database_url`` and closed with the app.
+        answerers: what answers for a bot (``gateway.bot.kinds``); default: each kind's own.
     """
     settings = settings or Settings.from_env()
 
@@ -139,6 +154,8 @@ def create_app(
             )
             outbound = Fetcher(_outbound_policy(settings))
             stack.push_async_callback(outbound.aclose)
+            llm_http = Fetcher(llm_fetch_policy(settings))
+            stack.push_async_callback(llm_http.aclose)
             attachments = Attachments(
                 the_store,
                 Fetcher(_fetch_policy(settings)),
@@ -146,6 +163,8 @@ def create_app(
                 settings.max_file_bytes,
             )
             stack.push_async_callback(attachments.aclose)
+            pages = PageReader(_page_policy(settings))
+            stack.push_async_callback(pages.aclose)
             limiter = create_rate_limiter(settings.redis_url)
             await limiter.start()
             stack.push_async_callback(limiter.aclose)
@@ -163,10 +182,16 @@ def create_app(
             dispatcher = Dispatcher(
                 the_store,
                 outbound,
-                Escalation(the_store, publisher),
+                Escalation(the_store, publisher, WebhookBotFailures(the_store, publisher)),
                 _dispatch_policy(settings),
                 metrics,
                 owner=node.id,
+            )
+            presence = Presence(
+                create_leases(settings.redis_url),
+                publisher,
+                ttl=settings.presence_ttl,
+                refresh=settings.presence_heartbeat,
             )
             bus, conversations = build_bus(
                 the_store,
@@ -174,9 +199,12 @@ def create_app(
                 admin,
                 AgentHandlers(the_store, authenticator.credentials),
                 WebhookHandlers(the_store, outbound, wake=dispatcher.wake),
+                BotHandlers(the_store, outbound, llm_http, settings.llm_base_url),
+                KnowledgeHandlers(the_store, pages),
                 attachments,
                 limits,
                 metrics,
+                presence,
             )
             await the_broker.start(registry.deliver, registry.resync)
             stack.push_async_callback(the_broker.aclose)
@@ -185,9 +213,22 @@ def create_app(
             # queued publishes a moment (while the broker is still open).
             stack.push_async_callback(publisher.aclose)
             stack.push_async_callback(conversations.drain)
+            await presence.start()
+            # Before the publisher closes: the sockets still open say offline.
+            stack.push_async_callback(presence.aclose)
             publisher.on_publish.append(dispatcher.wake)
             dispatcher.start()
             stack.push_async_callback(dispatcher.aclose)
+            turns = BotTurns(
+                the_store,
+                bus,
+                publisher,
+                answerers or default_answerers(the_store, settings, llm_http),
+            )
+            conversations.on_visitor_message.append(turns.heard)
+            conversations.on_change.append(turns.observe)
+            # Stopped first: a turn's last writes go out before the publishes are drained.
+            stack.push_async_callback(turns.aclose)
             credential_watch = CredentialWatch(
                 authenticator.credentials, interval=settings.revocation_check_interval
             )
@@ -207,6 +248,7 @@ def create_app(
                 node_id=node.id,
                 credential_watch=credential_watch,
                 origins=WidgetOrigins(the_store),
+                presence=presence,
             )
             retention = Retention(the_store, _retention_policy(settings))
             retention.start()
@@ -220,6 +262,7 @@ def create_app(
                 HTTP_STATE_KEY: http,
                 OPERATIONS_STATE_KEY: operations,
                 SOCKETS_STATE_KEY: sockets,
+                TURNS_STATE_KEY: turns,
             }
 
     hosts = HostPolicy.parse(settings.allowed_hosts)
@@ -337,6 +380,15 @@ def _fetch_policy(settings: Settings) -> FetchPolicy:
     return FetchPolicy(
         timeout=settings.fetch_timeout,
         max_bytes=settings.max_file_bytes,
+        allowed_hosts=_hosts(settings.fetch_allowed_hosts),
+    )
+
+
+def _page_policy(settings: Settings) -> FetchPolicy:
+    """Knowledge imports: fetched like attachments, HTML pages only, their own size bound."""
+    return page_policy(
+        timeout=settings.fetch_timeout,
+        max_bytes=settings.knowledge_import_max_bytes,
         allowed_hosts=_hosts(settings.fetch_allowed_hosts),
     )
 

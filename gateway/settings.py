@@ -77,6 +77,9 @@ class Settings:
     #: Hosts whose attachment URLs may resolve to private addresses (private CDNs), comma
     #: separated: ``cdn.internal,10.0.0.7``.
     fetch_allowed_hosts: str = ""
+    #: Largest web page a knowledge import fetches (``POST /v1/knowledge/imports``), in bytes
+    #: as received; it is fetched like an attachment (``fetch_timeout``, ``fetch_allowed_hosts``).
+    knowledge_import_max_bytes: Annotated[int, Meta(ge=1024)] = 5 * 1024 * 1024
     #: Requests per minute per org from its staff and integrations (API keys, agents, the
     #: bot), over every surface; visitors never count here. 0 turns the limit off.
     org_requests_per_minute: Annotated[int, Meta(ge=0)] = 6000
@@ -115,6 +118,20 @@ class Settings:
     #: Attempts at once to all the receivers of one org, over every process. 0: no cap.
     webhook_org_concurrency: Annotated[int, Meta(ge=0)] = 16
 
+    #: The OpenAI-compatible API (``https://api.openai.com/v1``) of ``llm`` bots that name
+    #: none themselves; a bot's own ``llm.base_url`` wins. Its host may be a private address
+    #: (the operator chose it): it is allowed as if listed in ``llm_allowed_hosts``.
+    llm_base_url: Annotated[str, Meta(pattern=r"^(|https?://\S+)$")] = ""
+    #: The key sent to the model server by ``llm`` bots that have none of their own.
+    llm_api_key: str = dataclasses.field(default="", repr=False)
+    #: Hosts a bot's own ``llm.base_url`` may resolve to private addresses on, comma
+    #: separated (as ``fetch_allowed_hosts``): a model server on the operator's network.
+    llm_allowed_hosts: str = ""
+    #: Seconds an ``llm`` bot's answer may go without a byte from the model server (the wait
+    #: for the first included) before it fails; the bot's ``timeout_seconds`` bounds the
+    #: whole answer.
+    llm_idle_timeout: Positive = 10.0
+
     #: Days a finished delivery (delivered, dead or cancelled) and its attempts stay in the
     #: delivery log and can be replayed; 0 keeps them forever.
     delivery_retention_days: Annotated[int, Meta(ge=0)] = 30
@@ -131,6 +148,11 @@ class Settings:
     #: keys, agent and bot tokens); sockets of a revoked key or a disabled or deleted agent
     #: are closed at the next check.
     revocation_check_interval: Positive = 1.0
+    #: Seconds an agent's presence (and a "viewing") lives without a refresh, and seconds
+    #: between each process's refreshes of its own sockets' (the dashboard's heartbeat
+    #: period): the agents of a process that died go offline within the first.
+    presence_ttl: Positive = 60.0
+    presence_heartbeat: Positive = 20.0
     agent_token_ttl: Annotated[int, Meta(ge=60)] = 3600
     visitor_token_ttl: Annotated[int, Meta(ge=60)] = 86400
     idempotency_ttl: Annotated[int, Meta(ge=60)] = 86400

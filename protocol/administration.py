@@ -1,17 +1,18 @@
 """Commands of org administration: widget sessions and tokens, widgets and their look,
-agents, API keys, webhooks. Re-exported by ``protocol.commands`` with the others."""
+agents, API keys, webhooks, bots. Re-exported by ``protocol.commands`` with the others."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Final, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
 from protocol.bounds import Metadata
 from protocol.fields import (
+    NOT_BLANK,
     AgentStatus,
     Color,
     DeliveryStatus,
@@ -33,24 +34,34 @@ from protocol.fields import (
     not_blank,
     once_each,
 )
-from protocol.validation import Invalid
+from protocol.validation import PATTERN_NAMES, Invalid
 
 __all__ = [
+    "DEFAULT_FALLBACK_ANSWER",
+    "DEFAULT_HANDOFF_PHRASES",
+    "DEFAULT_UNKNOWN_ANSWER",
     "Appearance",
+    "BotWebhookInput",
     "CreateAgent",
     "CreateApiKey",
+    "CreateBot",
     "CreateWebhook",
     "CreateWidget",
     "DeleteAgent",
+    "DeleteBot",
     "DeleteWebhook",
     "GetAgent",
+    "GetBot",
     "GetWebhook",
     "GetWebhookDelivery",
     "GetWidget",
     "GetWidgetConfig",
     "IssueToken",
+    "LlmChange",
+    "LlmInput",
     "ListAgents",
     "ListApiKeys",
+    "ListBots",
     "ListWebhookDeliveries",
     "ListWebhooks",
     "ListWidgets",
@@ -61,6 +72,7 @@ __all__ = [
     "RotateWebhookSecret",
     "RotateWidgetIdentitySecret",
     "UpdateAgent",
+    "UpdateBot",
     "UpdateWebhook",
     "UpdateWidget",
 ]
@@ -165,6 +177,8 @@ class CreateWidget:
     appearance: Appearance = field(default_factory=Appearance)
     #: Refused here: a new widget has no identity secret yet (``RotateWidgetIdentitySecret``).
     identity_required: bool = False
+    #: The bot that answers first in its conversations (a bot of the org); null: none.
+    bot_id: UUID | None = None
 
     schema_rules: ClassVar[Mapping[str, Any]] = {
         "properties": {"identity_required": {"const": False}}
@@ -193,6 +207,8 @@ class UpdateWidget:
     appearance: Appearance | UnsetType = UNSET
     #: Every session must then carry a valid ``user_hash`` (needs an identity secret).
     identity_required: bool | UnsetType = UNSET
+    #: The bot that answers first in its new conversations (a bot of the org); null: none.
+    bot_id: UUID | None | UnsetType = UNSET
 
     def __post_init__(self) -> None:
         once_each(self.allowed_origins, "allowed_origins")
@@ -355,3 +371,161 @@ class ReplayWebhookDeliveries:
     since: Instant
     until: Instant | UnsetType = UNSET
     include_delivered: bool = False
+
+
+# -- bots ---------------------------------------------------------------------------------
+
+BotKind = Literal["knowledge", "llm", "webhook"]
+#: A text a bot says, or a phrase it listens for: not blank.
+BotText = Annotated[str, Meta(min_length=1, max_length=2000, pattern=NOT_BLANK)]
+Phrase = Annotated[str, Meta(min_length=1, max_length=100, pattern=NOT_BLANK)]
+Phrases = Annotated[
+    tuple[Phrase, ...],
+    Meta(
+        max_length=50,
+        extra_json_schema={"uniqueItems": True, "description": "Each phrase once."},
+    ),
+]
+Confidence = Annotated[float, Meta(ge=0, le=1)]
+HandoffAfter = Annotated[int, Meta(ge=0, le=100)]
+TimeoutSeconds = Annotated[int, Meta(ge=1, le=300)]
+Model = Annotated[str, Meta(min_length=1, max_length=200, pattern=NOT_BLANK)]
+LlmApiKey = Annotated[str, Meta(min_length=1, max_length=500, pattern=NOT_BLANK)]
+SystemPrompt = Annotated[str, Meta(min_length=1, max_length=20_000, pattern=NOT_BLANK)]
+PATTERN_NAMES.setdefault(NOT_BLANK, "text that is not blank")
+
+DEFAULT_UNKNOWN_ANSWER = (
+    "I'm not sure about that one. Would you like to talk to someone from the team?"
+)
+DEFAULT_FALLBACK_ANSWER = (
+    "Sorry, I can't answer right now. Someone from the team will get back to you here."
+)
+DEFAULT_HANDOFF_PHRASES = ("human", "agent", "person", "talk to someone")
+
+
+@dataclass(frozen=True, slots=True)
+class LlmInput:
+    """An OpenAI-compatible chat-completions endpoint: ``{base_url}/chat/completions``.
+    ``api_key`` is never shown again (reads say ``api_key_set``); without one the gateway's
+    ``CHATGATE_LLM_API_KEY`` is used, as its ``CHATGATE_LLM_BASE_URL`` without a
+    ``base_url``."""
+
+    model: Model
+    #: Without one (or null): the gateway's ``CHATGATE_LLM_BASE_URL``.
+    base_url: Url | None = None
+    api_key: LlmApiKey | UnsetType = UNSET
+    system_prompt: SystemPrompt | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class LlmChange:
+    """What to change of an ``llm`` bot's endpoint; ``null`` clears the URL (the gateway's
+    then), the key or the prompt."""
+
+    base_url: Url | None | UnsetType = UNSET
+    model: Model | UnsetType = UNSET
+    api_key: LlmApiKey | None | UnsetType = UNSET
+    system_prompt: SystemPrompt | None | UnsetType = UNSET
+
+
+@dataclass(frozen=True, slots=True)
+class BotWebhookInput:
+    """Where a ``webhook`` bot hears of visitor messages. ``secret`` (``whsec_...``) signs
+    them; generated unless given, and shown once."""
+
+    url: Url
+    secret: WebhookSecret | UnsetType = UNSET
+
+
+#: ``llm`` goes with kind ``llm`` and ``webhook`` with kind ``webhook``, and only there.
+_KIND_SETTINGS: Final = {"llm": "llm", "webhook": "webhook"}
+
+
+def _phrases_once(phrases: tuple[str, ...] | UnsetType) -> None:
+    """Refuse a phrase listed twice (as JSON Schema's ``uniqueItems`` says: exact copies;
+    matching ignores case anyway)."""
+    if isinstance(phrases, UnsetType):
+        return
+    seen: set[str] = set()
+    for index, phrase in enumerate(phrases):
+        if phrase in seen:
+            raise Invalid(f"{phrase!r} is listed twice", at=f".handoff_phrases[{index}]")
+        seen.add(phrase)
+
+
+@dataclass(frozen=True, slots=True)
+class CreateBot:
+    """A bot of the org. Kind ``knowledge`` answers from the org's knowledge base, ``llm``
+    from an OpenAI-compatible endpoint (``llm`` required), ``webhook`` through an outside
+    service (``webhook`` required). See docs/bots.md."""
+
+    name: Name
+    kind: BotKind = "knowledge"
+    confidence_threshold: Confidence = 0.3
+    unknown_answer: BotText = DEFAULT_UNKNOWN_ANSWER
+    handoff_after: HandoffAfter = 2
+    handoff_phrases: Phrases = DEFAULT_HANDOFF_PHRASES
+    fallback_answer: BotText = DEFAULT_FALLBACK_ANSWER
+    handoff_on_failure: bool = True
+    timeout_seconds: TimeoutSeconds = 20
+    llm: LlmInput | UnsetType = UNSET
+    webhook: BotWebhookInput | UnsetType = UNSET
+
+    schema_rules: ClassVar[Mapping[str, Any]] = {
+        "allOf": [
+            {
+                "if": {"required": ["kind"], "properties": {"kind": {"const": kind}}},
+                "then": {"required": [settings]},
+                "else": {"not": {"required": [settings]}},
+            }
+            for kind, settings in _KIND_SETTINGS.items()
+        ]
+    }
+
+    def __post_init__(self) -> None:
+        _phrases_once(self.handoff_phrases)
+        for kind, settings in _KIND_SETTINGS.items():
+            given = getattr(self, settings) is not UNSET
+            if self.kind == kind and not given:
+                raise Invalid(f"kind {kind} needs {settings}", at=f".{settings}")
+            if self.kind != kind and given:
+                raise Invalid(f"{settings} goes with kind {kind}", at=f".{settings}")
+
+
+@dataclass(frozen=True, slots=True)
+class ListBots:
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class GetBot:
+    bot_id: UUID
+
+
+@dataclass(frozen=True, slots=True)
+class UpdateBot:
+    """Change a bot; what is not sent stays. A new ``kind`` needs its settings (stored or
+    sent: ``llm`` for ``llm``, ``webhook`` for ``webhook``); the other kind's are dropped."""
+
+    bot_id: UUID
+    name: Name | UnsetType = UNSET
+    kind: BotKind | UnsetType = UNSET
+    confidence_threshold: Confidence | UnsetType = UNSET
+    unknown_answer: BotText | UnsetType = UNSET
+    handoff_after: HandoffAfter | UnsetType = UNSET
+    handoff_phrases: Phrases | UnsetType = UNSET
+    fallback_answer: BotText | UnsetType = UNSET
+    handoff_on_failure: bool | UnsetType = UNSET
+    timeout_seconds: TimeoutSeconds | UnsetType = UNSET
+    llm: LlmChange | UnsetType = UNSET
+    webhook: BotWebhookInput | UnsetType = UNSET
+
+    def __post_init__(self) -> None:
+        _phrases_once(self.handoff_phrases)
+
+
+@dataclass(frozen=True, slots=True)
+class DeleteBot:
+    """Delete a bot: widgets naming it have no bot from then on."""
+
+    bot_id: UUID

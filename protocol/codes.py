@@ -47,6 +47,7 @@ class ErrorCode(StrEnum):
     RATE_LIMITED = "rate_limited"
     QUOTA_EXCEEDED = "quota_exceeded"
     ATTACHMENT_REJECTED = "attachment_rejected"
+    PAGE_REJECTED = "page_rejected"
     INTERNAL = "internal"
     UNAVAILABLE = "unavailable"
 
@@ -68,6 +69,7 @@ HTTP_STATUS: Final[Mapping[ErrorCode, int]] = MappingProxyType(
         ErrorCode.RATE_LIMITED: 429,
         ErrorCode.QUOTA_EXCEEDED: 403,
         ErrorCode.ATTACHMENT_REJECTED: 422,
+        ErrorCode.PAGE_REJECTED: 422,
         ErrorCode.INTERNAL: 500,
         ErrorCode.UNAVAILABLE: 503,
     }

@@ -15,15 +15,16 @@ A rule that spans fields (``__post_init__``) is also written as JSON Schema in t
 documents state what validation enforces.
 
 Conversations, messages and files are defined here; org administration (sessions, tokens,
-widgets, agents, API keys, webhooks) in ``protocol.administration``, re-exported here so that
-every command is ``commands.X``; the field types both use are in ``protocol.fields``.
+widgets, agents, API keys, webhooks) in ``protocol.administration`` and the knowledge base in
+``protocol.knowledge``, both re-exported here so that every command is ``commands.X``; the
+field types they share are in ``protocol.fields``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
@@ -32,11 +33,14 @@ from protocol.administration import (
     Appearance,
     CreateAgent,
     CreateApiKey,
+    CreateBot,
     CreateWebhook,
     CreateWidget,
     DeleteAgent,
+    DeleteBot,
     DeleteWebhook,
     GetAgent,
+    GetBot,
     GetWebhook,
     GetWebhookDelivery,
     GetWidget,
@@ -44,6 +48,7 @@ from protocol.administration import (
     IssueToken,
     ListAgents,
     ListApiKeys,
+    ListBots,
     ListWebhookDeliveries,
     ListWebhooks,
     ListWidgets,
@@ -54,6 +59,7 @@ from protocol.administration import (
     RotateWebhookSecret,
     RotateWidgetIdentitySecret,
     UpdateAgent,
+    UpdateBot,
     UpdateWebhook,
     UpdateWidget,
 )
@@ -68,36 +74,58 @@ from protocol.fields import (
     ClientMessageId,
     Content,
     Cursor,
+    Instant,
     PageSize,
     Seq,
     ShortText,
     blank,
     text_or_attachments,
 )
+from protocol.knowledge import (
+    CreateArticle,
+    DeleteArticle,
+    GetArticle,
+    ImportArticle,
+    ListArticles,
+    SearchKnowledge,
+    UpdateArticle,
+)
 from protocol.states import Role, Status
 
 __all__ = [
     "Appearance",
+    "CreateBot",
+    "DeleteBot",
+    "GetBot",
+    "ListBots",
+    "UpdateBot",
     "Attachment",
     "Command",
     "ContactInput",
     "CreateAgent",
     "CreateApiKey",
+    "CreateArticle",
     "CreateWebhook",
     "CreateWidget",
     "DeleteAgent",
+    "DeleteArticle",
     "DeleteWebhook",
     "EndConversation",
     "GetAgent",
+    "GetArticle",
     "GetConversation",
     "GetFile",
     "GetWebhook",
     "GetWebhookDelivery",
     "GetWidget",
     "GetWidgetConfig",
+    "ImportArticle",
     "IssueToken",
     "ListAgents",
+    "ListPresence",
+    "ListViewers",
     "ListApiKeys",
+    "ListArticles",
     "ListConversations",
     "ListMessages",
     "ListWebhookDeliveries",
@@ -105,17 +133,23 @@ __all__ = [
     "ListWidgets",
     "MarkRead",
     "OpenWidgetSession",
+    "PostBotAnswer",
     "ReadEvents",
     "ReplayWebhookDeliveries",
     "ReplayWebhookDelivery",
     "RevokeApiKey",
     "RotateWebhookSecret",
     "RotateWidgetIdentitySecret",
+    "SearchConversations",
+    "SearchKnowledge",
     "SendMessage",
+    "SetPresence",
     "SetTyping",
+    "SetViewing",
     "StartConversation",
     "StoreUpload",
     "UpdateAgent",
+    "UpdateArticle",
     "UpdateConversation",
     "UpdateWebhook",
     "UpdateWidget",
@@ -161,6 +195,8 @@ class StartConversation:
     contact: ContactInput | UnsetType = UNSET
     metadata: Metadata = field(default_factory=Metadata)
     channel: Channel = "widget"
+    #: The bot that answers first (API keys only; a bot of the org). Default: the widget's.
+    bot_id: UUID | UnsetType = UNSET
 
 
 @dataclass(frozen=True, slots=True)
@@ -189,7 +225,8 @@ class UpdateConversation:
 
 @dataclass(frozen=True, slots=True)
 class SendMessage:
-    """Post a message. ``role``/``agent_id``/``epoch`` matter only for API keys and bots."""
+    """Post a message. ``role``/``agent_id``/``epoch`` matter only for API keys and bots;
+    ``private`` only for staff."""
 
     conversation_id: UUID
     content: Content = ""
@@ -199,14 +236,24 @@ class SendMessage:
     agent_id: UUID | UnsetType = UNSET
     #: The sender's id on an external live-agent platform (role ``live_agent`` only).
     external_sender_id: ShortText | UnsetType = UNSET
+    #: When a live agent sent it on their platform (role ``live_agent`` only); the message
+    #: takes this time, its order stays that of storage (``seq``). Default: now.
+    created_at: Instant | UnsetType = UNSET
     epoch: Seq | UnsetType = UNSET
     metadata: Metadata = field(default_factory=Metadata)
+    #: A private note: staff only (an agent, or an API key sending as an agent); never
+    #: reaches the visitor, takes nothing over and is no first response.
+    private: bool = False
 
     schema_rules: ClassVar[Mapping[str, Any]] = {
         **text_or_attachments("content"),
         "properties": {"role": {"not": {"const": Role.SYSTEM.value}}},
         "dependentSchemas": {
             "external_sender_id": {
+                "required": ["role"],
+                "properties": {"role": {"const": Role.LIVE_AGENT.value}},
+            },
+            "created_at": {
                 "required": ["role"],
                 "properties": {"role": {"const": Role.LIVE_AGENT.value}},
             },
@@ -220,6 +267,20 @@ class SendMessage:
     def __post_init__(self) -> None:
         if blank(self.content) and not self.attachments:
             raise ValueError("a message needs content or attachments")
+
+
+@dataclass(frozen=True, slots=True)
+class PostBotAnswer:
+    """A bot's answer, stored under the id its ``message.delta`` events announced, with the
+    conversation's ``epoch`` (not parsed from JSON: built by the turn runner, ``gateway.bot``,
+    for the bot principal only)."""
+
+    conversation_id: UUID
+    message_id: UUID
+    content: Content
+    epoch: Seq
+    bot_id: str | None = None
+    metadata: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +330,51 @@ class MarkRead:
     seq: Seq
 
 
+# -- presence and collisions --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SetPresence:
+    """An agent's socket says it is ``online`` or ``away``; sent again every 20 s (the
+    heartbeat). Socket only: the socket's close ends it."""
+
+    status: Literal["online", "away"]
+
+
+@dataclass(frozen=True, slots=True)
+class SetViewing:
+    """An agent's socket opened (``on``) or left a conversation (collision warnings)."""
+
+    conversation_id: UUID
+    on: bool
+
+
+@dataclass(frozen=True, slots=True)
+class ListPresence:
+    """Every agent of the org with its presence."""
+
+
+@dataclass(frozen=True, slots=True)
+class ListViewers:
+    """The agents that have a conversation open now."""
+
+    conversation_id: UUID
+
+
+# -- search -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConversations:
+    """Find conversations by contact name or email and message text (staff): every word of
+    ``q`` must match, as a word prefix; operator characters are only separators. A query
+    with no word finds nothing."""
+
+    q: Annotated[str, Meta(max_length=200)] = ""
+    limit: Annotated[int, Meta(ge=1, le=50)] = 20
+    cursor: Cursor | UnsetType = UNSET
+
+
 # -- files --------------------------------------------------------------------------------
 
 
@@ -302,6 +408,11 @@ Command = (
     | WatchInbox
     | SetTyping
     | MarkRead
+    | SetPresence
+    | SetViewing
+    | ListPresence
+    | ListViewers
+    | SearchConversations
     | StoreUpload
     | GetFile
     | OpenWidgetSession
@@ -330,4 +441,17 @@ Command = (
     | GetWebhookDelivery
     | ReplayWebhookDelivery
     | ReplayWebhookDeliveries
+    | PostBotAnswer
+    | CreateBot
+    | ListBots
+    | GetBot
+    | UpdateBot
+    | DeleteBot
+    | CreateArticle
+    | ListArticles
+    | GetArticle
+    | UpdateArticle
+    | DeleteArticle
+    | ImportArticle
+    | SearchKnowledge
 )

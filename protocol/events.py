@@ -6,7 +6,13 @@ Each event becomes one server frame::
 
 ``seq`` numbers the conversation's event log: every stored change (a message, a status
 change) takes the next one, starting at 1, with no gaps. ``conversation.created`` carries
-seq 0. Volatile events (``typing``, ``read``) are never stored and carry ``seq: null``.
+seq 0. Volatile events (``typing``, ``read``, ``viewing``, ``presence``,
+``message.delta``) are never stored and carry ``seq: null``; ``presence`` belongs to no
+conversation (``conversation_id: null``).
+
+Audiences: staff (agents, API keys) see everything; a visitor never sees a private note's
+``new_message``, a ``viewing``, or the ``agent_id`` and ``name`` of an agent's ``typing``
+(``gateway.realtime.push``).
 """
 
 from __future__ import annotations
@@ -21,8 +27,11 @@ __all__ = [
     "Event",
     "EventName",
     "MessageCreated",
+    "MessageDelta",
+    "PresenceChanged",
     "ReadMarked",
     "TypingChanged",
+    "ViewingChanged",
     "to_frame",
 ]
 
@@ -35,6 +44,9 @@ class EventName(StrEnum):
     CONVERSATION_UPDATED = "conversation.updated"
     TYPING = "typing"
     READ = "read"
+    MESSAGE_DELTA = "message.delta"
+    VIEWING = "viewing"
+    PRESENCE = "presence"
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,16 +92,56 @@ class ConversationCreated:
 
 @dataclass(frozen=True, slots=True)
 class TypingChanged:
+    """Someone started or stopped typing. An agent's carries ``agent_id`` and ``name`` too,
+    which only staff sockets receive."""
+
     name: ClassVar[EventName] = EventName.TYPING
     conversation_id: str
     on: bool
     role: str
     sender_id: str | None
+    agent_id: str | None = None
+    agent_name: str | None = None
     seq: ClassVar[None] = None
 
     @property
     def data(self) -> JSONObject:
-        return {"on": self.on, "role": self.role, "sender_id": self.sender_id}
+        data: JSONObject = {"on": self.on, "role": self.role, "sender_id": self.sender_id}
+        if self.agent_id is not None:
+            data["agent_id"] = self.agent_id
+            data["name"] = self.agent_name
+        return data
+
+
+@dataclass(frozen=True, slots=True)
+class ViewingChanged:
+    """An agent opened (``on``) or left a conversation; staff sockets only."""
+
+    name: ClassVar[EventName] = EventName.VIEWING
+    conversation_id: str
+    agent_id: str
+    agent_name: str | None
+    on: bool
+    seq: ClassVar[None] = None
+
+    @property
+    def data(self) -> JSONObject:
+        return {"agent_id": self.agent_id, "name": self.agent_name, "on": self.on}
+
+
+@dataclass(frozen=True, slots=True)
+class PresenceChanged:
+    """An agent's presence (``online``, ``away``, ``offline``) changed; to the inbox room."""
+
+    name: ClassVar[EventName] = EventName.PRESENCE
+    agent_id: str
+    status: str
+    conversation_id: ClassVar[None] = None
+    seq: ClassVar[None] = None
+
+    @property
+    def data(self) -> JSONObject:
+        return {"agent_id": self.agent_id, "status": self.status}
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,7 +160,42 @@ class ReadMarked:
         return {"seq": self.read_seq, "role": self.role, "reader_id": self.reader_id}
 
 
-Event = MessageCreated | ConversationUpdated | ConversationCreated | TypingChanged | ReadMarked
+@dataclass(frozen=True, slots=True)
+class MessageDelta:
+    """The next piece of a bot's answer as it streams, before it is stored.
+
+    ``message_id`` is the id the whole answer will be stored under (its ``new_message`` ends
+    the stream); ``index`` counts the pieces from 0. A terminal delta (``done``, with
+    ``reason`` ``control_lost`` or ``failed``) says the answer will not be stored: drop it.
+    """
+
+    name: ClassVar[EventName] = EventName.MESSAGE_DELTA
+    conversation_id: str
+    message_id: str
+    index: int
+    text: str
+    #: Why the answer ends unstored (``control_lost``, ``failed``); None while it streams.
+    reason: str | None = None
+    seq: ClassVar[None] = None
+
+    @property
+    def data(self) -> JSONObject:
+        data: JSONObject = {"message_id": self.message_id, "index": self.index, "text": self.text}
+        if self.reason is not None:
+            data.update(done=True, reason=self.reason)
+        return data
+
+
+Event = (
+    MessageCreated
+    | ConversationUpdated
+    | ConversationCreated
+    | TypingChanged
+    | ReadMarked
+    | MessageDelta
+    | ViewingChanged
+    | PresenceChanged
+)
 
 
 def to_frame(event: Event) -> JSONObject:

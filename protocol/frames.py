@@ -23,7 +23,14 @@ from uuid import UUID
 from msgspec import UNSET, Meta, UnsetType
 
 from protocol.codes import ErrorCode
-from protocol.commands import MarkRead, SendMessage, SetTyping, UpdateConversation
+from protocol.commands import (
+    MarkRead,
+    SendMessage,
+    SetPresence,
+    SetTyping,
+    SetViewing,
+    UpdateConversation,
+)
 from protocol.errors import GatewayError, ProtocolError
 from protocol.fields import Seq
 from protocol.validation import parse
@@ -112,6 +119,8 @@ OPS: Final[Mapping[str, type[Any]]] = {
     "conversation.update": UpdateConversation,
     "typing": SetTyping,
     "read": MarkRead,
+    "presence": SetPresence,
+    "viewing": SetViewing,
     "ping": Ping,
 }
 

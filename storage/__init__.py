@@ -8,6 +8,8 @@ What every backend shares lives here, once:
   ``outbox``: the deliveries and timers those events call for.
 - ``records``: rows to models and events (decoding); ``columns``: models to column values
   (encoding), and the fields an update may change.
+- ``chunking``: knowledge articles cut into passages; ``relevance``: a question reduced to
+  search terms, and the store-independent score of what a search found.
 - ``migrations``: the schema, as numbered SQL files per dialect.
 
 Each backend is a package with a module per resource, holding its SQL and transactions:

@@ -21,6 +21,10 @@ Contract, for every implementation:
   to those whose stored messages carry it (an attachment's ``sha256``: ``apply`` records it in
   its transaction, for files of the org). Lookups with a ``contact_id`` see only the files of
   that contact's conversations, and answer None for any other, as for an unknown file.
+- **Knowledge.** An article's passages (``storage.chunking``) are indexed with the store's own
+  full-text search in the transaction that writes the article; an update or a delete replaces
+  or removes them in its own. ``search_knowledge`` finds passages of the org only, scored by
+  ``storage.relevance`` (the same scores for the same data on every store).
 - **Durability.** When a write coroutine returns, the change is committed.
 - **Failure.** Backend failures raise ``StorageError``; domain refusals raised by ``decide``
   (``GatewayError``) propagate unchanged and nothing is written.
@@ -37,6 +41,8 @@ from storage.models import (
     Agent,
     ApiKey,
     Applied,
+    Article,
+    Bot,
     Contact,
     Conversation,
     CredentialStanding,
@@ -48,7 +54,9 @@ from storage.models import (
     NodeLease,
     Org,
     OutboxItem,
+    Passage,
     Plan,
+    SearchHit,
     StoredFile,
     WebhookEndpoint,
     Widget,
@@ -172,6 +180,29 @@ class Store(Protocol):
         such agent, or it is already deleted."""
         ...
 
+    # -- bots -----------------------------------------------------------------------------
+
+    async def create_bot(self, bot: Bot) -> None: ...
+
+    async def get_bot(self, org_id: str, bot_id: str) -> Bot | None: ...
+
+    async def list_bots(self, org_id: str) -> list[Bot]:
+        """The org's bots, oldest first."""
+        ...
+
+    async def update_bot(
+        self, org_id: str, bot_id: str, updates: Mapping[str, Any], at: datetime
+    ) -> Bot | None:
+        """Change the given fields (``storage.columns.BOT_UPDATES``; ``llm`` and ``webhook``
+        are replaced whole) and set ``updated_at``; None if the org has no such bot."""
+        ...
+
+    async def delete_bot(self, org_id: str, bot_id: str) -> bool:
+        """Delete the bot and, in the same transaction, take it off the org's widgets
+        (their ``bot_id`` becomes None); False if the org has no such bot. Conversations
+        keep the ``bot_id`` they started with."""
+        ...
+
     async def credential_standing(
         self, api_key_ids: Collection[str], agent_ids: Collection[str]
     ) -> CredentialStanding:
@@ -229,18 +260,38 @@ class Store(Protocol):
         ...
 
     async def read_events(
-        self, conversation_id: str, after_seq: int, limit: int
+        self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
     ) -> list[StoredEvent]:
         """The conversation's stored events with ``seq > after_seq``, in seq order.
 
+        ``with_private=False`` leaves private notes out (what visitors read): their seqs are
+        gaps, and ``limit`` counts only the events returned.
         Not org-scoped: callers check access to the conversation first.
         """
         ...
 
     async def list_messages(
-        self, conversation_id: str, after_seq: int, limit: int
+        self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
     ) -> list[Message]:
-        """Messages with ``seq > after_seq`` in seq order. Not org-scoped, as above."""
+        """Messages with ``seq > after_seq`` in seq order (``with_private=False``: without
+        private notes, as above). Not org-scoped, as above."""
+        ...
+
+    async def search_conversations(
+        self,
+        org_id: str,
+        query_words: Sequence[str],
+        *,
+        before: tuple[datetime, str] | None = None,
+        limit: int = 20,
+    ) -> list[SearchHit]:
+        """The org's conversations whose contact's name or email, or one of whose messages
+        (private notes included: search is for staff), holds every word as a prefix
+        (``storage.fulltext.words``), on the store's own full-text index. Newest activity
+        first, by ``(updated_at, id)``; ``before`` is the last row of a page. A contact match
+        wins over a message match; a message match names the latest matching message.
+        No words: no hits.
+        """
         ...
 
     async def last_seq(self, conversation_id: str) -> int | None:
@@ -432,6 +483,46 @@ class Store(Protocol):
     async def purge_idempotency_keys(self, before: datetime, limit: int | None = None) -> int:
         """Delete records created before ``before``, oldest first, at most ``limit`` of
         them (all when None); returns how many."""
+        ...
+
+    # -- knowledge base -------------------------------------------------------------------
+
+    async def create_article(self, article: Article) -> None:
+        """Store the article and index its passages."""
+        ...
+
+    async def save_imported_article(self, article: Article) -> Article:
+        """Store an imported article (``source="import"``), or, when the org already has one
+        imported from the same ``url``, replace that one's title and body (keeping its id and
+        ``created_at``; ``updated_at`` is the new one's). Returns what is stored."""
+        ...
+
+    async def get_article(self, org_id: str, article_id: str) -> Article | None: ...
+
+    async def list_articles(
+        self, org_id: str, *, before: tuple[datetime, str] | None = None, limit: int = 50
+    ) -> list[Article]:
+        """Newest first, by ``(created_at, id)``; ``before`` is the last row of a page."""
+        ...
+
+    async def update_article(
+        self, org_id: str, article_id: str, updates: Mapping[str, Any], at: datetime
+    ) -> Article | None:
+        """Change ``title``, ``body`` and/or ``url`` and re-index the article's passages;
+        None if the org has no such article."""
+        ...
+
+    async def delete_article(self, org_id: str, article_id: str) -> bool:
+        """Delete the article and its passages; False if the org has no such article."""
+        ...
+
+    async def search_knowledge(self, org_id: str, text: str, limit: int) -> list[Passage]:
+        """The org's passages that best answer ``text``, best first, at most ``limit``.
+
+        ``text`` is any text (a visitor's question): it is reduced to plain terms
+        (``storage.relevance.query_terms``), so it never raises for its syntax; none are
+        left (blank, punctuation, only stop words), none are found.
+        """
         ...
 
     # -- retention ------------------------------------------------------------------------

@@ -10,6 +10,7 @@ Also here: the fields an update may change, for the tables that allow updates.
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -18,12 +19,22 @@ from typing import Any
 
 import orjson
 
-from storage.models import Contact, Conversation, Message, OutboxItem, WebhookEndpoint, Widget
+from storage.models import (
+    Bot,
+    Contact,
+    Conversation,
+    Message,
+    OutboxItem,
+    WebhookEndpoint,
+    Widget,
+)
 
 __all__ = [
     "Encoding",
     "agent_updates",
     "attached_files",
+    "bot",
+    "bot_updates",
     "changes",
     "contact",
     "conversation",
@@ -72,6 +83,7 @@ def conversation(v: Conversation, to: Encoding) -> tuple[Any, ...]:
         v.last_seq,
         to.json(v.metadata),
         v.channel,
+        v.bot_id,
     )
 
 
@@ -87,6 +99,7 @@ def message(m: Message, to: Encoding) -> tuple[Any, ...]:
         to.json(m.metadata),
         m.client_message_id,
         to.time(m.created_at),
+        m.private,
     )
 
 
@@ -141,6 +154,33 @@ def widget(w: Widget, to: Encoding) -> tuple[Any, ...]:
         w.live_agent_secret,
         to.json(w.appearance),
         to.flag(w.identity_required),
+        w.bot_id,
+    )
+
+
+def bot(b: Bot, to: Encoding) -> tuple[Any, ...]:
+    """In the column order of the ``bots`` table."""
+    llm, webhook = b.llm, b.webhook
+    return (
+        b.id,
+        b.org_id,
+        b.name,
+        b.kind,
+        b.confidence_threshold,
+        b.unknown_answer,
+        b.handoff_after,
+        _json_list(to, b.handoff_phrases),
+        b.fallback_answer,
+        to.flag(b.handoff_on_failure),
+        b.timeout_seconds,
+        None if llm is None else llm.base_url,
+        None if llm is None else llm.model,
+        None if llm is None else llm.system_prompt,
+        None if llm is None else llm.api_key,
+        None if webhook is None else webhook.url,
+        None if webhook is None else webhook.secret,
+        to.time(b.created_at),
+        to.time(b.updated_at),
     )
 
 
@@ -185,12 +225,14 @@ def outbox_item(i: OutboxItem, at: datetime, to: Encoding) -> tuple[Any, ...]:
 
 
 def _receiver(i: OutboxItem) -> str | None:
-    """Who an outbox row is sent to, for fair claims: its webhook endpoint, or its widget's
-    live-agent platform; None for a timer, which sends nothing."""
+    """Who an outbox row is sent to, for fair claims: its webhook endpoint, its widget's
+    live-agent platform, or its webhook bot; None for a timer, which sends nothing."""
     if i.target == "endpoint":
         return i.endpoint_id
     if i.target == "live_agent":
         return i.widget_id
+    if i.target == "bot":
+        return i.bot_id
     return None
 
 
@@ -237,7 +279,25 @@ WIDGET_UPDATES: Mapping[str, _Column] = {
     "appearance": _json,
     "identity_required": _flag,
     "identity_secret": _plain,
+    "bot_id": _plain,
 }
+
+#: Bot fields ``update_bot`` may change (a whole ``Bot`` minus its id, org and creation).
+BOT_UPDATES: frozenset[str] = frozenset(
+    {
+        "name",
+        "kind",
+        "confidence_threshold",
+        "unknown_answer",
+        "handoff_after",
+        "handoff_phrases",
+        "fallback_answer",
+        "handoff_on_failure",
+        "timeout_seconds",
+        "llm",
+        "webhook",
+    }
+)
 
 #: Agent fields ``update_agent`` may change, with how each is stored.
 AGENT_UPDATES: Mapping[str, _Column] = {
@@ -272,6 +332,15 @@ def agent_updates(updates: Mapping[str, Any], to: Encoding) -> dict[str, Any]:
 def endpoint_updates(updates: Mapping[str, Any], to: Encoding) -> dict[str, Any]:
     """As ``widget_updates``, for ``update_webhook_endpoint``."""
     return _encode("update_webhook_endpoint", ENDPOINT_UPDATES, updates, to)
+
+
+def bot_updates(current: Bot, updates: Mapping[str, Any], at: datetime) -> Bot:
+    """``current`` with ``updates`` applied and ``updated_at`` set; RuntimeError for a field
+    ``update_bot`` may not change. Backends write the whole row back."""
+    unknown = set(updates) - BOT_UPDATES
+    if unknown:
+        raise RuntimeError(f"update_bot cannot change {sorted(unknown)}")
+    return dataclasses.replace(current, **updates, updated_at=at)
 
 
 def _encode(

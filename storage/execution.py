@@ -65,7 +65,7 @@ def execute(conversation: Conversation, plan: Plan, at: datetime) -> Execution:
         if isinstance(step, NewMessage):
             seq = current.last_seq + 1
             message = Message(
-                id=str(uuid.uuid4()),
+                id=step.id or str(uuid.uuid4()),
                 conversation_id=current.id,
                 seq=seq,
                 role=step.role,
@@ -74,7 +74,8 @@ def execute(conversation: Conversation, plan: Plan, at: datetime) -> Execution:
                 attachments=step.attachments,
                 metadata=step.metadata,
                 client_message_id=step.client_message_id,
-                created_at=at,
+                created_at=at if step.created_at is None else step.created_at,
+                private=step.private,
             )
             current = dataclasses.replace(current, last_seq=seq, updated_at=at)
             messages.append(message)

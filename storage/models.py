@@ -22,6 +22,10 @@ __all__ = [
     "Agent",
     "ApiKey",
     "Applied",
+    "Bot",
+    "BotLlm",
+    "BotWebhook",
+    "Article",
     "ConversationChange",
     "Contact",
     "Conversation",
@@ -32,9 +36,11 @@ __all__ = [
     "IdempotencyRecord",
     "Message",
     "NewMessage",
+    "SearchHit",
     "NodeLease",
     "Org",
     "OutboxItem",
+    "Passage",
     "Plan",
     "StoredFile",
     "WebhookEndpoint",
@@ -130,6 +136,55 @@ class Widget:
     #: the secret is set with ``update_widget`` and read with ``get_widget_identity_secret``,
     #: so that it is never part of a widget anyone renders.
     identity_secret_set: bool = False
+    #: The bot that answers first in the widget's conversations (None: no automatic answers).
+    bot_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BotLlm:
+    """Where an ``llm`` bot asks: an OpenAI-compatible chat-completions endpoint."""
+
+    #: None: the gateway's ``llm_base_url`` setting.
+    base_url: str | None
+    model: str
+    system_prompt: str | None = None
+    #: Never rendered (``api_key_set``); None: the gateway's ``llm_api_key`` setting.
+    api_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BotWebhook:
+    """Where a ``webhook`` bot hears of visitor messages, and the secret signing them."""
+
+    url: str
+    #: ``whsec_...``; shown once, when the bot (or its webhook) is created.
+    secret: str
+
+
+@dataclass(frozen=True, slots=True)
+class Bot:
+    """An org's first responder: ``knowledge`` (the org's knowledge base), ``llm`` (an
+    OpenAI-compatible endpoint, ``llm``) or ``webhook`` (an outside service, ``webhook``)."""
+
+    id: str
+    org_id: str
+    name: str
+    kind: str
+    #: Answers scoring below it are ``Unsure``: the bot says ``unknown_answer`` instead.
+    confidence_threshold: float
+    unknown_answer: str
+    #: Unsure answers in a row after which the bot hands off (0: never).
+    handoff_after: int
+    #: A visitor message containing one of these (whole words, any case) asks for a human.
+    handoff_phrases: tuple[str, ...]
+    #: What the visitor reads when the bot fails or is too slow.
+    fallback_answer: str
+    handoff_on_failure: bool
+    timeout_seconds: int
+    created_at: datetime
+    updated_at: datetime
+    llm: BotLlm | None = None
+    webhook: BotWebhook | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -190,6 +245,9 @@ class Conversation:
     #: How agent messages reach the visitor: ``widget`` (the socket) or ``api`` (the org's
     #: channel endpoints, as signed HTTP deliveries).
     channel: str = "widget"
+    #: The bot that answers first, recorded when the conversation starts (from its widget,
+    #: or given); None: no automatic answers.
+    bot_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -204,6 +262,8 @@ class Message:
     metadata: JSONObject
     client_message_id: str | None
     created_at: datetime
+    #: A private note: staff only (never visitors, bots, channels or live-agent platforms).
+    private: bool = False
 
 
 # -- changes ------------------------------------------------------------------------------
@@ -211,7 +271,12 @@ class Message:
 
 @dataclass(frozen=True, slots=True)
 class NewMessage:
-    """A message to append; the store gives it an id, the next seq and a timestamp."""
+    """A message to append; the store gives it the next seq, a timestamp and, unless ``id``
+    is given (a bot's streamed answer, announced under its id before it is stored), an id.
+
+    ``created_at``, when given, is the message's own time (a live-agent platform's, say)
+    instead of the time of storage; the order of the conversation stays that of ``seq``.
+    """
 
     role: Role
     sender_id: str | None
@@ -219,6 +284,9 @@ class NewMessage:
     attachments: tuple[JSONObject, ...] = ()
     metadata: JSONObject = field(default_factory=dict)
     client_message_id: str | None = None
+    id: str | None = None
+    created_at: datetime | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -256,6 +324,19 @@ class Applied:
     events: tuple[MessageCreated | ConversationUpdated, ...]
     messages: tuple[Message, ...]
     replayed: Message | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SearchHit:
+    """A conversation found by a search, and why: its contact (``kind="contact"``: ``text``
+    is the contact's name and email) or a message (``kind="message"``: its text and seq,
+    the latest that matches; ``private`` for a private note)."""
+
+    conversation: Conversation
+    kind: str
+    text: str
+    seq: int | None = None
+    private: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -328,7 +409,8 @@ class OutboxItem:
     """A row to add to the outbox: a signed HTTP delivery or a timer.
 
     ``target``: ``endpoint`` (a ``WebhookEndpoint``), ``live_agent`` (a widget's
-    live-agent platform) or ``timer`` (work for the gateway itself when ``due_at`` comes).
+    live-agent platform), ``bot`` (a ``webhook`` bot: ``bot_id``) or ``timer`` (work for
+    the gateway itself when ``due_at`` comes).
     Items with the same ``fifo_key`` are attempted one at a time, in the order written.
     """
 
@@ -343,6 +425,8 @@ class OutboxItem:
     conversation_id: str | None = None
     seq: int | None = None
     fifo_key: str | None = None
+    #: The webhook bot a ``bot`` row goes to (kept as the row's ``receiver``).
+    bot_id: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -400,3 +484,37 @@ class DeliveryOutcome:
     def status(self) -> str:
         """The delivery's status after this outcome (``pending`` again for a retry)."""
         return "pending" if self.result == "retry" else self.result
+
+
+# -- knowledge base -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """A knowledge-base article: Markdown ``body``, given through the API (``source="api"``)
+    or imported from the page at ``url`` (``source="import"``)."""
+
+    id: str
+    org_id: str
+    title: str
+    body: str
+    url: str | None
+    source: str
+    created_at: datetime
+    updated_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Passage:
+    """A passage of an article that a knowledge search found.
+
+    ``score`` is the search's confidence in [0, 1], the same for the same data on every
+    store: the share of the question's meaningful terms that the passage (its text, its
+    heading or its article's title) contains (``storage.relevance``).
+    """
+
+    article_id: str
+    title: str
+    url: str | None
+    text: str
+    score: float

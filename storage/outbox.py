@@ -25,8 +25,10 @@ from typing import Any, Final
 
 from protocol.events import ConversationUpdated, MessageCreated
 from protocol.states import Handler, Role, Status
+from storage.bot_outbox import bot_message
 from storage.execution import Execution
 from storage.models import (
+    Bot,
     Contact,
     Conversation,
     Message,
@@ -86,6 +88,10 @@ class Targets:
     endpoints: tuple[WebhookEndpoint, ...] = ()
     #: The conversation's widget, when it has a ``live_agent_endpoint_url``.
     live_agent: Widget | None = None
+    #: The conversation's bot, when it is a ``webhook`` bot, and the conversation's contact
+    #: (what the bot's delivery tells of the visitor).
+    bot: Bot | None = None
+    contact: Contact | None = None
 
 
 def new_message_id() -> str:
@@ -118,6 +124,7 @@ def derive(
                 )
             )
             items.extend(_channel(conversation, event, targets, at))
+            items.extend(_bot(conversation, event, targets, at))
             if message["role"] == Role.VISITOR.value and _forwarding(conversation, targets):
                 items.append(
                     _live_agent(conversation, "MESSAGE", event.seq, {"message": message}, at)
@@ -201,8 +208,13 @@ def _webhooks(
 def _channel(
     conversation: Conversation, event: MessageCreated, targets: Targets, at: datetime
 ) -> Iterable[OutboxItem]:
-    """An ``api`` conversation's outgoing messages go to the org's channel endpoints, in order."""
-    if conversation.channel != "api" or event.message["role"] not in OUTGOING_ROLES:
+    """An ``api`` conversation's outgoing messages go to the org's channel endpoints, in order
+    (private notes never: the channel is the visitor's)."""
+    if (
+        conversation.channel != "api"
+        or event.message["role"] not in OUTGOING_ROLES
+        or event.message.get("private")
+    ):
         return ()
     data = {"message": event.message, "conversation": _to_wire(conversation)}
     channels = [e for e in targets.endpoints if e.kind == "channel"]
@@ -245,6 +257,26 @@ def _to_endpoints(
         )
         for endpoint in endpoints
     ]
+
+
+def _bot(
+    conversation: Conversation, event: MessageCreated, targets: Targets, at: datetime
+) -> Iterable[OutboxItem]:
+    """A visitor message for the conversation's webhook bot (``storage.bot_outbox``)."""
+    bot = targets.bot
+    if bot is None or bot.webhook is None:
+        return ()
+    return bot_message(
+        conversation,
+        targets.contact,
+        event.message,
+        event.seq,
+        bot_id=bot.id,
+        bot_name=bot.name,
+        timeout_seconds=bot.timeout_seconds,
+        message_id=new_message_id(),
+        at=at,
+    )
 
 
 # -- the live-agent platform (Bland pattern) ----------------------------------------------

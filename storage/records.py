@@ -20,6 +20,10 @@ from storage.base import StoredEvent
 from storage.models import (
     Agent,
     ApiKey,
+    Article,
+    Bot,
+    BotLlm,
+    BotWebhook,
     Contact,
     Conversation,
     Delivery,
@@ -28,6 +32,7 @@ from storage.models import (
     Message,
     NodeLease,
     Org,
+    SearchHit,
     StoredFile,
     WebhookEndpoint,
     Widget,
@@ -37,6 +42,8 @@ from storage.models import (
 __all__ = [
     "agent",
     "api_key",
+    "bot",
+    "article",
     "contact",
     "conversation",
     "delivery",
@@ -44,6 +51,7 @@ __all__ = [
     "events",
     "idempotency",
     "message",
+    "search_hit",
     "node",
     "org",
     "stored_file",
@@ -118,6 +126,38 @@ def widget(r: Row) -> Widget:
         appearance=_json(r["appearance"]),
         identity_required=bool(r["identity_required"]),
         identity_secret_set=r["identity_secret"] is not None,
+        bot_id=None if r["bot_id"] is None else str(r["bot_id"]),
+    )
+
+
+def bot(r: Row) -> Bot:
+    llm = None
+    if r["llm_model"] is not None:
+        llm = BotLlm(
+            base_url=r["llm_base_url"],
+            model=r["llm_model"],
+            system_prompt=r["llm_system_prompt"],
+            api_key=r["llm_api_key"],
+        )
+    webhook = None
+    if r["webhook_url"] is not None:
+        webhook = BotWebhook(url=r["webhook_url"], secret=r["webhook_secret"])
+    return Bot(
+        id=str(r["id"]),
+        org_id=str(r["org_id"]),
+        name=r["name"],
+        kind=r["kind"],
+        confidence_threshold=float(r["confidence_threshold"]),
+        unknown_answer=r["unknown_answer"],
+        handoff_after=r["handoff_after"],
+        handoff_phrases=tuple(_json(r["handoff_phrases"])),
+        fallback_answer=r["fallback_answer"],
+        handoff_on_failure=bool(r["handoff_on_failure"]),
+        timeout_seconds=r["timeout_seconds"],
+        created_at=timestamp(r["created_at"]),
+        updated_at=timestamp(r["updated_at"]),
+        llm=llm,
+        webhook=webhook,
     )
 
 
@@ -164,6 +204,7 @@ def conversation(r: Row) -> Conversation:
         last_seq=r["last_seq"],
         metadata=_json(r["metadata"]),
         channel=r["channel"],
+        bot_id=None if r["bot_id"] is None else str(r["bot_id"]),
     )
 
 
@@ -179,6 +220,23 @@ def message(r: Row) -> Message:
         metadata=_json(r["metadata"]),
         client_message_id=r["client_message_id"],
         created_at=timestamp(r["created_at"]),
+        private=bool(r["private"]),
+    )
+
+
+#: The most characters of a matching message a search hit carries.
+MATCH_TEXT_CHARS = 300
+
+
+def search_hit(r: Row) -> SearchHit:
+    """A search row (a conversation's columns, then the match's) as a hit."""
+    found = conversation(r)
+    if r["contact_hit"]:
+        text = " ".join(part for part in (r["contact_name"], r["contact_email"]) if part)
+        return SearchHit(found, "contact", text)
+    content: str = r["hit_content"]
+    return SearchHit(
+        found, "message", content[:MATCH_TEXT_CHARS], r["hit_seq"], bool(r["hit_private"])
     )
 
 
@@ -200,6 +258,19 @@ def node(r: Row) -> NodeLease:
         broker=r["broker"],
         started_at=timestamp(r["started_at"]),
         seen_at=timestamp(r["seen_at"]),
+    )
+
+
+def article(r: Row) -> Article:
+    return Article(
+        id=str(r["id"]),
+        org_id=str(r["org_id"]),
+        title=r["title"],
+        body=r["body"],
+        url=r["url"],
+        source=r["source"],
+        created_at=timestamp(r["created_at"]),
+        updated_at=timestamp(r["updated_at"]),
     )
 
 
@@ -240,6 +311,9 @@ def delivery(r: Row, at: datetime | None = None) -> Delivery:
         elif r["target"] == "live_agent" and r["widget_url"] is not None:
             url = r["widget_url"]
             secrets = (r["widget_secret"],) if r["widget_secret"] else ()
+        elif r["target"] == "bot" and r["bot_url"] is not None:
+            url = r["bot_url"]
+            secrets = (r["bot_secret"],) if r["bot_secret"] else ()
     payload = r["payload"]
     return Delivery(
         id=r["id"],

@@ -72,10 +72,15 @@ class GatewayProcess:
 
 @asynccontextmanager
 async def gateway_process(
-    logs: Path, *args: str, env: dict[str, str] | None = None, ready: bool = True
+    logs: Path,
+    *args: str,
+    env: dict[str, str] | None = None,
+    ready: bool = True,
+    port: int | None = None,
 ) -> AsyncIterator[GatewayProcess]:
-    """``chatgate serve --port <free> ARGS``, stopped (or reaped) at the end."""
-    port = free_port()
+    """``chatgate serve --port <free> ARGS`` (or ``port``: to restart a killed one where its
+    clients look for it), stopped (or reaped) at the end."""
+    port = port or free_port()
     out, err = _log_files(logs)
     with out, err:
         process = await asyncio.create_subprocess_exec(

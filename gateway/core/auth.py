@@ -31,6 +31,7 @@ __all__ = [
     "PrincipalKind",
     "TokenSigner",
     "hash_api_key",
+    "is_staff",
     "new_api_key",
     "origin_allowed",
 ]
@@ -72,6 +73,14 @@ class Principal:
     def identity(self) -> str:
         """A stable name for this caller, e.g. for idempotency scopes and read cursors."""
         return f"{self.kind}:{self.subject}"
+
+
+def is_staff(principal: Principal) -> bool:
+    """An agent or an API key: who sees private notes, presence and who is viewing."""
+    return principal.kind in STAFF_KINDS
+
+
+STAFF_KINDS = frozenset({"api_key", "agent"})
 
 
 @dataclass(frozen=True, slots=True)

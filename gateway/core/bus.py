@@ -40,7 +40,8 @@ class Context:
     """
 
     principal: Principal | None
-    transport: Literal["http", "ws"]
+    #: ``bot``: the gateway's own bot (``gateway.bot``), answering in a turn.
+    transport: Literal["http", "ws", "bot"]
     request_id: str
     session_id: str | None = None
     origin: str | None = None

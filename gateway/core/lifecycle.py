@@ -76,6 +76,7 @@ def new_conversation(
     metadata: dict[str, Any],
     at: datetime,
     channel: str = "widget",
+    bot_id: str | None = None,
 ) -> Conversation:
     """A conversation as every conversation starts: the bot answers first."""
     return Conversation(
@@ -96,6 +97,7 @@ def new_conversation(
         last_seq=0,
         metadata=metadata,
         channel=channel,
+        bot_id=bot_id,
     )
 
 
@@ -106,9 +108,17 @@ def plan_message(
     epoch: int | None,
     at: datetime,
 ) -> Plan:
-    """Append ``message``, taking the conversation over if a human answers the bot's."""
+    """Append ``message``, taking the conversation over if a human answers the bot's.
+
+    A private note (staff only, role agent) is appended in any status and changes nothing
+    else: no takeover, no ``first_response_at``.
+    """
     _check_epoch(conversation, epoch)
     role, status = message.role, conversation.status
+    if message.private:
+        if role is not Role.AGENT:
+            raise RuntimeError(f"role {role} cannot write private notes")
+        return Plan((message,))
     if role is Role.BOT:
         if conversation.handler is not Handler.BOT:
             raise GatewayError(

@@ -11,16 +11,22 @@ import orjson
 from gateway.core.appearance import Look
 from storage.models import (
     ApiKey,
+    Article,
+    Bot,
     Contact,
     Conversation,
     Delivery,
     DeliveryAttempt,
     Message,
+    Passage,
     WebhookEndpoint,
     to_wire,
 )
 
 __all__ = [
+    "AgentPresence",
+    "BotView",
+    "ArticlePage",
     "ConversationPage",
     "CreatedApiKey",
     "Deleted",
@@ -29,10 +35,15 @@ __all__ = [
     "DeliveryView",
     "IdentitySecret",
     "IssuedToken",
+    "KnowledgeMatches",
     "MessagePage",
     "ReadPosition",
     "Replayed",
+    "SearchMatch",
+    "SearchPage",
+    "SearchResult",
     "Sent",
+    "Viewer",
     "WebhookView",
     "WidgetConfig",
     "WidgetSession",
@@ -150,6 +161,69 @@ class WebhookView:
 
 
 @dataclass(frozen=True, slots=True)
+class LlmView:
+    """An ``llm`` bot's endpoint; its API key is never shown, only whether it has one."""
+
+    #: None: the gateway's ``CHATGATE_LLM_BASE_URL``.
+    base_url: str | None
+    model: str
+    system_prompt: str | None
+    api_key_set: bool
+
+
+@dataclass(frozen=True, slots=True)
+class BotWebhookView:
+    url: str
+
+
+@dataclass(frozen=True, slots=True)
+class BotView:
+    """A bot as its org sees it; ``secret`` (a ``webhook`` bot's signing secret) only in the
+    answer that created it (or gave it a new one), null otherwise."""
+
+    id: str
+    name: str
+    kind: str
+    confidence_threshold: float
+    unknown_answer: str
+    handoff_after: int
+    handoff_phrases: tuple[str, ...]
+    fallback_answer: str
+    handoff_on_failure: bool
+    timeout_seconds: int
+    llm: LlmView | None
+    webhook: BotWebhookView | None
+    created_at: datetime
+    updated_at: datetime
+    secret: str | None = None
+
+    @classmethod
+    def of(cls, b: Bot, *, secret: bool = False) -> BotView:
+        llm = None
+        if b.llm is not None:
+            llm = LlmView(
+                b.llm.base_url, b.llm.model, b.llm.system_prompt, b.llm.api_key is not None
+            )
+        return cls(
+            id=b.id,
+            name=b.name,
+            kind=b.kind,
+            confidence_threshold=b.confidence_threshold,
+            unknown_answer=b.unknown_answer,
+            handoff_after=b.handoff_after,
+            handoff_phrases=b.handoff_phrases,
+            fallback_answer=b.fallback_answer,
+            handoff_on_failure=b.handoff_on_failure,
+            timeout_seconds=b.timeout_seconds,
+            llm=llm,
+            webhook=None if b.webhook is None else BotWebhookView(b.webhook.url),
+            created_at=b.created_at,
+            updated_at=b.updated_at,
+            secret=b.webhook.secret if secret and b.webhook is not None else None,
+        )
+
+
+@dataclass(frozen=True, slots=True)
 class DeliveryView:
     """One event for one endpoint; ``webhook_id`` is the ``webhook-id`` header it carries."""
 
@@ -201,6 +275,23 @@ class DeliveryDetail:
 
 
 @dataclass(frozen=True, slots=True)
+class ArticlePage:
+    """Newest first; pass ``next_cursor`` as ``cursor`` for the next page (null: no more)."""
+
+    data: list[Article]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class KnowledgeMatches:
+    """The passages a knowledge search found, best first; ``score`` is its confidence in
+    [0, 1] (the share of the question's meaningful words the passage holds), which a bot
+    compares with its ``confidence_threshold``."""
+
+    data: list[Passage]
+
+
+@dataclass(frozen=True, slots=True)
 class Deleted:
     """A resource deleted for good."""
 
@@ -213,6 +304,50 @@ class Replayed:
     """How many deliveries are due again."""
 
     replayed: int
+
+
+@dataclass(frozen=True, slots=True)
+class SearchMatch:
+    """Why a conversation was found: its contact (``text``: name and email) or a message
+    (``text``: its first 300 characters, ``seq``: the latest matching one; ``private`` for a
+    private note)."""
+
+    kind: str
+    text: str
+    seq: int | None
+    private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    conversation: Conversation
+    match: SearchMatch
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Newest activity first; pass ``next_cursor`` as ``cursor`` for the next page (null:
+    no more)."""
+
+    data: list[SearchResult]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentPresence:
+    """An agent and its presence: ``online``, ``away`` or ``offline``."""
+
+    agent_id: str
+    name: str | None
+    status: str
+
+
+@dataclass(frozen=True, slots=True)
+class Viewer:
+    """An agent that has a conversation open."""
+
+    agent_id: str
+    name: str | None
 
 
 def render(result: Any) -> Any:

@@ -4,7 +4,8 @@
   ``SendMessage`` as a human agent through the API (role ``agent``, ``metadata.source`` =
   ``"api"``): from ``agent_requested`` it is the takeover (status ``open``, the system marker),
   and only ``open`` and ``agent_requested`` accept it. ``text`` is trimmed and may be empty only
-  with attachments; each attachment URL is fetched SSRF-safely (images only).
+  with attachments; each attachment URL is fetched SSRF-safely (images only), and one that
+  cannot be used, whatever the reason (its scheme included), answers ``422 invalid_payload``.
 - ``PATCH /conversations/{id}``, body ``{"status"}`` -> ``UpdateConversation`` (lifecycle rules;
   never ``bot_active``).
 - ``GET /conversations/{id}/messages?after_seq=&limit=`` -> ``ListMessages``, in this shape.
@@ -73,7 +74,10 @@ ROLES: Final = {
 
 @dataclass(frozen=True, slots=True)
 class UrlAttachment:
-    url: fields.AttachmentUrl
+    #: Any string: whatever cannot be used (another scheme than http/https, not a URL, an
+    #: unsafe host, not an image...) is an unusable attachment, ``422 invalid_payload`` with
+    #: the url in ``details``, as Awardee answers it; not a malformed request.
+    url: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -145,7 +149,8 @@ async def _list(request: Request) -> Response:
         return json_response(
             {
                 "object": "list",
-                "data": [render_message(m) for m in page.data],
+                # An integration's visitor-facing read: private notes are staff only.
+                "data": [render_message(m) for m in page.data if not m.private],
                 "has_more": page.has_more,
             }
         )

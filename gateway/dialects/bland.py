@@ -4,7 +4,8 @@
 (raw, or ``Bearer <key>``). A thread is a conversation of that widget.
 
 - ``{"type": "MESSAGE", "content", "sender_id", "created_at"?}`` -> ``SendMessage`` with role
-  ``live_agent`` (a human takeover, as from any human); answers the message object.
+  ``live_agent`` (a human takeover, as from any human); the message takes ``created_at`` as its
+  time when given (order stays by ``seq``); answers the message object.
 - ``{"type": "END_CONVERSATION", "sender_id"?}`` -> ``EndConversation``; answers the thread.
 
 Every answer is ``{"data": ..., "errors": null}`` or ``{"data": null, "errors": [{code,
@@ -17,7 +18,7 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Final, Literal
 from uuid import UUID
 
-from msgspec import Meta
+from msgspec import UNSET, Meta
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -29,7 +30,6 @@ from gateway.http.routes import json_object, serve
 from gateway.http.services import HttpServices, http_services
 from gateway.limits.policy import rate_limit_headers
 from protocol import commands as cmd, fields
-from protocol.bounds import Metadata
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from protocol.states import Role
@@ -68,7 +68,8 @@ class MessageBody:
     type: Literal["MESSAGE"]
     content: Annotated[str, Meta(min_length=1, max_length=fields.MAX_CONTENT_CHARS)]
     sender_id: SenderId
-    created_at: Annotated[str, Meta(max_length=64)] | None = None
+    #: ISO 8601 with an offset (``Z`` or ``+02:00``), any precision: the message's time.
+    created_at: fields.Instant | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,9 +98,6 @@ async def _webhook(request: Request) -> Response:
         kind = payload.get("type")
         if kind == "MESSAGE":
             message_body = parse(MessageBody, payload)
-            metadata = Metadata()
-            if message_body.created_at is not None:
-                metadata["sent_at"] = message_body.created_at
             sent = await gateway.bus.dispatch(
                 ctx,
                 cmd.SendMessage(
@@ -107,7 +105,9 @@ async def _webhook(request: Request) -> Response:
                     content=message_body.content,
                     role=Role.LIVE_AGENT,
                     external_sender_id=message_body.sender_id,
-                    metadata=metadata,
+                    created_at=UNSET
+                    if message_body.created_at is None
+                    else message_body.created_at,
                 ),
             )
             return _ok(_message(sent.message, thread))

@@ -32,6 +32,7 @@ from gateway.core.results import (
 )
 from gateway.core.rooms import inbox_channel
 from gateway.delivery import signing
+from gateway.handlers.bots import bot_of_org
 from gateway.limits.policy import Limits
 from gateway.media.fetch import Fetcher
 from gateway.media.outbound import vet_url
@@ -193,6 +194,7 @@ class AdminHandlers:
             live_agent_timeout=c.live_agent_timeout,
             live_agent_fallback=c.live_agent_fallback,
             appearance=c.appearance.applied_to({}),
+            bot_id=await self._bot_id(org_id, c.bot_id),
         )
         if c.live_agent_endpoint_url is not None:
             await vet_url(self._outbound, c.live_agent_endpoint_url, "$.live_agent_endpoint_url")
@@ -216,6 +218,8 @@ class AdminHandlers:
             )
             if getattr(c, name) is not UNSET
         }
+        if c.bot_id is not UNSET:
+            updates["bot_id"] = await self._bot_id(org_id, c.bot_id)
         url = updates.get("live_agent_endpoint_url")
         if url is not None:
             await vet_url(self._outbound, url, "$.live_agent_endpoint_url")
@@ -239,6 +243,13 @@ class AdminHandlers:
         if widget is None:
             raise GatewayError.not_found("widget")
         return widget
+
+    async def _bot_id(self, org_id: str, bot_id: uuid.UUID | None) -> str | None:
+        """The id of the org's bot a widget names (``not_found`` at ``$.bot_id`` for one of
+        no bot of the org), or None."""
+        if bot_id is None:
+            return None
+        return (await bot_of_org(self._store, org_id, bot_id, "$.bot_id")).id
 
     async def rotate_widget_identity_secret(
         self, ctx: Context, c: cmd.RotateWidgetIdentitySecret

@@ -8,9 +8,14 @@ from gateway.core.publishing import EventPublisher
 from gateway.delivery.webhooks import WebhookHandlers
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
+from gateway.handlers.bots import BotHandlers
 from gateway.handlers.conversations import ConversationHandlers
+from gateway.handlers.knowledge import KnowledgeHandlers
+from gateway.handlers.presence import PresenceHandlers
+from gateway.handlers.search import SearchHandlers
 from gateway.limits.policy import Limits
 from gateway.media.attachments import Attachments
+from gateway.presence.tracker import Presence
 from protocol import commands as cmd
 from storage.base import Store
 
@@ -23,12 +28,16 @@ def build_bus(
     admin: AdminHandlers,
     agents: AgentHandlers,
     webhooks: WebhookHandlers,
+    bots: BotHandlers,
+    knowledge: KnowledgeHandlers,
     attachments: Attachments,
     limits: Limits,
     metrics: Metrics,
+    presence: Presence,
 ) -> tuple[CommandBus, ConversationHandlers]:
     """Every command type with its handler, in one place."""
     conversations = ConversationHandlers(store, publisher, attachments, limits)
+    present = PresenceHandlers(store, presence)
     bus = CommandBus(metrics)
     bus.register(cmd.StartConversation, conversations.start_conversation)
     bus.register(cmd.GetConversation, conversations.get_conversation)
@@ -36,6 +45,7 @@ def build_bus(
     bus.register(cmd.UpdateConversation, conversations.update_conversation)
     bus.register(cmd.SendMessage, conversations.send_message)
     bus.register(cmd.EndConversation, conversations.end_conversation)
+    bus.register(cmd.PostBotAnswer, conversations.post_bot_answer)
     bus.register(cmd.ListMessages, conversations.list_messages)
     bus.register(cmd.StoreUpload, conversations.store_upload)
     bus.register(cmd.GetFile, conversations.get_file)
@@ -44,6 +54,11 @@ def build_bus(
     bus.register(cmd.WatchInbox, admin.watch_inbox)
     bus.register(cmd.SetTyping, conversations.set_typing)
     bus.register(cmd.MarkRead, conversations.mark_read)
+    bus.register(cmd.SetPresence, present.set_presence)
+    bus.register(cmd.SetViewing, present.set_viewing)
+    bus.register(cmd.ListPresence, present.list_presence)
+    bus.register(cmd.ListViewers, present.list_viewers)
+    bus.register(cmd.SearchConversations, SearchHandlers(store).search)
     bus.register(cmd.OpenWidgetSession, admin.open_widget_session)
     bus.register(cmd.IssueToken, admin.issue_token)
     bus.register(cmd.CreateWidget, admin.create_widget)
@@ -70,4 +85,16 @@ def build_bus(
     bus.register(cmd.GetWebhookDelivery, webhooks.get_delivery)
     bus.register(cmd.ReplayWebhookDelivery, webhooks.replay_delivery)
     bus.register(cmd.ReplayWebhookDeliveries, webhooks.replay_range)
+    bus.register(cmd.CreateBot, bots.create)
+    bus.register(cmd.ListBots, bots.list_all)
+    bus.register(cmd.GetBot, bots.get)
+    bus.register(cmd.UpdateBot, bots.update)
+    bus.register(cmd.DeleteBot, bots.delete)
+    bus.register(cmd.CreateArticle, knowledge.create)
+    bus.register(cmd.ListArticles, knowledge.list_page)
+    bus.register(cmd.GetArticle, knowledge.get)
+    bus.register(cmd.UpdateArticle, knowledge.update)
+    bus.register(cmd.DeleteArticle, knowledge.delete)
+    bus.register(cmd.ImportArticle, knowledge.import_page)
+    bus.register(cmd.SearchKnowledge, knowledge.search)
     return bus, conversations

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, Final
 
-from gateway.core.results import ReadPosition
+from gateway.core.results import AgentPresence, ReadPosition
 from gateway.http.schemas import SchemaSet
 from protocol.codes import HTTP_STATUS, CloseCode
 from protocol.encoding import SUBPROTOCOLS
@@ -52,6 +52,11 @@ _OPS: Final[Mapping[str, tuple[str, Any]]] = {
     "conversation.update": ("Change a conversation's status or assignee", Conversation),
     "typing": ("Say the sender is typing (volatile, never stored)", None),
     "read": ("Mark the conversation read up to a seq", ReadPosition),
+    "presence": (
+        "An agent's socket says it is online or away; resend every 20 s (the heartbeat)",
+        AgentPresence,
+    ),
+    "viewing": ("An agent opened (on) or left a conversation: collision warnings", None),
     "ping": ("Check the session is alive", None),
 }
 _EVENTS: Final[Mapping[EventName, str]] = {
@@ -61,6 +66,12 @@ _EVENTS: Final[Mapping[EventName, str]] = {
     "to [from, to]",
     EventName.TYPING: "Someone is typing, or stopped (volatile: seq null)",
     EventName.READ: "Someone read up to data.seq (volatile: seq null)",
+    EventName.MESSAGE_DELTA: "The next piece of a bot's answer as it streams (volatile: seq "
+    "null); the new_message with message.id == data.message_id ends it, or a delta with "
+    "done: true says it will not be stored (reason control_lost or failed): drop it",
+    EventName.VIEWING: "An agent opened (on) or left a conversation; staff sockets only "
+    "(volatile: seq null)",
+    EventName.PRESENCE: "An agent's presence changed (inbox; conversation_id null; volatile)",
 }
 
 
@@ -68,8 +79,15 @@ def asyncapi_document(version: str) -> dict[str, Any]:
     schemas = SchemaSet(REF)
     names = list(OPS)
     bodies = schemas.requests([OPS[name] for name in names])
-    message, conversation, read = schemas.answers([Message, Conversation, ReadPosition])
-    results = {Message: message, Conversation: conversation, ReadPosition: read}
+    message, conversation, read, presence = schemas.answers(
+        [Message, Conversation, ReadPosition, AgentPresence]
+    )
+    results = {
+        Message: message,
+        Conversation: conversation,
+        ReadPosition: read,
+        AgentPresence: presence,
+    }
     ref_schema = {
         "description": "Yours, echoed on the reply",
         "anyOf": [
@@ -213,11 +231,37 @@ def _events(
             seq,
         ),
         EventName.TYPING: (
-            _object(on={"type": "boolean"}, role=role, sender_id=_or_null({"type": "string"})),
+            _object(
+                on={"type": "boolean"},
+                role=role,
+                sender_id=_or_null({"type": "string"}),
+                agent_id={"type": "string", "description": "an agent's typing, staff only"},
+                name=_or_null({"type": "string", "description": "the agent's name, staff only"}),
+                optional=("agent_id", "name"),
+            ),
+            {"type": "null"},
+        ),
+        EventName.VIEWING: (
+            _object(agent_id=uuid, name=_or_null({"type": "string"}), on={"type": "boolean"}),
+            {"type": "null"},
+        ),
+        EventName.PRESENCE: (
+            _object(agent_id=uuid, status={"enum": ["online", "away", "offline"]}),
             {"type": "null"},
         ),
         EventName.READ: (
             _object(seq=seq, role=role, reader_id=_or_null({"type": "string"})),
+            {"type": "null"},
+        ),
+        EventName.MESSAGE_DELTA: (
+            _object(
+                message_id=uuid,
+                index={"type": "integer", "minimum": 0},
+                text={"type": "string"},
+                done={"const": True},
+                reason={"enum": ["control_lost", "failed"]},
+                optional=("done", "reason"),
+            ),
             {"type": "null"},
         ),
     }
@@ -226,7 +270,7 @@ def _events(
         schema = _object(
             op={"const": "event"},
             event={"const": name.value},
-            conversation_id=uuid,
+            conversation_id={"type": "null"} if name is EventName.PRESENCE else uuid,
             seq=event_seq,
             data=payload,
         )
@@ -262,9 +306,19 @@ def _reply_data(op: str, schemas: SchemaSet) -> dict[str, Any]:
             resume={"type": "object", "additionalProperties": resumed},
         )
     if op == "subscribe":
+        viewer = _object(agent_id=uuid, name=_or_null({"type": "string"}))
         return {
             "anyOf": [
-                _object(conversation_id=uuid, last_seq={"type": "integer", "minimum": 0}),
+                _object(
+                    conversation_id=uuid,
+                    last_seq={"type": "integer", "minimum": 0},
+                    viewers={
+                        "type": "array",
+                        "items": viewer,
+                        "description": "staff only: the agents that have it open already",
+                    },
+                    optional=("viewers",),
+                ),
                 _object(inbox={"const": True}),
             ]
         }
@@ -272,7 +326,7 @@ def _reply_data(op: str, schemas: SchemaSet) -> dict[str, Any]:
         return {"anyOf": [_object(conversation_id=uuid), _object(inbox={"const": False})]}
     if op == "ping":
         return _object(pong={"const": True})
-    return {"type": "object", "maxProperties": 0}  # typing
+    return {"type": "object", "maxProperties": 0}  # typing, viewing
 
 
 def _object(*, optional: tuple[str, ...] = (), **properties: Any) -> dict[str, Any]:

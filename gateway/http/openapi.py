@@ -64,6 +64,8 @@ MEANINGS: Final[Mapping[ErrorCode, str]] = {
     ErrorCode.PAYLOAD_TOO_LARGE: "the body, a file or metadata is over its limit",
     ErrorCode.VALIDATION_ERROR: "a field is invalid: `details.path` names it",
     ErrorCode.ATTACHMENT_REJECTED: "an attachment cannot be found or fetched, or is no image",
+    ErrorCode.PAGE_REJECTED: "a page to import cannot be fetched, is no HTML page, or has no "
+    "text: `details.reason` says which",
     ErrorCode.RATE_LIMITED: "over a rate limit: `details.scope` names it; retry after",
     ErrorCode.UNAVAILABLE: "storage is unavailable for now: retry later",
 }
@@ -238,6 +240,12 @@ _TAGS: Final = {
     "sessions": "Visitor sessions and socket tokens",
     "admin": "An org's widgets, agents and API keys (API key only)",
     "webhooks": "Webhook endpoints, deliveries and replays (API key only; docs/webhooks.md)",
+    "bots": "Bots, the first responders of a widget's conversations (API key only; docs/bots.md)",
+    "presence": "Agents online, away or offline, and who is viewing a conversation "
+    "(docs/protocol.md, Presence)",
+    "search": "Search conversations by contact and message text (docs/api.md, Search)",
+    "knowledge": "The knowledge base bots answer from: articles, imported pages, a test search"
+    " (API key only; docs/bots.md)",
 }
 #: Operations that may find the conversation in a state that refuses them.
 _LIFECYCLE: Final = {cmd.SendMessage, cmd.UpdateConversation, cmd.EndConversation}

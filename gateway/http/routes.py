@@ -22,6 +22,9 @@ from starlette.routing import Route
 from gateway.core.auth import Principal
 from gateway.core.bus import Context
 from gateway.core.results import (
+    AgentPresence,
+    ArticlePage,
+    BotView,
     ConversationPage,
     CreatedApiKey,
     Deleted,
@@ -29,9 +32,12 @@ from gateway.core.results import (
     DeliveryPage,
     IdentitySecret,
     IssuedToken,
+    KnowledgeMatches,
     MessagePage,
     ReadPosition,
     Replayed,
+    SearchPage,
+    Viewer,
     WebhookView,
     WidgetConfig,
     WidgetSession,
@@ -48,7 +54,7 @@ from protocol.encoding import JSON
 from protocol.errors import GatewayError, ProtocolError
 from protocol.validation import parse
 from storage.errors import StorageError
-from storage.models import Agent, ApiKey, Conversation, Message, Widget
+from storage.models import Agent, ApiKey, Article, Conversation, Message, Widget
 
 __all__ = [
     "OPERATIONS",
@@ -185,6 +191,31 @@ OPERATIONS: tuple[Operation, ...] = (
         IdentitySecret,
         tag="admin",
     ),
+    Operation(
+        "GET",
+        "/v1/search",
+        cmd.SearchConversations,
+        "Search conversations by contact name or email and message text, newest activity"
+        " first (staff)",
+        SearchPage,
+        tag="search",
+    ),
+    Operation(
+        "GET",
+        "/v1/agents/presence",
+        cmd.ListPresence,
+        "Every agent with its presence: online, away or offline (staff)",
+        _listing(AgentPresence),
+        tag="presence",
+    ),
+    Operation(
+        "GET",
+        "/v1/conversations/{conversation_id}/viewers",
+        cmd.ListViewers,
+        "The agents that have the conversation open now (staff)",
+        _listing(Viewer),
+        tag="presence",
+    ),
     Operation("POST", "/v1/agents", cmd.CreateAgent, "Create an agent", Agent, 201, tag="admin"),
     Operation("GET", "/v1/agents", cmd.ListAgents, "List agents", _listing(Agent), tag="admin"),
     Operation("GET", "/v1/agents/{agent_id}", cmd.GetAgent, "Get an agent", Agent, tag="admin"),
@@ -304,6 +335,90 @@ OPERATIONS: tuple[Operation, ...] = (
         "Send again the dead (or all) deliveries created in [since, until)",
         Replayed,
         tag="webhooks",
+    ),
+    Operation(
+        "POST",
+        "/v1/bots",
+        cmd.CreateBot,
+        "Create a bot (a webhook bot's signing secret is in this answer, and never again)",
+        BotView,
+        201,
+        tag="bots",
+    ),
+    Operation("GET", "/v1/bots", cmd.ListBots, "List bots", _listing(BotView), tag="bots"),
+    Operation("GET", "/v1/bots/{bot_id}", cmd.GetBot, "Get a bot", BotView, tag="bots"),
+    Operation(
+        "PATCH",
+        "/v1/bots/{bot_id}",
+        cmd.UpdateBot,
+        "Change a bot; what is not sent stays (a new webhook secret is in this answer)",
+        BotView,
+        tag="bots",
+    ),
+    Operation(
+        "DELETE",
+        "/v1/bots/{bot_id}",
+        cmd.DeleteBot,
+        "Delete a bot (the widgets naming it have no bot from then on)",
+        Deleted,
+        tag="bots",
+    ),
+    Operation(
+        "POST",
+        "/v1/knowledge/articles",
+        cmd.CreateArticle,
+        "Add an article (Markdown) to the knowledge base",
+        Article,
+        201,
+        tag="knowledge",
+    ),
+    Operation(
+        "GET",
+        "/v1/knowledge/articles",
+        cmd.ListArticles,
+        "List the knowledge base's articles, newest first",
+        ArticlePage,
+        tag="knowledge",
+    ),
+    Operation(
+        "GET",
+        "/v1/knowledge/articles/{article_id}",
+        cmd.GetArticle,
+        "Get an article",
+        Article,
+        tag="knowledge",
+    ),
+    Operation(
+        "PATCH",
+        "/v1/knowledge/articles/{article_id}",
+        cmd.UpdateArticle,
+        "Change an article (its passages are indexed again)",
+        Article,
+        tag="knowledge",
+    ),
+    Operation(
+        "DELETE",
+        "/v1/knowledge/articles/{article_id}",
+        cmd.DeleteArticle,
+        "Delete an article and its passages",
+        Deleted,
+        tag="knowledge",
+    ),
+    Operation(
+        "POST",
+        "/v1/knowledge/imports",
+        cmd.ImportArticle,
+        "Import a web page's main text as an article (again: update it)",
+        Article,
+        tag="knowledge",
+    ),
+    Operation(
+        "GET",
+        "/v1/knowledge/search",
+        cmd.SearchKnowledge,
+        "The passages a bot would answer a question with, with their scores",
+        KnowledgeMatches,
+        tag="knowledge",
     ),
 )
 

@@ -1,4 +1,5 @@
-"""Fetch an image from a URL that a client gave us, without becoming an SSRF proxy.
+"""Fetch an image (or a web page) from a URL that a client gave us, without becoming an SSRF
+proxy.
 
 Every hop (the URL asked for, then each redirect) goes through the same three steps:
 
@@ -10,10 +11,12 @@ Every hop (the URL asked for, then each redirect) goes through the same three st
 
 Redirects are followed by hand. Cookies, credentials and proxies are never used. The body is
 read raw (never decompressed) under a byte limit, its type is decided by magic bytes, and the
-whole fetch runs under one deadline.
+whole fetch runs under one deadline. A policy that allows ``text/html`` (knowledge imports)
+takes a body the server labels HTML, or that opens like HTML, as a page.
 
 ``post`` sends a webhook the same way: one vetted hop (a redirect is an answer, never
-followed), under one deadline, reading at most a little of the answer.
+followed), under one deadline, reading at most a little of the answer. ``open_post`` is the
+same hop with the answer handed over unread, for a caller that streams it (an ``llm`` bot).
 """
 
 from __future__ import annotations
@@ -22,6 +25,8 @@ import asyncio
 import ipaddress
 import logging
 import socket
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 from ipaddress import IPv4Address, IPv4Network, IPv6Address, IPv6Network
@@ -35,6 +40,7 @@ from gateway.media.filetypes import IMAGE_TYPES, sniff
 from protocol.errors import ChatgateError
 
 __all__ = [
+    "HTML",
     "FetchPolicy",
     "FetchRefused",
     "Fetched",
@@ -45,6 +51,9 @@ __all__ = [
 ]
 
 logger = logging.getLogger(__name__)
+
+#: The MIME type of a web page, for ``FetchPolicy.allowed_types``.
+HTML = "text/html"
 
 #: Why a fetch was refused: stable codes, safe to show to clients.
 Reason = Literal[
@@ -174,8 +183,11 @@ class FetchPolicy:
     #: Hosts whose addresses are not vetted (a private CDN): exact host names in their
     #: ASCII (``xn--``) form or IP literals (IPv6 without brackets), lower-case.
     allowed_hosts: frozenset[str] = frozenset()
-    #: MIME types, as decided by ``filetypes.sniff``, that are accepted.
+    #: MIME types, as decided by ``filetypes.sniff`` (or ``text/html`` for a page), that are
+    #: accepted.
     allowed_types: frozenset[str] = IMAGE_TYPES
+    #: The ``Accept`` header of a fetch.
+    accept: str = "image/*"
 
     def __post_init__(self) -> None:
         if self.timeout <= 0:
@@ -191,7 +203,7 @@ class FetchPolicy:
 
 @dataclass(frozen=True, slots=True)
 class Fetched:
-    """A fetched image."""
+    """A fetched image (or page)."""
 
     #: The URL asked for.
     url: str
@@ -248,6 +260,7 @@ class Fetcher:
 
     def __init__(self, policy: FetchPolicy) -> None:
         self.policy = policy
+        self._accept = {"Accept": policy.accept}
         self._client = httpx.AsyncClient(
             headers=_HEADERS,
             # A jar that accepts no cookie: nothing one hop sets is sent to the next.
@@ -333,6 +346,35 @@ class Fetcher:
             message = f"the connection failed: {type(exc).__name__}"
             raise FetchRefused(url, "connection_failed", message) from exc
 
+    @asynccontextmanager
+    async def open_post(
+        self, url: str, body: bytes, headers: dict[str, str]
+    ) -> AsyncIterator[httpx.Response]:
+        """POST ``body`` to ``url`` (vetted as for ``fetch``; a redirect is an answer, never
+        followed) and hand over the answer unread, to be streamed (``aiter_raw``) by the
+        caller under its own deadline and size limit; it is closed when the block ends.
+        The client's ``policy.timeout`` bounds each connect, write and read.
+
+        Raises:
+            FetchRefused: the URL or its addresses broke the policy, the connection failed,
+                or connecting took longer than ``policy.timeout``.
+        """
+        try:
+            response = await self._send(url, _parse(url, url), "POST", body, headers)
+        except FetchRefused as exc:
+            _logged(exc)
+            raise
+        except httpx.TimeoutException as exc:
+            message = f"no answer within {self.policy.timeout:g}s"
+            raise FetchRefused(url, "timeout", message) from exc
+        except httpx.TransportError as exc:
+            message = f"the connection failed: {type(exc).__name__}"
+            raise FetchRefused(url, "connection_failed", message) from exc
+        try:
+            yield response
+        finally:
+            await response.aclose()
+
     async def aclose(self) -> None:
         await self._client.aclose()
 
@@ -352,7 +394,8 @@ class Fetcher:
         visited = {str(current)}
         redirects = 0
         while True:
-            response = await self._send(url, current)
+            response = await self._send(url, current, extra_headers=self._accept)
+            declared = response.headers.get("content-type", "")
             try:
                 location = None
                 if response.status_code in _REDIRECT_STATUSES:
@@ -372,8 +415,10 @@ class Fetcher:
             visited.add(str(current))
 
         mime = sniff(data)
+        if mime is None and HTML in self.policy.allowed_types and _html(declared, data):
+            mime = HTML
         if mime is None or mime not in self.policy.allowed_types:
-            message = f"the body is {mime or 'no known image type'}, which is not allowed"
+            message = f"the body is {mime or 'of no known type'}, which is not allowed"
             raise FetchRefused(url, "unsupported_type", message)
         return Fetched(
             url=url, final_url=str(current), data=data, mime=mime, filename=_filename(current)
@@ -453,6 +498,15 @@ class Fetcher:
             if len(body) > limit:
                 raise too_large
         return bytes(body)
+
+
+def _html(declared: str, data: bytes) -> bool:
+    """Whether a body is a web page: labelled HTML, or opening like HTML."""
+    mime = declared.partition(";")[0].strip().lower()
+    if mime in ("text/html", "application/xhtml+xml"):
+        return True
+    start = data[:512].lstrip(b"\xef\xbb\xbf \t\r\n").lower()
+    return start.startswith((b"<!doctype html", b"<html"))
 
 
 def _parse(original: str, text: str, base: httpx.URL | None = None) -> httpx.URL:

@@ -22,6 +22,7 @@ from gateway.core.bus import Context
 from gateway.core.results import render
 from gateway.core.rooms import conversation_channel
 from gateway.media.attachments import base_url_of
+from gateway.presence.redis import LeasesUnavailable
 from gateway.realtime.revocation import close_code_of
 from gateway.realtime.services import STATE_KEY, SocketServices
 from gateway.realtime.session import PAGE, Session
@@ -104,6 +105,7 @@ class _Connection:
         finally:
             self.gateway.credential_watch.discard(session)
             await self.gateway.registry.leave_all(session, session.channels)
+            await self.gateway.presence.leave(session.id)
         if not self.client_gone:
             code = session.close_code or CloseCode.NORMAL
             await self._close(code, session.close_reason)
@@ -301,8 +303,20 @@ class _Connection:
         last_seq = await self._watch(body.conversation_id)
         after = last_seq if body.after_seq is UNSET else min(body.after_seq, last_seq)
         cid = str(body.conversation_id)
-        await self.session.send(reply_ok(frame.ref, {"conversation_id": cid, "last_seq": last_seq}))
+        reply: dict[str, Any] = {"conversation_id": cid, "last_seq": last_seq}
+        if self.session.staff:
+            reply["viewers"] = await self._viewers(cid)
+        await self.session.send(reply_ok(frame.ref, reply))
         await self._follow(cid, after)
+
+    async def _viewers(self, conversation_id: str) -> list[dict[str, Any]]:
+        """Who has the conversation open already, for a staff subscribe (empty if presence
+        is unavailable: the ``viewing`` events still come)."""
+        try:
+            viewers = await self.gateway.presence.viewers(conversation_id)
+        except LeasesUnavailable:
+            return []
+        return [{"agent_id": v.agent_id, "name": v.name} for v in viewers]
 
     async def _unsubscribe(self, frame: ClientFrame, body: Unsubscribe) -> None:
         if body.inbox:

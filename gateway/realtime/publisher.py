@@ -1,7 +1,7 @@
 """Publish stored events: encode each once, send it to its rooms, without making anyone wait.
 
 ``conv:{id}`` gets every event of the conversation; ``inbox:{org}`` gets
-``conversation.created`` and ``conversation.updated``.
+``conversation.created``, ``conversation.updated`` and ``presence``.
 
 **Nothing waits for the broker.** ``publish`` queues the events and returns: the change is
 stored (acknowledged) already, and a Redis node that stopped answering (SIGSTOP, a stalled
@@ -88,6 +88,9 @@ class Publisher:
                 hook()
         for event in events:
             payload = Push.from_event(event).payload
+            if event.conversation_id is None:  # presence: the org's inbox only
+                self._queue(inbox_channel(org_id), _Queued(payload, event))
+                continue
             self._queue(conversation_channel(event.conversation_id), _Queued(payload, event))
             if event.name in INBOX_EVENTS:
                 self._queue(inbox_channel(org_id), _Queued(payload, event))
@@ -187,5 +190,5 @@ def _power_of_ten(n: int) -> bool:
     return n == 1
 
 
-def _what(item: _Queued, channel: str) -> tuple[str, int | None, str]:
+def _what(item: _Queued, channel: str) -> tuple[str | None, int | None, str]:
     return item.event.conversation_id, item.event.seq, channel

@@ -186,7 +186,8 @@ class Registry:
 
     def _emit(self, room: _Room, push: Push) -> None:
         room.last_seq = push.seq
-        conversation_id = push.conversation_id
+        conversation_id = room.conversation_id
+        assert conversation_id is not None
         for session in tuple(room.members):
             session.push_event(conversation_id, push)
         self._metrics.deliveries.inc(len(room.members))

@@ -13,6 +13,7 @@ from gateway.core.bus import CommandBus
 from gateway.core.clients import ClientAddresses
 from gateway.core.metrics import Metrics
 from gateway.limits.policy import Limits
+from gateway.presence.tracker import Presence
 from gateway.realtime.registry import Registry
 from gateway.realtime.revocation import CredentialWatch
 from gateway.settings import Settings
@@ -59,4 +60,9 @@ class SocketServices(Protocol):
     @property
     def node_id(self) -> str:
         """This process's id among the gateway nodes sharing the database."""
+        ...
+
+    @property
+    def presence(self) -> Presence:
+        """Agents' presence and who is viewing what (the socket's close ends its share)."""
         ...

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from gateway.core.auth import Principal
+from gateway.core.auth import Principal, is_staff
 from gateway.core.metrics import Metrics
 from gateway.realtime.push import Push
 from protocol.codes import CloseCode
@@ -103,11 +103,24 @@ class Session:
 
     # -- live pushes (registry side; never wait) ------------------------------------------
 
+    @property
+    def staff(self) -> bool:
+        """An agent's or API key's socket: every event, private notes and ``viewing`` too."""
+        return self.principal is not None and is_staff(self.principal)
+
+    def _audience(self, push: Push) -> Push | None:
+        return push if self.staff else push.for_visitors()
+
     def push_event(self, conversation_id: str, push: Push) -> None:
-        """An ordered conversation event, from its room."""
+        """An ordered conversation event, from its room. A private note never reaches a
+        socket that is not staff: its seq is a gap there (see docs/protocol.md)."""
         sub = self.subscriptions.get(conversation_id)
         if sub is None:
             return
+        seen = self._audience(push)
+        if seen is None:
+            return
+        push = seen
         if sub.buffer is not None:
             if len(sub.buffer) >= CATCH_UP_BUFFER:
                 sub.buffer.clear()
@@ -118,15 +131,20 @@ class Session:
             self._push(push.encoded(self.codec))
 
     def push_volatile(self, push: Push) -> None:
-        """A ``typing`` or ``read`` event: no seq, delivered as it comes."""
+        """A volatile event (``typing``, ``read``, ``viewing``): no seq, delivered as it
+        comes, in the form this socket's audience gets."""
         if push.conversation_id in self.subscriptions:
-            self._push(push.encoded(self.codec))
+            seen = self._audience(push)
+            if seen is not None:
+                self._push(seen.encoded(self.codec))
 
     def push_inbox(self, push: Push) -> None:
         """An org-wide event. Conversations this session follows arrive through their own
         room, in order, so their inbox copies are skipped."""
         if push.conversation_id not in self.subscriptions:
-            self._push(push.encoded(self.codec))
+            seen = self._audience(push)
+            if seen is not None:
+                self._push(seen.encoded(self.codec))
 
     def _push(self, frame: str | bytes) -> None:
         if self.close_code is not None:

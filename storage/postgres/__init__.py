@@ -3,8 +3,9 @@
 ``PostgresStore`` (``store.py``) is one class made of a class per resource, each with its SQL:
 ``settings``, ``nodes``, ``tenancy`` (orgs, API keys, widgets, agents, contacts),
 ``conversations`` (and messages, events, the monthly count), ``files``, ``webhooks``,
-``outbox`` and ``idempotency``. They share ``database.Database``: the pool, transactions,
-migrations under an advisory lock. ``values.py`` says how columns hold values.
+``outbox``, ``idempotency`` and ``knowledge`` (articles, passages, their tsvector). They
+share ``database.Database``: the pool, transactions, migrations under an advisory lock.
+``values.py`` says how columns hold values.
 
 Concurrency across processes: writers of one conversation serialize on its row
 (``conversations.py``), claims of the outbox skip locked rows (``outbox.py``), races on
@@ -12,7 +13,8 @@ unique keys (contacts by external id, settings, idempotency keys) are settled by
 ``ON CONFLICT``.
 
 Modules here import ``storage``'s shared modules (``base``, ``models``, ``records``,
-``columns``, ``execution``, ``outbox``, ``errors``, ``migrations``) and each other, never this
+``columns``, ``execution``, ``outbox``, ``errors``, ``migrations``, ``chunking``,
+``relevance``) and each other, never this
 package itself nor ``storage.sqlite``; only this file imports ``store.py``.
 """
 

@@ -27,7 +27,7 @@ __all__ = ["Conversations"]
 CONVERSATION_COLUMNS = (
     "id, org_id, widget_id, contact_id, status, handler, epoch, assignee_id, created_at,"
     " updated_at, resolved_at, ended_at, live_agent_handoff_at, first_response_at, last_seq,"
-    " metadata, channel"
+    " metadata, channel, bot_id"
 )
 #: Placeholders for ``CONVERSATION_COLUMNS``, in order.
 CONVERSATION_VALUES = ", ".join(f"${n + 1}" for n in range(CONVERSATION_COLUMNS.count(",") + 1))
@@ -38,12 +38,14 @@ SELECT c.*, o.monthly_message_limit,
     EXISTS (SELECT 1 FROM webhook_endpoints e
             WHERE e.org_id = c.org_id AND e.status != 'disabled') AS has_endpoints,
     EXISTS (SELECT 1 FROM widgets w
-            WHERE w.id = c.widget_id AND w.live_agent_endpoint_url IS NOT NULL) AS has_live_agent
+            WHERE w.id = c.widget_id AND w.live_agent_endpoint_url IS NOT NULL) AS has_live_agent,
+    EXISTS (SELECT 1 FROM bots b
+            WHERE b.id = c.bot_id AND b.kind = 'webhook') AS has_webhook_bot
 FROM conversations c JOIN orgs o ON o.id = c.org_id
 WHERE c.id = $1 AND c.org_id = $2
 FOR UPDATE OF c
 """
-INSERT_MESSAGE = "INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
+INSERT_MESSAGE = "INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
 UPDATE_CONVERSATION = (
     f"UPDATE conversations SET ({CONVERSATION_COLUMNS}) = ({CONVERSATION_VALUES}) WHERE id = $1"
 )
@@ -52,8 +54,15 @@ _AFTER_CONVERSATION = CONVERSATION_COLUMNS.count(",") + 1
 #: conversation's, numbered on from them).
 UPDATE_WITH_MESSAGE = (
     "WITH message AS (INSERT INTO messages VALUES ("
-    + ", ".join(f"${_AFTER_CONVERSATION + n}" for n in range(1, 11))
+    + ", ".join(f"${_AFTER_CONVERSATION + n}" for n in range(1, 12))
     + f")) {UPDATE_CONVERSATION}"
+)
+_MESSAGES_AFTER = (
+    "SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
+)
+_PUBLIC_MESSAGES_AFTER = (
+    "SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 AND NOT private"
+    " ORDER BY seq LIMIT $3"
 )
 
 
@@ -158,7 +167,7 @@ class Conversations(Database):
                 await conn.executemany(LINK_ATTACHED, attached)
             if done.events:
                 targets = outbox.Targets()
-                if row["has_endpoints"] or row["has_live_agent"]:
+                if row["has_endpoints"] or row["has_live_agent"] or row["has_webhook_bot"]:
                     targets = await postgres_outbox.targets(conn, done.conversation)
                 await postgres_outbox.insert(conn, outbox.derive_applied(done, targets, at), at)
             elif done.outbox:
@@ -166,13 +175,12 @@ class Conversations(Database):
         return Applied(done.conversation, done.events, done.messages)
 
     async def read_events(
-        self, conversation_id: str, after_seq: int, limit: int
+        self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
     ) -> list[StoredEvent]:
         # One snapshot for both queries, so that the merge sees one consistent log.
         async with self._transaction(isolation="repeatable_read", readonly=True) as conn:
             messages = await conn.fetch(
-                "SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2"
-                " ORDER BY seq LIMIT $3",
+                _MESSAGES_AFTER if with_private else _PUBLIC_MESSAGES_AFTER,
                 conversation_id,
                 after_seq,
                 limit,
@@ -187,11 +195,11 @@ class Conversations(Database):
         return records.events(conversation_id, messages, changes, limit)
 
     async def list_messages(
-        self, conversation_id: str, after_seq: int, limit: int
+        self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
     ) -> list[Message]:
         return await self._all(
             records.message,
-            "SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3",
+            _MESSAGES_AFTER if with_private else _PUBLIC_MESSAGES_AFTER,
             conversation_id,
             after_seq,
             limit,

@@ -85,10 +85,12 @@ ORDER BY o.next_attempt_at, o.position LIMIT $2
 #: Rows with the url and secrets of their target, as claims hand them out.
 WITH_TARGET = """
 SELECT o.*, e.url AS endpoint_url, e.secrets AS endpoint_secrets, e.status AS endpoint_status,
-       w.live_agent_endpoint_url AS widget_url, w.live_agent_secret AS widget_secret
+       w.live_agent_endpoint_url AS widget_url, w.live_agent_secret AS widget_secret,
+       b.webhook_url AS bot_url, b.webhook_secret AS bot_secret
 FROM outbox o
 LEFT JOIN webhook_endpoints e ON e.id = o.endpoint_id
 LEFT JOIN widgets w ON w.id = o.widget_id
+LEFT JOIN bots b ON o.target = 'bot' AND b.id = o.receiver
 """
 #: Lease the new head of a FIFO queue ($1: fifo key, $2: owner, $3: lease end, $4: now) if it
 #: may be sent now, as a claim would find it, and return it with its target. A head locked
@@ -144,7 +146,18 @@ async def targets(c: asyncpg.Connection, conversation: Conversation) -> Targets:
             conversation.widget_id,
         )
         widget = None if row is None else records.widget(row)
-    return Targets(tuple(records.webhook_endpoint(r) for r in endpoints), widget)
+    bot = contact = None
+    if conversation.bot_id is not None:
+        row = await c.fetchrow(
+            "SELECT * FROM bots WHERE id = $1 AND kind = 'webhook' AND webhook_url IS NOT NULL",
+            conversation.bot_id,
+        )
+        bot = None if row is None else records.bot(row)
+    if bot is not None and conversation.contact_id is not None:
+        row = await c.fetchrow("SELECT * FROM contacts WHERE id = $1", conversation.contact_id)
+        contact = None if row is None else records.contact(row)
+    endpoints_found = tuple(records.webhook_endpoint(r) for r in endpoints)
+    return Targets(endpoints_found, widget, bot, contact)
 
 
 async def insert(c: asyncpg.Connection, items: Iterable[OutboxItem], at: datetime) -> None:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from storage.postgres.agents import Agents
+from storage.postgres.bots import Bots
 from storage.postgres.conversations import Conversations
 from storage.postgres.files import Files
 from storage.postgres.idempotency import Idempotency
+from storage.postgres.knowledge import Knowledge
 from storage.postgres.nodes import Nodes
 from storage.postgres.outbox import Outbox
+from storage.postgres.search import Search
 from storage.postgres.settings import Settings
 from storage.postgres.tenancy import Tenancy
 from storage.postgres.webhooks import Webhooks
@@ -16,7 +19,18 @@ __all__ = ["PostgresStore"]
 
 
 class PostgresStore(
-    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings,
+    Nodes,
+    Tenancy,
+    Agents,
+    Bots,
+    Conversations,
+    Search,
+    Files,
+    Webhooks,
+    Outbox,
+    Idempotency,
+    Knowledge,
 ):
     """The ``Store`` on PostgreSQL.
 

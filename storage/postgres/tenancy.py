@@ -87,8 +87,8 @@ class Tenancy(Database):
             "INSERT INTO widgets (id, org_id, name, allowed_origins, messages_per_minute,"
             " live_agent_endpoint_url, bot_settings, created_at, live_agent_escalate_after,"
             " live_agent_timeout, live_agent_fallback, live_agent_secret, appearance,"
-            " identity_required)"
-            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)",
+            " identity_required, bot_id)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)",
             *columns.widget(widget, POSTGRES),
         )
 

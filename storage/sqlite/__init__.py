@@ -3,12 +3,14 @@
 ``SQLiteStore`` (``store.py``) is one class made of a class per resource, each with its SQL:
 ``settings``, ``nodes``, ``tenancy`` (orgs, API keys, widgets, agents, contacts),
 ``conversations`` (and messages, events, the monthly count), ``files``, ``webhooks``,
-``outbox`` and ``idempotency``. They share ``database.Database``: the writer thread with group
-commit (``writer.py``), the reader threads, migrations. ``values.py`` says how columns hold
+``outbox``, ``idempotency`` and ``knowledge`` (articles, passages, their FTS5 index). They
+share ``database.Database``: the writer thread with group commit (``writer.py``), the reader
+threads, migrations. ``values.py`` says how columns hold
 values.
 
 Modules here import ``storage``'s shared modules (``base``, ``models``, ``records``,
-``columns``, ``execution``, ``outbox``, ``errors``, ``migrations``) and each other, never this
+``columns``, ``execution``, ``outbox``, ``errors``, ``migrations``, ``chunking``,
+``relevance``) and each other, never this
 package itself nor ``storage.postgres``; only this file imports ``store.py``.
 """
 

@@ -25,6 +25,15 @@ from storage.sqlite.values import SQLITE, ts
 __all__ = ["Conversations"]
 
 
+_MESSAGES_AFTER = (
+    "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?"
+)
+_PUBLIC_MESSAGES_AFTER = (
+    "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? AND NOT private"
+    " ORDER BY seq LIMIT ?"
+)
+
+
 class Conversations(Database):
     async def create_conversation(self, conversation: Conversation) -> None:
         def txn(c: sqlite3.Connection) -> None:
@@ -96,7 +105,7 @@ class Conversations(Database):
             done = execute(conversation, decide(conversation), at)
             _count_messages(c, org_id, counted_messages(done.messages), at)
             c.executemany(
-                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO messages VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [columns.message(m, SQLITE) for m in done.messages],
             )
             c.executemany(LINK_ATTACHED, columns.attached_files(org_id, done.messages))
@@ -115,11 +124,11 @@ class Conversations(Database):
         return await self._write(txn)
 
     async def read_events(
-        self, conversation_id: str, after_seq: int, limit: int
+        self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
     ) -> list[StoredEvent]:
         def query(c: sqlite3.Connection) -> list[StoredEvent]:
             messages = c.execute(
-                "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+                _MESSAGES_AFTER if with_private else _PUBLIC_MESSAGES_AFTER,
                 (conversation_id, after_seq, limit),
             ).fetchall()
             changes = c.execute(
@@ -132,11 +141,11 @@ class Conversations(Database):
         return await self._read(query)
 
     async def list_messages(
-        self, conversation_id: str, after_seq: int, limit: int
+        self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
     ) -> list[Message]:
         return await self._all(
             records.message,
-            "SELECT * FROM messages WHERE conversation_id = ? AND seq > ? ORDER BY seq LIMIT ?",
+            _MESSAGES_AFTER if with_private else _PUBLIC_MESSAGES_AFTER,
             (conversation_id, after_seq, limit),
         )
 
@@ -206,8 +215,8 @@ def _insert_conversation(c: sqlite3.Connection, v: Conversation) -> None:
     c.execute(
         "INSERT INTO conversations (id, org_id, widget_id, contact_id, status, handler, epoch,"
         " assignee_id, created_at, updated_at, resolved_at, ended_at, live_agent_handoff_at,"
-        " first_response_at, last_seq, metadata, channel)"
-        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        " first_response_at, last_seq, metadata, channel, bot_id)"
+        " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         columns.conversation(v, SQLITE),
     )
 
@@ -218,6 +227,6 @@ def _update_conversation(c: sqlite3.Connection, v: Conversation) -> None:
         "UPDATE conversations SET org_id = ?, widget_id = ?, contact_id = ?, status = ?,"
         " handler = ?, epoch = ?, assignee_id = ?, created_at = ?, updated_at = ?,"
         " resolved_at = ?, ended_at = ?, live_agent_handoff_at = ?, first_response_at = ?,"
-        " last_seq = ?, metadata = ?, channel = ? WHERE id = ?",
+        " last_seq = ?, metadata = ?, channel = ?, bot_id = ? WHERE id = ?",
         (*values, conversation_id),
     )

@@ -68,10 +68,12 @@ ORDER BY o.next_attempt_at, o.position LIMIT :room
 #: Rows with the url and secrets of their target, as claims hand them out.
 WITH_TARGET = """
 SELECT o.*, e.url AS endpoint_url, e.secrets AS endpoint_secrets, e.status AS endpoint_status,
-       w.live_agent_endpoint_url AS widget_url, w.live_agent_secret AS widget_secret
+       w.live_agent_endpoint_url AS widget_url, w.live_agent_secret AS widget_secret,
+       b.webhook_url AS bot_url, b.webhook_secret AS bot_secret
 FROM outbox o
 LEFT JOIN webhook_endpoints e ON e.id = o.endpoint_id
 LEFT JOIN widgets w ON w.id = o.widget_id
+LEFT JOIN bots b ON o.target = 'bot' AND b.id = o.receiver
 """
 
 
@@ -88,7 +90,19 @@ def targets(c: sqlite3.Connection, conversation: Conversation) -> Targets:
             (conversation.widget_id,),
         ).fetchone()
         widget = None if row is None else records.widget(row)
-    return Targets(tuple(records.webhook_endpoint(r) for r in endpoints), widget)
+    bot = contact = None
+    if conversation.bot_id is not None:
+        row = c.execute(
+            "SELECT * FROM bots WHERE id = ? AND kind = 'webhook' AND webhook_url IS NOT NULL",
+            (conversation.bot_id,),
+        ).fetchone()
+        bot = None if row is None else records.bot(row)
+    if bot is not None and conversation.contact_id is not None:
+        row = c.execute("SELECT * FROM contacts WHERE id = ?", (conversation.contact_id,))
+        found = row.fetchone()
+        contact = None if found is None else records.contact(found)
+    endpoints_found = tuple(records.webhook_endpoint(r) for r in endpoints)
+    return Targets(endpoints_found, widget, bot, contact)
 
 
 def insert(c: sqlite3.Connection, items: Iterable[OutboxItem], at: datetime) -> None:

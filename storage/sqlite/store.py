@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 from storage.sqlite.agents import Agents
+from storage.sqlite.bots import Bots
 from storage.sqlite.conversations import Conversations
 from storage.sqlite.files import Files
 from storage.sqlite.idempotency import Idempotency
+from storage.sqlite.knowledge import Knowledge
 from storage.sqlite.nodes import Nodes
 from storage.sqlite.outbox import Outbox
+from storage.sqlite.search import Search
 from storage.sqlite.settings import Settings
 from storage.sqlite.tenancy import Tenancy
 from storage.sqlite.webhooks import Webhooks
@@ -16,7 +19,18 @@ __all__ = ["SQLiteStore"]
 
 
 class SQLiteStore(
-    Settings, Nodes, Tenancy, Agents, Conversations, Files, Webhooks, Outbox, Idempotency
+    Settings,
+    Nodes,
+    Tenancy,
+    Agents,
+    Bots,
+    Conversations,
+    Search,
+    Files,
+    Webhooks,
+    Outbox,
+    Idempotency,
+    Knowledge,
 ):
     """The ``Store`` on a SQLite file (WAL mode).
 

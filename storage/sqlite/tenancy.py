@@ -88,8 +88,8 @@ class Tenancy(Database):
                 "INSERT INTO widgets (id, org_id, name, allowed_origins, messages_per_minute,"
                 " live_agent_endpoint_url, bot_settings, created_at, live_agent_escalate_after,"
                 " live_agent_timeout, live_agent_fallback, live_agent_secret, appearance,"
-                " identity_required)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " identity_required, bot_id)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 columns.widget(widget, SQLITE),
             )
         )

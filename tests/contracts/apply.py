@@ -7,6 +7,7 @@ Mixed into ``StoreContract``; the backend's test class provides the ``store`` fi
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
 import pytest
 
@@ -70,6 +71,23 @@ class ApplyContract:
         assert applied.replayed is None
         assert applied.conversation.last_seq == 1
         assert await store.list_messages(conversation.id, 0, 10) == [message]
+
+    async def test_apply_keeps_a_message_s_own_time_and_orders_by_seq(self, store: Store) -> None:
+        """A message planned with its own ``created_at`` (a live agent's platform time) is
+        stored and read back with that time; a later message with an earlier time still comes
+        after it, in seq order."""
+        org = await add_org(store)
+        conversation = await add_conversation(store, org.id)
+        sent = conversation.created_at + timedelta(seconds=30, milliseconds=941)
+        earlier = conversation.created_at + timedelta(seconds=5)
+        for content, at in (("first", sent), ("second", earlier)):
+            planned = NewMessage(Role.LIVE_AGENT, "sam", content, created_at=at)
+            await store.apply(org.id, conversation.id, plan_of(planned))
+        stored = await store.list_messages(conversation.id, 0, 10)
+        assert [(m.seq, m.content, m.created_at) for m in stored] == [
+            (1, "first", sent),
+            (2, "second", earlier),
+        ]
 
     async def test_apply_result_is_what_is_stored(self, store: Store) -> None:
         """The conversation apply returns equals what get_conversation reads afterwards."""

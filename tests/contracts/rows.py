@@ -16,6 +16,7 @@ from storage.base import Decide, Store
 from storage.models import (
     Agent,
     ApiKey,
+    Bot,
     Contact,
     Conversation,
     ConversationChange,
@@ -31,6 +32,7 @@ __all__ = [
     "add_org",
     "agent_row",
     "api_key_row",
+    "bot_row",
     "contact_row",
     "conversation_row",
     "new_id",
@@ -69,6 +71,26 @@ def widget_row(org_id: str, **fields: Any) -> Widget:
         messages_per_minute=None,
         live_agent_endpoint_url=None,
         created_at=now(),
+    )
+    return dataclasses.replace(base, **fields)
+
+
+def bot_row(org_id: str, **fields: Any) -> Bot:
+    at = now()
+    base = Bot(
+        id=new_id(),
+        org_id=org_id,
+        name="Helper",
+        kind="knowledge",
+        confidence_threshold=0.3,
+        unknown_answer="I don't know that yet.",
+        handoff_after=2,
+        handoff_phrases=("human", "talk to someone"),
+        fallback_answer="Sorry, something went wrong.",
+        handoff_on_failure=True,
+        timeout_seconds=20,
+        created_at=at,
+        updated_at=at,
     )
     return dataclasses.replace(base, **fields)
 

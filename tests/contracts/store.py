@@ -21,8 +21,10 @@ from storage.models import (
 )
 from tests.contracts.agents import AgentContract
 from tests.contracts.apply import ApplyContract
+from tests.contracts.bots import BotContract
 from tests.contracts.conversations import ConversationContract
 from tests.contracts.files import FileContract
+from tests.contracts.knowledge import KnowledgeContract
 from tests.contracts.rows import (
     add_org,
     agent_row,
@@ -31,17 +33,27 @@ from tests.contracts.rows import (
     new_id,
     widget_row,
 )
+from tests.contracts.search import SearchContract
 
 __all__ = ["StoreContract"]
 
 TTL = timedelta(hours=1)
 
 
-class StoreContract(ConversationContract, ApplyContract, FileContract, AgentContract):
+class StoreContract(
+    ConversationContract,
+    ApplyContract,
+    FileContract,
+    AgentContract,
+    BotContract,
+    KnowledgeContract,
+    SearchContract,
+):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
-    Conversations, ``apply``, which conversations a file belongs to, and agents have suites
-    of their own (``conversations``, ``apply``, ``files``, ``agents``), included here.
+    Conversations, ``apply``, which conversations a file belongs to, agents, bots, the
+    knowledge base and conversation search have suites of their own (``conversations``,
+    ``apply``, ``files``, ``agents``, ``bots``, ``knowledge``, ``search``), included here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -8,7 +8,9 @@ no key more). Values in expectations may be:
 - ``"{name}"`` (or a string containing it): replaced by a value of the setup, e.g.
   ``{conversation_id}``, ``{org_id}``, ``{widget_id}``, ``{contact_id}``, ``{agent_id}``,
   ``{api_key}``, ``{other_api_key}``, ``{agent_token}``, ``{images}`` (the local image server),
-  ``{base}`` (the gateway's base URL), or one saved by a ``before`` request;
+  ``{base}`` (the gateway's base URL), ``{sent_at}`` (a second ago, written with a ``+02:00``
+  offset and microseconds) and ``{sent_at_wire}`` (the same instant in the wire form), or one
+  saved by a ``before`` request;
 - ``"<uuid>"``, ``"<timestamp>"``, ``"<sha256>"``, ``"<string>"`` (non-empty),
   ``"<digits>"``, ``"<int>"``: any value of that form. A ``<timestamp>`` has the one wire form
   of every chatgate surface, as in the vendors' own examples: RFC 3339 in UTC with exactly

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -10,6 +11,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from gateway.app import create_app
+from protocol.encoding import format_instant
 from tests.dialects.conftest import ImageServer, build_world, dialect_settings, png
 from tests.dialects.golden import Case, load_cases, match, substitute
 
@@ -32,7 +34,14 @@ def test_golden(dialect: str, case: Case, tmp_path: Path, image_server: ImageSer
             )
             assert sent.status_code == 201, sent.text
         world.move_to(case.status)
+        # A moment of the conversation's life, as a live-agent platform would write it: another
+        # offset, microseconds (answered in the wire form: UTC, milliseconds, truncated).
+        sent_at = datetime.now(UTC) - timedelta(seconds=1)
         variables = {
+            "sent_at": sent_at.astimezone(timezone(timedelta(hours=2))).isoformat(
+                "T", "microseconds"
+            ),
+            "sent_at_wire": format_instant(sent_at),
             "conversation_id": world.conversation_id,
             "contact_id": world.contact_id,
             "org_id": world.org.org_id,

@@ -7,6 +7,7 @@ conversation while the native API, the socket, Bland, Pingback and Awardee all w
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx2 as httpx
@@ -15,6 +16,7 @@ import pytest
 from gateway.app import create_app
 from gateway.core.lifecycle import TAKEOVER_MARKER
 from gateway.handlers.orgs import OrgCredentials
+from protocol.encoding import format_instant
 from tests.dialects.conftest import ImageServer, dialect_settings, png
 from tests.support import SocketClient, api, bearer, live_server, new_org, timeout
 
@@ -80,9 +82,17 @@ async def test_every_surface_writes_one_history(
     assert awardee.status_code == 201, awardee.text
     # A live agent answers through Bland, an agent through Pingback with an upload, and the
     # dashboard through the socket.
+    # Sam's platform says when Sam wrote (a moment ago, in its own offset): every surface shows
+    # that time, and the order stays that of storage.
+    sam_wrote = datetime.now(UTC) - timedelta(seconds=1)
     bland = await http.post(
         f"/v1/widget/{org.widget_id}/threads/{cid}/webhook",
-        json={"type": "MESSAGE", "content": "Live agent Sam.", "sender_id": "sam"},
+        json={
+            "type": "MESSAGE",
+            "content": "Live agent Sam.",
+            "sender_id": "sam",
+            "created_at": sam_wrote.astimezone(timezone(timedelta(hours=-5))).isoformat(),
+        },
         headers={"authorization": org.api_key},
     )
     assert bland.status_code == 200, bland.text
@@ -119,6 +129,8 @@ async def test_every_surface_writes_one_history(
     assert messages[3]["attachments"][0]["mime"] == "image/png"
     assert messages[5]["attachments"][0]["url"] == upload.json()["url"]
     assert messages[4]["sender_id"] == "sam"
+    assert messages[4]["created_at"] == format_instant(sam_wrote)
+    assert bland.json()["data"]["created_at"] == format_instant(sam_wrote)
 
     conversation = await api(http, "GET", f"/v1/conversations/{cid}", org.api_key)
     last_seq = conversation["last_seq"]
@@ -130,9 +142,12 @@ async def test_every_surface_writes_one_history(
         assert [e["seq"] for e in events] == list(range(1, last_seq + 1))
         delivered = [e["data"]["id"] for e in events if e["event"] == "new_message"]
         assert delivered == ids
+        sam = next(e["data"] for e in events if e["data"].get("id") == ids[4])
+        assert sam["created_at"] == format_instant(sam_wrote)
 
     awardee_view = await http.get(f"/conversations/{cid}/messages?limit=200", headers=key)
     assert [m["id"] for m in awardee_view.json()["data"]] == ids
+    assert awardee_view.json()["data"][4]["created_at"] == format_instant(sam_wrote)
     assert [m["role"] for m in awardee_view.json()["data"]] == [
         "user",
         "user",

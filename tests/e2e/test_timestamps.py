@@ -6,6 +6,7 @@ answers are held to the same form by their golden files (``<timestamp>``)."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import httpx2 as httpx
@@ -13,6 +14,7 @@ import pytest
 
 from gateway.handlers.orgs import OrgCredentials
 from gateway.settings import Settings
+from protocol.encoding import format_instant
 from tests.instants import assert_wire_instants
 from tests.receiver import Receiver, receiver
 from tests.support import SocketClient, api, bearer, eventually
@@ -158,7 +160,9 @@ async def test_timestamps_webhooks_and_live_agent_payloads_have_one_form(
     await eventually(lambda: hooks.accepted("/live"), 10)
 
     thread = f"/v1/widget/{org.widget_id}/threads/{cid}/webhook"
-    platform_time = "2026-11-22T12:00:00+02:00"
+    # The platform's own clock, in its own offset and precision: the message takes that time.
+    sent = datetime.now(UTC) - timedelta(seconds=2)
+    platform_time = sent.astimezone(timezone(timedelta(hours=2))).isoformat("T", "microseconds")
     reply = {
         "type": "MESSAGE",
         "content": "Sam here",
@@ -168,6 +172,7 @@ async def test_timestamps_webhooks_and_live_agent_payloads_have_one_form(
     answered = await http.post(thread, json=reply, headers={"Authorization": key})
     assert answered.status_code == 200, answered.text
     seen.check(answered.json())
+    assert answered.json()["data"]["created_at"] == format_instant(sent)
     ended = await http.post(
         thread, json={"type": "END_CONVERSATION"}, headers={"Authorization": key}
     )
@@ -185,7 +190,14 @@ async def test_timestamps_webhooks_and_live_agent_payloads_have_one_form(
         seen.check(received.verified(widget["live_agent_secret"]))
     messages = await api(http, "GET", f"{path}/messages", key)
     live = next(m for m in messages["data"] if m["role"] == "live_agent")
-    assert live["metadata"]["sent_at"] == platform_time
+    assert live["created_at"] == format_instant(sent)
+    assert "sent_at" not in live["metadata"]
+    delivered = next(
+        r.json["data"]["message"]
+        for r in hooks.accepted("/events")
+        if r.json["type"] == "message.created" and r.json["data"]["message"]["id"] == live["id"]
+    )
+    assert delivered["created_at"] == format_instant(sent)
 
     deliveries = seen.check(await api(http, "GET", f"/v1/webhooks/{hook['id']}/deliveries", key))
     first = deliveries["data"][0]

@@ -59,13 +59,19 @@ def test_bad_input_rest_sweep(client: TestClient, org: OrgCredentials) -> None:
     webhook = client.post(
         "/v1/webhooks", json={"url": "https://hooks.example/in"}, headers=bearer(org.api_key)
     ).json()
+    bot = client.post("/v1/bots", json={"name": "Helper"}, headers=bearer(org.api_key)).json()
+    article = client.post(
+        "/v1/knowledge/articles", json={"title": "t", "body": "b"}, headers=bearer(org.api_key)
+    ).json()
     ids = {
+        "bot_id": bot["id"],
         "conversation_id": conversation["id"],
         "widget_id": org.widget_id,
         "api_key_id": org.org_id,
         "agent_id": org.agent_id,
         "webhook_id": webhook["id"],
         "delivery_id": "dlv_unknown",
+        "article_id": article["id"],
     }
     requests = 0
     for op in OPERATIONS:

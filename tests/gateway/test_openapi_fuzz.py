@@ -11,8 +11,10 @@ conversations, widgets and webhooks are read, changed and answered too.
 Two things keep the run on this machine and true to what a schema can say:
 
 - **Outbound URLs point here.** The gateway fetches attachment URLs and delivers webhooks
-  and live-agent threads: each URL in a body (``url``, ``live_agent_endpoint_url``) is sent
-  as the URL of a local sink (a PNG for GET, 204 for POST), allowed for this run.
+  and live-agent threads: each URL in a body (``url``, ``live_agent_endpoint_url``, a bot's
+  ``base_url``) is sent as the URL of a local sink (a PNG for GET, 204 for POST), allowed for
+  this run. A knowledge import of it is refused (``page_rejected``: no HTML page), as
+  documented.
 - **State the schema cannot see.** Some valid-looking requests are refused for what no
   JSON Schema can state: a lifecycle step the conversation's status forbids, a file or
   cursor the gateway never issued, ``until`` not after ``since``, an API key minting an
@@ -53,19 +55,25 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 #: Operations that also refuse valid-looking data for a reason of state (module docstring).
 REFUSED_BY_STATE = {
     "ListConversations": ["422"],  # a cursor the gateway did not issue
+    "SearchConversations": ["422"],  # a cursor the gateway did not issue
     "IssueToken": ["422"],  # an API key's agent token names its agent_id
     "ReplayWebhookDeliveries": ["422"],  # until not after since
-    "SendMessage": ["400", "422"],  # invalid_state; attachment_rejected (no such file)
+    # invalid_state; attachment_rejected (no such file); created_at outside the conversation's life
+    "SendMessage": ["400", "422"],
     "UpdateConversation": ["400"],  # invalid_state
     "UpdateWidget": ["422"],  # identity_required before the widget has an identity secret
     "EndConversation": ["400"],  # invalid_state (ended already)
     "ReplayWebhookDelivery": ["400"],  # neither dead nor delivered
-    "BlandThreadWebhook": ["400"],  # INVALID_PARAMETER (still with the bot), THREAD_ENDED
+    # INVALID_PARAMETER (still with the bot; created_at outside the thread's life), THREAD_ENDED
+    "BlandThreadWebhook": ["400"],
     "PingbackSendMessage": ["422"],  # invalid_state, attachment_rejected
     "AwardeeSendMessage": ["400", "422"],  # invalid_state, invalid_payload
     "AwardeeUpdateConversation": ["400"],  # invalid_state
+    "UpdateBot": ["422"],  # llm or webhook settings for a bot of another kind
+    "ListArticles": ["422"],  # a cursor the gateway did not issue
+    "ImportArticle": ["422"],  # page_rejected: the sink serves an image, not a page
 }
-URL_FIELDS = frozenset({"url", "live_agent_endpoint_url"})
+URL_FIELDS = frozenset({"url", "live_agent_endpoint_url", "base_url"})
 _URL = re.compile(urls.URL)
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg=="
@@ -102,6 +110,8 @@ def fuzzed_gateway(tmp_path: Path, sink: str) -> Iterator[tuple[str, str]]:
         widget_sessions_per_minute=plenty,
         fetch_allowed_hosts="127.0.0.1",
         webhook_allowed_hosts="127.0.0.1",
+        # An llm bot without a base_url of its own needs the gateway's (else 422).
+        llm_base_url="http://127.0.0.1:9/v1",
     )
     with live_server(create_app(settings)) as base_url:
         yield base_url, org.api_key

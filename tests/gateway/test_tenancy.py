@@ -18,7 +18,7 @@ PARAM = re.compile(r"{(\w+)}")
 
 def _world(client: TestClient, org: OrgCredentials) -> dict[str, str]:
     """An org with a visitor, a conversation with messages, a second API key, a webhook
-    endpoint with deliveries."""
+    endpoint with deliveries, a bot."""
     webhook = client.post(
         "/v1/webhooks", json={"url": "https://hooks.example/in"}, headers=bearer(org.api_key)
     ).json()
@@ -33,10 +33,12 @@ def _world(client: TestClient, org: OrgCredentials) -> dict[str, str]:
     )
     key = client.post("/v1/api-keys", json={"name": "x"}, headers=bearer(org.api_key)).json()
     agent = client.post("/v1/tokens", json={"agent_id": org.agent_id}, headers=bearer(org.api_key))
+    bot = client.post("/v1/bots", json={"name": "Helper"}, headers=bearer(org.api_key)).json()
     deliveries = client.get(
         f"/v1/webhooks/{webhook['id']}/deliveries", headers=bearer(org.api_key)
     ).json()
     return {
+        "bot_id": bot["id"],
         "webhook_id": webhook["id"],
         "delivery_id": deliveries["data"][0]["id"],
         "org_id": org.org_id,
@@ -66,6 +68,7 @@ def _body(op_path: str, ids: dict[str, str]) -> dict[str, Any]:
         "contact_id": ids["contact_id"],
         "agent_id": ids["agent_id"],
         "assignee_id": ids["agent_id"],
+        "bot_id": ids["bot_id"],
     }
 
 
@@ -76,7 +79,11 @@ def worlds(client: TestClient, org: OrgCredentials, other_org: OrgCredentials):
 
 SECRETS = ("visitor_token", "agent_token", "api_key")
 #: Operations without an id in the path that point at the owner's rows through the body.
-REFERS_BY_BODY = {("POST", "/v1/conversations"), ("POST", "/v1/tokens")}
+REFERS_BY_BODY = {
+    ("POST", "/v1/conversations"),
+    ("POST", "/v1/tokens"),
+    ("POST", "/v1/widgets"),  # its bot_id
+}
 
 
 @pytest.mark.parametrize("credential", SECRETS)

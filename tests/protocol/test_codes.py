@@ -34,6 +34,7 @@ def test_http_status_values_are_client_or_server_errors():
         (ErrorCode.RATE_LIMITED, 429),
         (ErrorCode.QUOTA_EXCEEDED, 403),
         (ErrorCode.ATTACHMENT_REJECTED, 422),
+        (ErrorCode.PAGE_REJECTED, 422),
         (ErrorCode.INTERNAL, 500),
         (ErrorCode.UNAVAILABLE, 503),
     ],

@@ -13,8 +13,11 @@ from protocol.events import (
     ConversationUpdated,
     EventName,
     MessageCreated,
+    MessageDelta,
+    PresenceChanged,
     ReadMarked,
     TypingChanged,
+    ViewingChanged,
     to_frame,
 )
 from tests.protocol.samples import AGENT, CODECS, CONVERSATION
@@ -97,6 +100,63 @@ EVENTS = [
         },
         id="read-marked",
     ),
+    pytest.param(
+        MessageDelta(conversation_id=CONVERSATION, message_id="m-1", index=3, text=" there"),
+        {
+            "op": "event",
+            "event": "message.delta",
+            "conversation_id": CONVERSATION,
+            "seq": None,
+            "data": {"message_id": "m-1", "index": 3, "text": " there"},
+        },
+        id="message-delta",
+    ),
+    pytest.param(
+        TypingChanged(
+            conversation_id=CONVERSATION,
+            on=True,
+            role="agent",
+            sender_id=AGENT,
+            agent_id=AGENT,
+            agent_name="Ana",
+        ),
+        {
+            "op": "event",
+            "event": "typing",
+            "conversation_id": CONVERSATION,
+            "seq": None,
+            "data": {
+                "on": True,
+                "role": "agent",
+                "sender_id": AGENT,
+                "agent_id": AGENT,
+                "name": "Ana",
+            },
+        },
+        id="typing-agent-for-staff",
+    ),
+    pytest.param(
+        ViewingChanged(conversation_id=CONVERSATION, agent_id=AGENT, agent_name="Ana", on=True),
+        {
+            "op": "event",
+            "event": "viewing",
+            "conversation_id": CONVERSATION,
+            "seq": None,
+            "data": {"agent_id": AGENT, "name": "Ana", "on": True},
+        },
+        id="viewing",
+    ),
+    pytest.param(
+        PresenceChanged(agent_id=AGENT, status="away"),
+        {
+            "op": "event",
+            "event": "presence",
+            "conversation_id": None,
+            "seq": None,
+            "data": {"agent_id": AGENT, "status": "away"},
+        },
+        id="presence",
+    ),
 ]
 
 
@@ -158,6 +218,9 @@ def test_event_names_are_wire_strings():
         "conversation.updated",
         "typing",
         "read",
+        "message.delta",
+        "viewing",
+        "presence",
     ]
 
 
@@ -174,3 +237,24 @@ def test_joined_event_frames_decode_to_the_list(codec):
     frames = [to_frame(typing.cast(events.Event, case.values[0])) for case in EVENTS] * 4
     joined = codec.join([codec.encode(frame) for frame in frames])
     assert codec.decode(joined) == frames
+
+
+def test_message_delta_is_volatile_and_terminal_only_with_a_reason():
+    """A delta carries no seq; only a terminal one (with a reason) says done."""
+    piece = MessageDelta(CONVERSATION, "m-1", 0, "Hel")
+    assert piece.seq is None
+    assert to_frame(piece) == {
+        "op": "event",
+        "event": "message.delta",
+        "conversation_id": CONVERSATION,
+        "seq": None,
+        "data": {"message_id": "m-1", "index": 0, "text": "Hel"},
+    }
+    end = MessageDelta(CONVERSATION, "m-1", 2, "", reason="control_lost")
+    assert end.data == {
+        "message_id": "m-1",
+        "index": 2,
+        "text": "",
+        "done": True,
+        "reason": "control_lost",
+    }

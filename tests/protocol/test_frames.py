@@ -9,7 +9,15 @@ import pytest
 from msgspec import UNSET
 
 from protocol.codes import ErrorCode
-from protocol.commands import Attachment, MarkRead, SendMessage, SetTyping, UpdateConversation
+from protocol.commands import (
+    Attachment,
+    MarkRead,
+    SendMessage,
+    SetPresence,
+    SetTyping,
+    SetViewing,
+    UpdateConversation,
+)
 from protocol.encoding import JSON, MSGPACK, pack
 from protocol.errors import GatewayError, ProtocolError
 from protocol.fields import MAX_ATTACHMENTS, MAX_CONTENT_CHARS, MAX_SEQ
@@ -162,6 +170,13 @@ VALID = [
         {"conversation_id": CONVERSATION, "seq": MAX_SEQ},
         MarkRead(conversation_id=CID, seq=MAX_SEQ),
         id="read-max-seq",
+    ),
+    pytest.param("presence", {"status": "away"}, SetPresence(status="away"), id="presence"),
+    pytest.param(
+        "viewing",
+        {"conversation_id": CONVERSATION, "on": True},
+        SetViewing(conversation_id=CID, on=True),
+        id="viewing",
     ),
     pytest.param("ping", {}, Ping(), id="ping"),
 ]

@@ -9,6 +9,7 @@ import pytest
 
 from storage import migrations
 from storage.postgres import PostgresStore
+from tests.contracts.bot_deliveries import BotDeliveryContract
 from tests.contracts.claims import ClaimsContract
 from tests.contracts.files import attach_before_upgrade, check_upgraded
 from tests.contracts.outbox import OutboxContract
@@ -19,7 +20,9 @@ from tests.contracts.store import StoreContract
 pytestmark = pytest.mark.postgres
 
 
-class TestPostgresStore(StoreContract, OutboxContract, ClaimsContract, RetentionContract):
+class TestPostgresStore(
+    StoreContract, OutboxContract, ClaimsContract, RetentionContract, BotDeliveryContract
+):
     @pytest.fixture
     async def store(self, postgres_url: str) -> AsyncIterator[PostgresStore]:
         async with PostgresStore(postgres_url) as store:

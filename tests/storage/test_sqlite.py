@@ -13,6 +13,7 @@ from storage import migrations
 from storage.errors import MigrationError, StorageError
 from storage.models import now
 from storage.sqlite import SQLiteStore
+from tests.contracts.bot_deliveries import BotDeliveryContract
 from tests.contracts.claims import ClaimsContract
 from tests.contracts.files import attach_before_upgrade, check_upgraded
 from tests.contracts.outbox import OutboxContract
@@ -28,7 +29,9 @@ from tests.contracts.rows import (
 from tests.contracts.store import StoreContract
 
 
-class TestSQLiteStore(StoreContract, OutboxContract, ClaimsContract, RetentionContract):
+class TestSQLiteStore(
+    StoreContract, OutboxContract, ClaimsContract, RetentionContract, BotDeliveryContract
+):
     @pytest.fixture
     async def store(self, tmp_path: Path) -> AsyncIterator[SQLiteStore]:
         store = SQLiteStore(tmp_path / "store.db")
