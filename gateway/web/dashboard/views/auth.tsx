@@ -139,13 +139,13 @@ function PasswordForm(props: {
             />
           </>
         )}
-        <label for="new-password">New password</label>
+        <label for="new-password">New password (10 characters or more)</label>
         <input
           id="new-password"
           type="password"
           autocomplete="new-password"
           required
-          minLength={8}
+          minLength={10}
           value={password}
           onInput={(e) => setPassword(e.currentTarget.value)}
         />
