@@ -284,6 +284,16 @@ def test_dashboard_two_agents_on_two_nodes(
     assert not any("VIP" in m["content"] or m.get("private") for m in as_visitor)
     screenshot(ana, "conversation", tmp_path)
 
+    # An attachment, uploaded into the conversation and sent with a reply.
+    ana.get_by_label("Attach file").set_input_files(str(DOCS / "widget-open.png"))
+    expect(ana.get_by_role("list", name="Attachments")).to_contain_text("widget-open.png")
+    ana.get_by_label("Reply").fill("This is the parcel's label")
+    ana.get_by_role("button", name="Send", exact=True).click()
+    expect(history(bo).get_by_role("img", name="widget-open.png")).to_be_visible()
+    expect(
+        visitor.get_by_role("log", name="Messages").get_by_role("img", name="widget-open.png")
+    ).to_be_visible()
+
     # Bo's node crashes: his tab says so, and catches up once the node is back.
     two.kill()
     expect(bo.get_by_text(re.compile("^Reconnecting"))).to_be_visible()
