@@ -79,6 +79,7 @@ from gateway.realtime.services import STATE_KEY as SOCKETS_STATE_KEY, SocketServ
 from gateway.settings import Settings
 from gateway.stores import open_store
 from gateway.web.assets import BUNDLED, asset_routes
+from gateway.web.dashboard import dashboard_routes
 from storage.base import Store
 from storage.errors import StorageError
 from storage.sqlite import SQLiteStore
@@ -284,6 +285,7 @@ def create_app(
         middleware.append(Middleware(HostGuard, policy=hosts))
     middleware.append(Middleware(PreflightMiddleware))
     # One route per path, so that a 405 lists every method of the path (http/routing.py).
+    web_dist = Path(settings.web_dist_dir) if settings.web_dist_dir else BUNDLED
     routes = [
         *by_path(
             [
@@ -296,7 +298,8 @@ def create_app(
                 ),
             ]
         ),
-        *asset_routes(Path(settings.web_dist_dir) if settings.web_dist_dir else BUNDLED),
+        *asset_routes(web_dist),
+        *dashboard_routes(web_dist),
     ]
     return GatewayApp(
         socket=SocketEndpoint(),

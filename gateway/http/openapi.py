@@ -486,6 +486,24 @@ def _operations_section() -> ApiSection:
         ("404", answer("No such file", json_content({"$ref": REF.format(name="Error")}))),
     )
     docs["get"]["parameters"] = [path_parameter("name", {"enum": list(ASSETS)})]
+    page = {"text/html": {"schema": {"type": "string"}}}
+    dashboard_about = (
+        "The agent dashboard's page (docs/dashboard.md); its script routes by path. "
+        "404 when no dashboard is built"
+    )
+    dashboard = get(
+        "Dashboard",
+        dashboard_about,
+        ("200", answer("The page", page)),
+        ("404", answer("No dashboard built", {"text/plain": {"schema": {"type": "string"}}})),
+    )
+    dashboard_path = get(
+        "DashboardPage",
+        dashboard_about,
+        ("200", answer("The page", page)),
+        ("404", answer("No dashboard built", {"text/plain": {"schema": {"type": "string"}}})),
+    )
+    dashboard_path["get"]["parameters"] = [path_parameter("path", {"type": "string"})]
     return ApiSection(
         "operations",
         "Health, readiness, metrics and these documents (no credentials)",
@@ -528,5 +546,7 @@ def _operations_section() -> ApiSection:
                 "The JavaScript SDK as an ES module (docs/sdk-js.md)",
                 ("200", answer("The module", script)),
             ),
+            "/app": dashboard,
+            "/app/{path}": dashboard_path,
         },
     )
