@@ -15,9 +15,9 @@ A rule that spans fields (``__post_init__``) is also written as JSON Schema in t
 documents state what validation enforces.
 
 Conversations, messages and files are defined here; org administration (sessions, tokens,
-widgets, agents, API keys, webhooks) in ``protocol.administration`` and the knowledge base in
-``protocol.knowledge``, both re-exported here so that every command is ``commands.X``; the
-field types they share are in ``protocol.fields``.
+widgets, agents, API keys, webhooks) in ``protocol.administration``, agent accounts in
+``protocol.accounts`` and the knowledge base in ``protocol.knowledge``, re-exported here so
+that every command is ``commands.X``; the field types they share are in ``protocol.fields``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,16 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
+from protocol.accounts import (
+    AcceptInvitation,
+    CreateInvitation,
+    GetMe,
+    IssuePasswordReset,
+    IssueSessionToken,
+    ResetPassword,
+    SignIn,
+    SignOut,
+)
 from protocol.administration import (
     Appearance,
     CreateAgent,
@@ -93,6 +103,14 @@ from protocol.knowledge import (
 from protocol.states import Role, Status
 
 __all__ = [
+    "AcceptInvitation",
+    "CreateInvitation",
+    "GetMe",
+    "IssuePasswordReset",
+    "IssueSessionToken",
+    "ResetPassword",
+    "SignIn",
+    "SignOut",
     "Appearance",
     "CreateBot",
     "DeleteBot",
@@ -140,6 +158,7 @@ __all__ = [
     "RevokeApiKey",
     "RotateWebhookSecret",
     "RotateWidgetIdentitySecret",
+    "SearchConversations",
     "SearchKnowledge",
     "SendMessage",
     "SetPresence",
@@ -360,6 +379,20 @@ class ListViewers:
     conversation_id: UUID
 
 
+# -- search -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class SearchConversations:
+    """Find conversations by contact name or email and message text (staff): every word of
+    ``q`` must match, as a word prefix; operator characters are only separators. A query
+    with no word finds nothing."""
+
+    q: Annotated[str, Meta(max_length=200)] = ""
+    limit: Annotated[int, Meta(ge=1, le=50)] = 20
+    cursor: Cursor | UnsetType = UNSET
+
+
 # -- files --------------------------------------------------------------------------------
 
 
@@ -397,6 +430,7 @@ Command = (
     | SetViewing
     | ListPresence
     | ListViewers
+    | SearchConversations
     | StoreUpload
     | GetFile
     | OpenWidgetSession
@@ -438,4 +472,12 @@ Command = (
     | DeleteArticle
     | ImportArticle
     | SearchKnowledge
+    | AcceptInvitation
+    | CreateInvitation
+    | GetMe
+    | IssuePasswordReset
+    | IssueSessionToken
+    | ResetPassword
+    | SignIn
+    | SignOut
 )

@@ -6,7 +6,7 @@ were stored, each once (the transactional outbox; retries keep the ``webhook-id`
 delivery goes to the bot's ``webhook.url``, signed with its secret (Standard Webhooks
 headers, as every webhook), in order per conversation (FIFO).
 
-Payload (docs/bots.md, "Webhook bots")::
+Payload (docs/bots.md, "webhook")::
 
     {"id": "msg_...", "type": "bot.message", "org_id", "conversation_id", "seq",
      "occurred_at", "data": {
@@ -21,16 +21,18 @@ Payload (docs/bots.md, "Webhook bots")::
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any, Final
 
 from protocol.states import Handler, Role, Status
 from storage.models import Contact, Conversation, OutboxItem, to_wire
 
-__all__ = ["BOT_MESSAGE", "bot_message"]
+__all__ = ["BOT_MESSAGE", "BOT_TIMEOUT", "bot_message"]
 
 #: The event type of a webhook bot's delivery.
 BOT_MESSAGE: Final = "bot.message"
+#: The timer that gives up on the bot if it has not answered in its ``timeout_seconds``.
+BOT_TIMEOUT: Final = "bot.timeout"
 
 
 def bot_message(
@@ -41,18 +43,21 @@ def bot_message(
     *,
     bot_id: str,
     bot_name: str,
+    timeout_seconds: int,
     message_id: str,
     at: datetime,
-) -> OutboxItem | None:
+) -> tuple[OutboxItem, ...]:
     """The delivery of a stored ``message`` (wire form) to the conversation's webhook bot,
-    or None when the bot is not the one to answer it (not a visitor's, not ``bot_active``,
-    or the bot no longer handles the conversation)."""
+    and the ``bot.timeout`` timer ``timeout_seconds`` later (``gateway.bot.webhook`` then
+    says the bot's fallback answer if it has not answered); nothing when the bot is not the
+    one to answer it (not a visitor's, not ``bot_active``, or the bot no longer handles the
+    conversation)."""
     if (
         message["role"] != Role.VISITOR.value
         or conversation.status != Status.BOT_ACTIVE
         or conversation.handler != Handler.BOT
     ):
-        return None
+        return ()
     path = f"/v1/conversations/{conversation.id}/messages"
     reply = {
         "method": "POST",
@@ -87,7 +92,7 @@ def bot_message(
         "occurred_at": to_wire(at),
         "data": data,
     }
-    return OutboxItem(
+    delivery = OutboxItem(
         message_id=message_id,
         org_id=conversation.org_id,
         target="bot",
@@ -99,6 +104,22 @@ def bot_message(
         fifo_key=f"bot:{bot_id}:{conversation.id}",
         bot_id=bot_id,
     )
+    timer = OutboxItem(
+        message_id=f"{message_id}_timeout",
+        org_id=conversation.org_id,
+        target="timer",
+        event_type=BOT_TIMEOUT,
+        payload={
+            "conversation_id": conversation.id,
+            "bot_id": bot_id,
+            "after_seq": seq,
+            "epoch": conversation.epoch,
+        },
+        due_at=at + timedelta(seconds=timeout_seconds),
+        widget_id=conversation.widget_id,
+        conversation_id=conversation.id,
+    )
+    return delivery, timer
 
 
 def _contact(contact: Contact) -> dict[str, Any]:

@@ -266,17 +266,17 @@ def _bot(
     bot = targets.bot
     if bot is None or bot.webhook is None:
         return ()
-    item = bot_message(
+    return bot_message(
         conversation,
         targets.contact,
         event.message,
         event.seq,
         bot_id=bot.id,
         bot_name=bot.name,
+        timeout_seconds=bot.timeout_seconds,
         message_id=new_message_id(),
         at=at,
     )
-    return () if item is None else (item,)
 
 
 # -- the live-agent platform (Bland pattern) ----------------------------------------------

@@ -18,7 +18,9 @@ from protocol.events import ConversationUpdated, MessageCreated
 from protocol.states import Handler, Role, Status
 from storage.base import StoredEvent
 from storage.models import (
+    AccountToken,
     Agent,
+    AgentSession,
     ApiKey,
     Article,
     Bot,
@@ -32,6 +34,7 @@ from storage.models import (
     Message,
     NodeLease,
     Org,
+    SearchHit,
     StoredFile,
     WebhookEndpoint,
     Widget,
@@ -39,7 +42,9 @@ from storage.models import (
 )
 
 __all__ = [
+    "account_token",
     "agent",
+    "agent_session",
     "api_key",
     "bot",
     "article",
@@ -50,6 +55,7 @@ __all__ = [
     "events",
     "idempotency",
     "message",
+    "search_hit",
     "node",
     "org",
     "stored_file",
@@ -167,6 +173,35 @@ def agent(r: Row) -> Agent:
         email=r["email"],
         created_at=timestamp(r["created_at"]),
         status=r["status"],
+        role=r["role"],
+    )
+
+
+def account_token(r: Row) -> AccountToken:
+    return AccountToken(
+        token_hash=r["token_hash"],
+        purpose=r["purpose"],
+        org_id=r["org_id"],
+        created_at=timestamp(r["created_at"]),
+        expires_at=timestamp(r["expires_at"]),
+        email=r["email"],
+        role=r["role"],
+        name=r["name"],
+        agent_id=r["agent_id"],
+    )
+
+
+def agent_session(r: Row) -> AgentSession:
+    return AgentSession(
+        id=r["id"],
+        token_hash=r["token_hash"],
+        agent_id=r["agent_id"],
+        org_id=r["org_id"],
+        created_at=timestamp(r["created_at"]),
+        last_seen_at=timestamp(r["last_seen_at"]),
+        expires_at=timestamp(r["expires_at"]),
+        address=r["address"],
+        user_agent=r["user_agent"],
     )
 
 
@@ -219,6 +254,22 @@ def message(r: Row) -> Message:
         client_message_id=r["client_message_id"],
         created_at=timestamp(r["created_at"]),
         private=bool(r["private"]),
+    )
+
+
+#: The most characters of a matching message a search hit carries.
+MATCH_TEXT_CHARS = 300
+
+
+def search_hit(r: Row) -> SearchHit:
+    """A search row (a conversation's columns, then the match's) as a hit."""
+    found = conversation(r)
+    if r["contact_hit"]:
+        text = " ".join(part for part in (r["contact_name"], r["contact_email"]) if part)
+        return SearchHit(found, "contact", text)
+    content: str = r["hit_content"]
+    return SearchHit(
+        found, "message", content[:MATCH_TEXT_CHARS], r["hit_seq"], bool(r["hit_private"])
     )
 
 

@@ -1,9 +1,9 @@
-"""A webhook bot: answers each visitor message with "You said: ..." (docs/bots.md#webhook-bots).
+"""A webhook bot: answers each visitor message with "You said: ..." (docs/bots.md#webhook).
 
     python docs/examples/echo_bot.py GATEWAY_URL API_KEY BOT_SECRET [PORT]
 
 Create the bot with ``POST /v1/bots {"name": "Echo", "kind": "webhook", "webhook": {"url":
-"http://HOST:PORT/"}}`` (its ``webhook_secret`` is shown once) and name it on a widget.
+"http://HOST:PORT/"}}`` (its ``secret`` is shown once) and name it on a widget.
 """
 
 import base64

@@ -514,7 +514,7 @@ class Client:
         while (gap := followed.log.gap) is not None and self._followed.get(followed.id) is followed:
             try:
                 entries = await backfill(self.rest, followed.id, gap, followed.conversation)
-            except ClientError as error:
+            except Exception as error:  # a failed read is tried again, whatever broke it
                 delay = followed.retries.next()
                 log.warning(
                     "chatgate: backfill of %s failed (%s); again in %.2f s",

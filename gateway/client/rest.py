@@ -57,12 +57,23 @@ class RestClient:
     ) -> None:
         self.url = url.rstrip("/")
         self._credential = credential
-        self._own = http is None
-        self._http = http or httpx.AsyncClient(timeout=timeout)
+        self._shared = http
+        self._timeout = timeout
+        self._own: httpx.AsyncClient | None = None
 
     async def aclose(self) -> None:
-        if self._own:
-            await self._http.aclose()
+        """Closes the HTTP client of its own (a later call opens a new one)."""
+        own, self._own = self._own, None
+        if own is not None:
+            await own.aclose()
+
+    @property
+    def _http(self) -> httpx.AsyncClient:
+        if self._shared is not None:
+            return self._shared
+        if self._own is None:
+            self._own = httpx.AsyncClient(timeout=self._timeout)
+        return self._own
 
     async def __aenter__(self) -> RestClient:
         return self

@@ -10,6 +10,7 @@ import orjson
 
 from gateway.core.appearance import Look
 from storage.models import (
+    Agent,
     ApiKey,
     Article,
     Bot,
@@ -27,6 +28,7 @@ __all__ = [
     "AgentPresence",
     "BotView",
     "ArticlePage",
+    "AccountView",
     "ConversationPage",
     "CreatedApiKey",
     "Deleted",
@@ -34,13 +36,20 @@ __all__ = [
     "DeliveryPage",
     "DeliveryView",
     "IdentitySecret",
+    "Invitation",
     "IssuedToken",
     "KnowledgeMatches",
     "MessagePage",
     "ReadPosition",
     "Replayed",
+    "SearchMatch",
+    "SearchPage",
+    "SearchResult",
     "Sent",
     "Viewer",
+    "ResetLink",
+    "Sent",
+    "SignedOut",
     "WebhookView",
     "WidgetConfig",
     "WidgetSession",
@@ -304,6 +313,33 @@ class Replayed:
 
 
 @dataclass(frozen=True, slots=True)
+class SearchMatch:
+    """Why a conversation was found: its contact (``text``: name and email) or a message
+    (``text``: its first 300 characters, ``seq``: the latest matching one; ``private`` for a
+    private note)."""
+
+    kind: str
+    text: str
+    seq: int | None
+    private: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SearchResult:
+    conversation: Conversation
+    match: SearchMatch
+
+
+@dataclass(frozen=True, slots=True)
+class SearchPage:
+    """Newest activity first; pass ``next_cursor`` as ``cursor`` for the next page (null:
+    no more)."""
+
+    data: list[SearchResult]
+    next_cursor: str | None
+
+
+@dataclass(frozen=True, slots=True)
 class AgentPresence:
     """An agent and its presence: ``online``, ``away`` or ``offline``."""
 
@@ -327,3 +363,38 @@ def render(result: Any) -> Any:
     if isinstance(result, Sent):
         return to_wire(result.message)
     return to_wire(result)
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """A one-time invitation link (the token is in its fragment, and given alone too)."""
+
+    invitation_url: str
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResetLink:
+    """A one-time link to set a new password (the token is in its fragment, and alone)."""
+
+    reset_url: str
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """The signed-in agent, and the CSRF token its changes must send (``X-CSRF-Token``; null
+    for a bearer credential, which needs none). ``expires_at``: the session's end."""
+
+    agent: Agent
+    csrf_token: str | None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedOut:
+    """``all``: every session of the agent ended, not only this one."""
+
+    all: bool

@@ -192,6 +192,11 @@ class Dispatcher:
                 await self._escalation.platform_gave_up(delivery)
             except Exception:
                 log.exception("falling back from the live-agent platform failed (%s)", delivery.id)
+        if outcome.result == "dead" and delivery.target == "bot":
+            try:
+                await self._escalation.bot_gave_up(delivery)
+            except Exception:
+                log.exception("falling back from a webhook bot failed (%s)", delivery.id)
         return following
 
     async def _run_timer(self, timer: Delivery) -> DeliveryOutcome:

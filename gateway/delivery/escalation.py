@@ -12,13 +12,17 @@
    conversation back (to the bot, or waiting for the team) with a system message.
 
 Every change goes through ``Store.apply`` and is then published: persist, then publish.
+
+The timers and dead deliveries of ``webhook`` bots (``bot.timeout``, target ``bot``) are
+handed to the ``BotFailures`` given (``gateway.bot.webhook``: the bot's fallback answer and
+hand-off), which sits above this package and is passed in by the app.
 """
 
 from __future__ import annotations
 
 import logging
 from datetime import datetime
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 
@@ -26,6 +30,7 @@ from gateway.core.lifecycle import plan_fallback
 from gateway.core.publishing import EventPublisher
 from protocol.states import Handler, Status
 from storage.base import Store
+from storage.bot_outbox import BOT_TIMEOUT
 from storage.models import Conversation, ConversationChange, Delivery, Plan, now
 from storage.outbox import (
     LIVE_AGENT_ESCALATE,
@@ -34,7 +39,7 @@ from storage.outbox import (
     live_agent_timeout,
 )
 
-__all__ = ["Escalation"]
+__all__ = ["BotFailures", "Escalation"]
 
 log = logging.getLogger(__name__)
 
@@ -48,13 +53,32 @@ class _Moved(Exception):
     """The conversation got a new event after its transcript was read."""
 
 
+class BotFailures(Protocol):
+    """What to do when a ``webhook`` bot did not answer in time or cannot be reached."""
+
+    async def timed_out(self, timer: Delivery) -> None:
+        """A ``bot.timeout`` timer is due."""
+        ...
+
+    async def gave_up(self, delivery: Delivery) -> None:
+        """A ``bot.message`` delivery went dead (every attempt failed)."""
+        ...
+
+
 class Escalation:
-    def __init__(self, store: Store, publisher: EventPublisher) -> None:
+    def __init__(
+        self, store: Store, publisher: EventPublisher, bots: BotFailures | None = None
+    ) -> None:
         self._store = store
         self._publisher = publisher
+        self._bots = bots
 
     async def run_timer(self, timer: Delivery) -> None:
-        """Run a due ``live_agent.*`` timer."""
+        """Run a due ``live_agent.*`` or ``bot.timeout`` timer."""
+        if timer.event_type == BOT_TIMEOUT:
+            if self._bots is not None:
+                await self._bots.timed_out(timer)
+            return
         payload: dict[str, Any] = orjson.loads(timer.payload)
         conversation_id = payload["conversation_id"]
         if timer.event_type == LIVE_AGENT_ESCALATE:
@@ -69,6 +93,11 @@ class Escalation:
         """A delivery to the platform went dead: it never accepted the conversation."""
         if delivery.conversation_id is not None:
             await self.fall_back(delivery.org_id, delivery.conversation_id, "undeliverable")
+
+    async def bot_gave_up(self, delivery: Delivery) -> None:
+        """A delivery to a webhook bot went dead."""
+        if self._bots is not None:
+            await self._bots.gave_up(delivery)
 
     async def hand_off(self, org_id: str, conversation_id: str) -> None:
         for _ in range(HANDOFF_TRIES):

@@ -329,6 +329,13 @@ class ConversationHandlers:
             then=self._heard if role is Role.VISITOR else None,
         )
         if applied.replayed is not None:
+            if applied.replayed.private and not is_staff(principal):
+                # Another sender's private note under this client_message_id: never shown.
+                raise GatewayError(
+                    ErrorCode.IDEMPOTENCY_CONFLICT,
+                    "client_message_id is already used in this conversation",
+                    details={"path": "$.client_message_id"},
+                )
             return Sent(applied.replayed, applied.conversation, replayed=True)
         # A plan for a message always ends with that message (after any takeover steps).
         return Sent(applied.messages[-1], applied.conversation, replayed=False)

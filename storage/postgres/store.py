@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.postgres.accounts import Accounts
 from storage.postgres.agents import Agents
 from storage.postgres.bots import Bots
 from storage.postgres.conversations import Conversations
@@ -10,6 +11,7 @@ from storage.postgres.idempotency import Idempotency
 from storage.postgres.knowledge import Knowledge
 from storage.postgres.nodes import Nodes
 from storage.postgres.outbox import Outbox
+from storage.postgres.search import Search
 from storage.postgres.settings import Settings
 from storage.postgres.tenancy import Tenancy
 from storage.postgres.webhooks import Webhooks
@@ -22,8 +24,10 @@ class PostgresStore(
     Nodes,
     Tenancy,
     Agents,
+    Accounts,
     Bots,
     Conversations,
+    Search,
     Files,
     Webhooks,
     Outbox,

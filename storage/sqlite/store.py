@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.sqlite.accounts import Accounts
 from storage.sqlite.agents import Agents
 from storage.sqlite.bots import Bots
 from storage.sqlite.conversations import Conversations
@@ -10,6 +11,7 @@ from storage.sqlite.idempotency import Idempotency
 from storage.sqlite.knowledge import Knowledge
 from storage.sqlite.nodes import Nodes
 from storage.sqlite.outbox import Outbox
+from storage.sqlite.search import Search
 from storage.sqlite.settings import Settings
 from storage.sqlite.tenancy import Tenancy
 from storage.sqlite.webhooks import Webhooks
@@ -22,8 +24,10 @@ class SQLiteStore(
     Nodes,
     Tenancy,
     Agents,
+    Accounts,
     Bots,
     Conversations,
+    Search,
     Files,
     Webhooks,
     Outbox,

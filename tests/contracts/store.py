@@ -19,6 +19,7 @@ from storage.models import (
     StoredFile,
     now,
 )
+from tests.contracts.accounts import AccountContract
 from tests.contracts.agents import AgentContract
 from tests.contracts.apply import ApplyContract
 from tests.contracts.bots import BotContract
@@ -33,6 +34,7 @@ from tests.contracts.rows import (
     new_id,
     widget_row,
 )
+from tests.contracts.search import SearchContract
 
 __all__ = ["StoreContract"]
 
@@ -40,13 +42,21 @@ TTL = timedelta(hours=1)
 
 
 class StoreContract(
-    ConversationContract, ApplyContract, FileContract, AgentContract, BotContract, KnowledgeContract
+    ConversationContract,
+    ApplyContract,
+    FileContract,
+    AgentContract,
+    AccountContract,
+    BotContract,
+    KnowledgeContract,
+    SearchContract,
 ):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
-    Conversations, ``apply``, which conversations a file belongs to, agents, bots and the
-    knowledge base have suites of their own (``conversations``, ``apply``, ``files``,
-    ``agents``, ``bots``, ``knowledge``), included here.
+    Conversations, ``apply``, which conversations a file belongs to, agents, accounts, bots,
+    the knowledge base and conversation search have suites of their own (``conversations``,
+    ``apply``, ``files``, ``agents``, ``accounts``, ``bots``, ``knowledge``, ``search``),
+    included here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------

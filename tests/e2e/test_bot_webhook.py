@@ -16,7 +16,7 @@ import httpx2 as httpx
 import pytest
 
 from bench.services import free_port
-from gateway.client import Client, ClientError, NewMessage, RestClient
+from gateway.client import Client, ClientError, ConversationUpdated, NewMessage, RestClient
 from gateway.handlers.orgs import OrgCredentials
 from gateway.settings import Settings
 from tests.receiver import Receiver, receiver
@@ -177,3 +177,33 @@ async def test_webhook_bot_delivery_is_signed_and_its_answer_fenced_after_a_take
     await api(http, "POST", f"/v1/conversations/{cid}/messages", token, json={"content": "hello?"})
     await eventually(lambda: hooks.accepted("/events"), 10)
     assert hook["secret"] and len(hooks.accepted("/bot")) == 1
+
+
+async def test_webhook_bot_that_fails_gets_the_fallback_answer_and_a_hand_off(
+    server: str, http: httpx.AsyncClient, org: OrgCredentials, hooks: Receiver
+) -> None:
+    """A bot service answering 500 (and never through the API) does not leave the visitor
+    waiting: after its timeout (or once its delivery is dead) the visitor reads the bot's
+    fallback answer, once, and the conversation asks for a human."""
+    hooks.status = 500
+    bot = await webhook_bot(http, org, hooks.url + "/bot")
+    await api(http, "PATCH", f"/v1/bots/{bot['id']}", org.api_key, json={"timeout_seconds": 1})
+    token, cid = await visitor(http, org)
+    async with Client(server, token) as chat:
+        await chat.subscribe(cid)
+        await chat.send(cid, "anyone?")
+        events = []
+        async with asyncio.timeout(timeout(15)):
+            async for event in chat.events():
+                if isinstance(event, NewMessage | ConversationUpdated):
+                    events.append(event)
+                if len(events) == 3:
+                    break
+    said, fallback, handoff = events
+    assert isinstance(said, NewMessage) and said.message["content"] == "anyone?"
+    assert isinstance(fallback, NewMessage) and fallback.message["role"] == "bot"
+    assert fallback.message["content"] == bot["fallback_answer"]
+    assert isinstance(handoff, ConversationUpdated)
+    assert handoff.changes["status"] == ["bot_active", "agent_requested"]
+    page = await api(http, "GET", f"/v1/conversations/{cid}/messages", org.api_key)
+    assert [m["role"] for m in page["data"]] == ["visitor", "bot"]

@@ -16,6 +16,7 @@ from gateway.client import (
     Client,
     ClientError,
     ClientState,
+    ConversationCreated,
     ConversationUpdated,
     Event,
     NewMessage,
@@ -205,7 +206,8 @@ async def test_client_stops_reconnecting_when_refused(
     assert client.state is ClientState.CLOSED
     with pytest.raises(ClientError):
         await client.send("00000000-0000-0000-0000-000000000000", "hi")
-    await asyncio.sleep(0.5)  # several backoff delays: none may bring a reconnect
+    # Stopped means the connection loop has ended: nothing is left to connect again.
+    assert client._runner is not None and client._runner.done()
     assert proxy.connections == 2
     await client.aclose()
 
@@ -228,3 +230,26 @@ async def test_client_asks_its_token_provider_for_a_new_token_once(
         typing = await take(client, 1)
         assert isinstance(typing[0], Typing) and typing[0].on
     assert asked == [False, True]
+
+
+async def test_client_inbox_and_a_second_connect_after_aclose(
+    server: str, http: httpx.AsyncClient, org: OrgCredentials
+) -> None:
+    """Staff follow the org's inbox (a new conversation arrives as ConversationCreated); a
+    client closed and connected again resumes its conversations where it stopped."""
+    client = Client(server, org.api_key, backoff=FAST)
+    await client.connect()
+    await client.subscribe_inbox()
+    token, cid = await visitor(http, org)
+    (created,) = await take(client, 1)
+    assert isinstance(created, ConversationCreated) and created.conversation_id == cid
+    await client.unsubscribe_inbox()
+    await client.subscribe(cid)
+    await say(http, token, cid, "one")
+    assert stored(await take(client, 1)) == [(1, "one")]
+    await client.aclose()
+    assert client.state is ClientState.CLOSED
+    await say(http, token, cid, "two")
+    await client.connect()
+    assert stored(await take(client, 1)) == [(2, "two")]
+    await client.aclose()

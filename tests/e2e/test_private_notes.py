@@ -184,3 +184,16 @@ async def test_only_staff_write_private_notes(http: httpx.AsyncClient, org: OrgC
     assert noted["private"] is True
     after = await api(http, "GET", f"/v1/conversations/{cid}", org.api_key)
     assert after["status"] == "resolved"
+
+
+async def test_a_visitor_never_gets_a_note_back_by_its_client_message_id(
+    http: httpx.AsyncClient, org: OrgCredentials
+) -> None:
+    visitor, cid = await visitor_conversation(http, org)
+    say = f"/v1/conversations/{cid}/messages"
+    note = {"content": "secret", "private": True, "client_message_id": "c-1"}
+    await api(http, "POST", say, org.api_key, json=note)
+    retried = await http.post(
+        say, json={"content": "hi", "client_message_id": "c-1"}, headers=bearer(visitor)
+    )
+    assert retried.status_code == 409 and "secret" not in retried.text

@@ -305,3 +305,51 @@ async def test_sdk_js_stops_on_a_refused_token(link: tuple[Link, str], org: OrgC
         await sdk.wait_for(lambda: sdk.states()[-1:] == ["closed"])
     finally:
         await sdk.aclose()
+
+
+async def test_sdk_js_skips_private_notes_without_looping(
+    sdk: Sdk, link: tuple[Link, str], http: httpx.AsyncClient, org: OrgCredentials
+) -> None:
+    """A private note is a gap in the visitor's seqs: the SDK backfills it once (a seq with
+    no message, filled as a status change would be) and carries on, live and after a resume,
+    without ever emitting the note."""
+    proxy, _ = link
+    await sdk.command("session")
+    conversation = await sdk.rest("startConversation", {"widget_id": org.widget_id})
+    cid = conversation["id"]
+    await sdk.call("connect")
+    await sdk.call("subscribe", cid)
+    await sdk.call("send", cid, "Hello?")
+    say = f"/v1/conversations/{cid}/messages"
+    await api(http, "POST", say, org.api_key, json={"content": "note one", "private": True})
+    await api(
+        http, "PATCH", f"/v1/conversations/{cid}", org.api_key, json={"status": "agent_requested"}
+    )
+    # 1 hello, 2 the note (a gap for the visitor), 3 agent_requested.
+    await sdk.wait_for(lambda: sdk.seqs()[-1:] == [3])
+    assert await sdk.call("lastSeq", cid) == 3
+
+    # A note while the visitor is away, and one after the last public event: resume skips them.
+    proxy.held = True
+    proxy.cut()
+    await sdk.wait_for(lambda: "reconnecting" in sdk.states())
+    await api(http, "POST", say, org.api_key, json={"content": "note two", "private": True})
+    reply = {"content": "Hi, Ann here.", "agent_id": org.agent_id}
+    await api(http, "POST", say, org.api_key, json=reply)  # 5 takeover, 6 system, 7 reply
+    await api(http, "POST", say, org.api_key, json={"content": "note three", "private": True})
+    proxy.held = False
+    await sdk.wait_for(lambda: sdk.seqs()[-1:] == [7])
+    await api(http, "POST", say, org.api_key, json={"content": "Anything else?"})
+    await sdk.wait_for(lambda: sdk.seqs()[-1:] == [9])
+    assert await sdk.call("lastSeq", cid) == 9
+    messages = [e["value"]["data"] for e in sdk.emitted if e["emit"] == "new_message"]
+    assert [(m["seq"], m["content"]) for m in messages] == [
+        (1, "Hello?"),
+        (6, messages[1]["content"]),
+        (7, "Hi, Ann here."),
+        (9, "Anything else?"),
+    ]
+    seqs = sdk.seqs()
+    assert seqs == sorted(set(seqs)), "each seq once, in order"
+    # One backfill per gap, no retry loop.
+    assert len([e for e in sdk.emitted if e["emit"] == "gap"]) <= 3

@@ -69,6 +69,17 @@ def test_documents_405_lists_every_method_of_the_path(client: TestClient) -> Non
         assert allowed == documented | ({"HEAD"} if "GET" in documented else set()), path
 
 
+def test_documents_405_on_a_literal_path_that_a_parameter_also_matches(
+    client: TestClient,
+) -> None:
+    """``/v1/agents/presence`` answers every method it lacks itself (405, Allow: its own),
+    never as the agent id of ``/v1/agents/{agent_id}``."""
+    for method in ("PATCH", "DELETE", "PUT", "POST", "OPTIONS"):
+        response = client.request(method, "/v1/agents/presence")
+        assert response.status_code == 405, (method, response.text)
+        assert response.headers["allow"] == "GET, HEAD"
+
+
 def test_documents_dialects_under_their_vendors(client: TestClient) -> None:
     """Each dialect route is tagged with its vendor, with the vendor's credentials and errors."""
     document = client.get("/openapi.json").json()

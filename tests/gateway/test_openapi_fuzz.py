@@ -55,6 +55,7 @@ ACCEPTED = ["2xx", "3xx", "401", "403", "404", "409", "429", "5xx"]
 #: Operations that also refuse valid-looking data for a reason of state (module docstring).
 REFUSED_BY_STATE = {
     "ListConversations": ["422"],  # a cursor the gateway did not issue
+    "SearchConversations": ["422"],  # a cursor the gateway did not issue
     "IssueToken": ["422"],  # an API key's agent token names its agent_id
     "ReplayWebhookDeliveries": ["422"],  # until not after since
     # invalid_state; attachment_rejected (no such file); created_at outside the conversation's life
@@ -71,6 +72,9 @@ REFUSED_BY_STATE = {
     "UpdateBot": ["422"],  # llm or webhook settings for a bot of another kind
     "ListArticles": ["422"],  # a cursor the gateway did not issue
     "ImportArticle": ["422"],  # page_rejected: the sink serves an image, not a page
+    "IssuePasswordReset": ["422"],  # the agent has no email to sign in with
+    "AcceptInvitation": ["400"],  # invalid_link: a token the gateway did not issue
+    "ResetPassword": ["400"],  # invalid_link: a token the gateway did not issue
 }
 URL_FIELDS = frozenset({"url", "live_agent_endpoint_url", "base_url"})
 _URL = re.compile(urls.URL)

@@ -26,10 +26,28 @@ def test_bot_message_carries_the_conversation_its_epoch_the_message_and_how_to_r
     answer with and a client_message_id that makes a repeated answer harmless."""
     conv = conversation(epoch=2)
     contact = Contact("ct-1", "org-1", None, "ext-1", "Vera", None, {}, AT)
-    item = bot_message(
-        conv, contact, message(), 3, bot_id="b-1", bot_name="Echo", message_id="msg_1", at=AT
+    item, timer = bot_message(
+        conv,
+        contact,
+        message(),
+        3,
+        bot_id="b-1",
+        bot_name="Echo",
+        timeout_seconds=20,
+        message_id="msg_1",
+        at=AT,
     )
-    assert item is not None
+    assert (timer.target, timer.event_type, timer.due_at) == (
+        "timer",
+        "bot.timeout",
+        AT + timedelta(seconds=20),
+    )
+    assert timer.payload == {
+        "conversation_id": conv.id,
+        "bot_id": "b-1",
+        "after_seq": 3,
+        "epoch": 2,
+    }
     assert (item.target, item.bot_id, item.event_type) == ("bot", "b-1", "bot.message")
     assert item.fifo_key == f"bot:b-1:{conv.id}"
     data = item.payload["data"]
@@ -43,9 +61,9 @@ def test_bot_message_carries_the_conversation_its_epoch_the_message_and_how_to_r
 def test_bot_message_only_for_a_visitor_while_the_bot_handles_it() -> None:
     """No delivery for the bot's own or an agent's message, nor once a human was asked for
     or has taken over."""
-    kw = {"bot_id": "b", "bot_name": "B", "message_id": "msg", "at": AT}
-    assert bot_message(conversation(), None, message(Role.BOT), 3, **kw) is None  # type: ignore[arg-type]
+    kw = {"bot_id": "b", "bot_name": "B", "timeout_seconds": 5, "message_id": "msg", "at": AT}
+    assert bot_message(conversation(), None, message(Role.BOT), 3, **kw) == ()  # type: ignore[arg-type]
     waiting = conversation(status=Status.AGENT_REQUESTED)
-    assert bot_message(waiting, None, message(), 3, **kw) is None  # type: ignore[arg-type]
+    assert bot_message(waiting, None, message(), 3, **kw) == ()  # type: ignore[arg-type]
     taken = conversation(status=Status.OPEN, handler=Handler.AGENT, epoch=1)
-    assert bot_message(taken, None, message(), 3, **kw) is None  # type: ignore[arg-type]
+    assert bot_message(taken, None, message(), 3, **kw) == ()  # type: ignore[arg-type]
