@@ -32,10 +32,11 @@ from protocol.fields import (
     Url,
     UserHash,
     WebhookSecret,
+    blank,
     not_blank,
     once_each,
 )
-from protocol.validation import PATTERN_NAMES, Invalid
+from protocol.validation import Invalid
 
 __all__ = [
     "DEFAULT_FALLBACK_ANSWER",
@@ -378,9 +379,10 @@ class ReplayWebhookDeliveries:
 # -- bots ---------------------------------------------------------------------------------
 
 BotKind = Literal["knowledge", "llm", "webhook"]
-#: A text a bot says, or a phrase it listens for: not blank.
-BotText = Annotated[str, Meta(min_length=1, max_length=2000, pattern=NOT_BLANK)]
-Phrase = Annotated[str, Meta(min_length=1, max_length=100, pattern=NOT_BLANK)]
+#: A text a bot says, or a phrase it listens for: not blank (``_texts_not_blank``; not a
+#: ``pattern`` here, which would replace the schema's "no U+0000" one).
+BotText = Annotated[str, Meta(min_length=1, max_length=2000)]
+Phrase = Annotated[str, Meta(min_length=1, max_length=100)]
 Phrases = Annotated[
     tuple[Phrase, ...],
     Meta(
@@ -391,10 +393,9 @@ Phrases = Annotated[
 Confidence = Annotated[float, Meta(ge=0, le=1)]
 HandoffAfter = Annotated[int, Meta(ge=0, le=100)]
 TimeoutSeconds = Annotated[int, Meta(ge=1, le=300)]
-Model = Annotated[str, Meta(min_length=1, max_length=200, pattern=NOT_BLANK)]
-LlmApiKey = Annotated[str, Meta(min_length=1, max_length=500, pattern=NOT_BLANK)]
-SystemPrompt = Annotated[str, Meta(min_length=1, max_length=20_000, pattern=NOT_BLANK)]
-PATTERN_NAMES.setdefault(NOT_BLANK, "text that is not blank")
+Model = Annotated[str, Meta(min_length=1, max_length=200)]
+LlmApiKey = Annotated[str, Meta(min_length=1, max_length=500)]
+SystemPrompt = Annotated[str, Meta(min_length=1, max_length=20_000)]
 
 DEFAULT_UNKNOWN_ANSWER = (
     "I'm not sure about that one. Would you like to talk to someone from the team?"
@@ -403,6 +404,31 @@ DEFAULT_FALLBACK_ANSWER = (
     "Sorry, I can't answer right now. Someone from the team will get back to you here."
 )
 DEFAULT_HANDOFF_PHRASES = ("human", "agent", "person", "talk to someone")
+
+
+def _blank_rules(*names: str, items: str | None = None) -> dict[str, Any]:
+    """JSON Schema of "these text fields (and the items of ``items``), when sent, are not
+    blank", as ``_texts_not_blank`` checks."""
+    properties: dict[str, Any] = {name: {"pattern": NOT_BLANK} for name in names}
+    if items is not None:
+        properties[items] = {"items": {"pattern": NOT_BLANK}}
+    return {"properties": properties}
+
+
+def _texts_not_blank(command: Any, *names: str) -> None:
+    for name in names:
+        value = getattr(command, name)
+        if isinstance(value, str) and blank(value):
+            raise Invalid(f"{name} is blank: send some text", at=f".{name}")
+    phrases = getattr(command, "handoff_phrases", None)
+    if isinstance(phrases, tuple):
+        for index, phrase in enumerate(phrases):
+            if blank(phrase):
+                raise Invalid("a hand-off phrase is blank", at=f".handoff_phrases[{index}]")
+
+
+_LLM_TEXTS = ("model", "api_key", "system_prompt")
+_BOT_TEXTS = ("unknown_answer", "fallback_answer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -418,6 +444,11 @@ class LlmInput:
     api_key: LlmApiKey | UnsetType = UNSET
     system_prompt: SystemPrompt | None = None
 
+    schema_rules: ClassVar[Mapping[str, Any]] = _blank_rules(*_LLM_TEXTS)
+
+    def __post_init__(self) -> None:
+        _texts_not_blank(self, *_LLM_TEXTS)
+
 
 @dataclass(frozen=True, slots=True)
 class LlmChange:
@@ -428,6 +459,11 @@ class LlmChange:
     model: Model | UnsetType = UNSET
     api_key: LlmApiKey | None | UnsetType = UNSET
     system_prompt: SystemPrompt | None | UnsetType = UNSET
+
+    schema_rules: ClassVar[Mapping[str, Any]] = _blank_rules(*_LLM_TEXTS)
+
+    def __post_init__(self) -> None:
+        _texts_not_blank(self, *_LLM_TEXTS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -474,6 +510,7 @@ class CreateBot:
     webhook: BotWebhookInput | UnsetType = UNSET
 
     schema_rules: ClassVar[Mapping[str, Any]] = {
+        **_blank_rules(*_BOT_TEXTS, items="handoff_phrases"),
         "allOf": [
             {
                 "if": {"required": ["kind"], "properties": {"kind": {"const": kind}}},
@@ -481,10 +518,11 @@ class CreateBot:
                 "else": {"not": {"required": [settings]}},
             }
             for kind, settings in _KIND_SETTINGS.items()
-        ]
+        ],
     }
 
     def __post_init__(self) -> None:
+        _texts_not_blank(self, *_BOT_TEXTS)
         _phrases_once(self.handoff_phrases)
         for kind, settings in _KIND_SETTINGS.items():
             given = getattr(self, settings) is not UNSET
@@ -522,7 +560,10 @@ class UpdateBot:
     llm: LlmChange | UnsetType = UNSET
     webhook: BotWebhookInput | UnsetType = UNSET
 
+    schema_rules: ClassVar[Mapping[str, Any]] = _blank_rules(*_BOT_TEXTS, items="handoff_phrases")
+
     def __post_init__(self) -> None:
+        _texts_not_blank(self, *_BOT_TEXTS)
         _phrases_once(self.handoff_phrases)
 
 
