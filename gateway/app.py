@@ -29,6 +29,7 @@ from gateway.core.clients import ClientAddresses
 from gateway.core.idempotency import Idempotency
 from gateway.core.metrics import Metrics
 from gateway.core.origins import WidgetOrigins
+from gateway.core.passwords import Passwords
 from gateway.delivery.dispatcher import Dispatcher, DispatchPolicy
 from gateway.delivery.escalation import Escalation
 from gateway.delivery.retention import Retention, RetentionPolicy
@@ -36,8 +37,10 @@ from gateway.delivery.retries import RetrySchedule
 from gateway.delivery.webhooks import WebhookHandlers
 from gateway.dialects.openapi import dialect_sections
 from gateway.dialects.routes import dialect_routes
+from gateway.handlers.accounts import Accounts, AccountTimes
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
+from gateway.handlers.auth import AccountHandlers
 from gateway.handlers.bots import BotHandlers
 from gateway.handlers.knowledge import KnowledgeHandlers
 from gateway.handlers.wiring import build_bus
@@ -57,7 +60,9 @@ from gateway.http.routes import rest_routes
 from gateway.http.routing import by_path
 from gateway.http.services import STATE_KEY as HTTP_STATE_KEY, HttpServices
 from gateway.limits.factory import create_rate_limiter
+from gateway.limits.gcra import RateLimiter
 from gateway.limits.policy import Budgets, Limits
+from gateway.limits.signin import SignInGuard, SignInPolicy
 from gateway.media.attachments import Attachments
 from gateway.media.fetch import Fetcher, FetchPolicy
 from gateway.media.pages import PageReader, page_policy
@@ -74,6 +79,7 @@ from gateway.realtime.services import STATE_KEY as SOCKETS_STATE_KEY, SocketServ
 from gateway.settings import Settings
 from gateway.stores import open_store
 from gateway.web.assets import BUNDLED, asset_routes
+from gateway.web.dashboard import dashboard_routes
 from storage.base import Store
 from storage.errors import StorageError
 from storage.sqlite import SQLiteStore
@@ -103,6 +109,7 @@ class Gateway:
     credential_watch: CredentialWatch
     origins: WidgetOrigins
     presence: Presence
+    accounts: Accounts
 
 
 def chatgate_version() -> str:
@@ -168,6 +175,7 @@ def create_app(
             await limiter.start()
             stack.push_async_callback(limiter.aclose)
             limits = Limits(limiter, _budgets(settings), metrics)
+            accounts = _accounts(settings, the_store, limiter, metrics, secret)
             admin = AdminHandlers(the_store, authenticator, settings, outbound, limits)
             publisher = Publisher(the_broker)
             node = await nodes.register(
@@ -197,6 +205,12 @@ def create_app(
                 publisher,
                 admin,
                 AgentHandlers(the_store, authenticator.credentials),
+                AccountHandlers(
+                    accounts,
+                    signer,
+                    timedelta(seconds=settings.agent_token_ttl),
+                    settings.public_url,
+                ),
                 WebhookHandlers(the_store, outbound, wake=dispatcher.wake),
                 BotHandlers(the_store, outbound, llm_http, settings.llm_base_url),
                 KnowledgeHandlers(the_store, pages),
@@ -248,6 +262,7 @@ def create_app(
                 credential_watch=credential_watch,
                 origins=WidgetOrigins(the_store),
                 presence=presence,
+                accounts=accounts,
             )
             retention = Retention(the_store, _retention_policy(settings))
             retention.start()
@@ -270,6 +285,7 @@ def create_app(
         middleware.append(Middleware(HostGuard, policy=hosts))
     middleware.append(Middleware(PreflightMiddleware))
     # One route per path, so that a 405 lists every method of the path (http/routing.py).
+    web_dist = Path(settings.web_dist_dir) if settings.web_dist_dir else BUNDLED
     routes = [
         *by_path(
             [
@@ -282,7 +298,8 @@ def create_app(
                 ),
             ]
         ),
-        *asset_routes(Path(settings.web_dist_dir) if settings.web_dist_dir else BUNDLED),
+        *asset_routes(web_dist),
+        *dashboard_routes(web_dist),
     ]
     return GatewayApp(
         socket=SocketEndpoint(),
@@ -292,6 +309,26 @@ def create_app(
         exception_handlers={HTTPException: http_exception_handler},
         lifespan=_refusing(lifespan),
     )
+
+
+def _accounts(
+    settings: Settings, store: Store, limiter: RateLimiter, metrics: Metrics, secret: str
+) -> Accounts:
+    guard = SignInGuard(
+        limiter,
+        metrics,
+        SignInPolicy(
+            max_failures=settings.sign_in_max_failures,
+            max_address_failures=settings.sign_in_max_address_failures,
+            lock_seconds=settings.sign_in_lock_seconds,
+        ),
+    )
+    times = AccountTimes(
+        session=timedelta(seconds=settings.session_ttl),
+        invitation=timedelta(seconds=settings.invitation_ttl),
+        reset=timedelta(seconds=settings.password_reset_ttl),
+    )
+    return Accounts(store, Passwords(), guard, secret, times, settings.public_url)
 
 
 #: Where sockets connect.

@@ -26,10 +26,13 @@ from uvicorn.supervisors import Multiprocess
 from gateway.app import GatewayApp, create_app
 from gateway.cli_admin import (
     add_operator_commands,
+    admin_invitation,
     announce_database,
+    print_admin_link,
     print_credentials,
     run_operator_command,
 )
+from gateway.handlers.accounts import Link
 from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.http.hosts import unguarded_warning
 from gateway.http.server import GatewayHttpProtocol
@@ -115,7 +118,9 @@ def _serve(settings: Settings) -> int:
     except (StorageError, OSError) as exc:
         return refuse(f"cannot open database: {exc}")
     if created is not None:
-        print_credentials(created, "created the default org")
+        credentials, link = created
+        print_credentials(credentials, "created the default org")
+        print_admin_link(link, settings.admin_email)
     proxies = ",".join(str(network) for network in settings.trusted_proxy_networks)
     options: dict[str, Any] = {
         "host": settings.host,
@@ -209,8 +214,9 @@ def listen(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def _bootstrap(settings: Settings) -> OrgCredentials | None:
-    """Migrate, and on an empty database create the default org."""
+async def _bootstrap(settings: Settings) -> tuple[OrgCredentials, Link] | None:
+    """Migrate, and on an empty database create the default org and invite its admin
+    (``CHATGATE_ADMIN_EMAIL``)."""
     store = open_store(settings)
     await store.start()
     try:
@@ -220,7 +226,8 @@ async def _bootstrap(settings: Settings) -> OrgCredentials | None:
         claim = uuid.uuid4().hex
         if await store.get_or_create_setting("bootstrap", claim) != claim:
             return None
-        return await create_org(store, "Default")
+        credentials = await create_org(store, "Default")
+        return credentials, await admin_invitation(store, credentials.org_id, settings)
     finally:
         await store.aclose()
 

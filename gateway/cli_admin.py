@@ -21,27 +21,32 @@ import re
 import sys
 import uuid
 from collections.abc import Awaitable, Callable, Sequence
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
 import orjson
 
 from gateway.core.auth import new_api_key
+from gateway.handlers.accounts import Link, create_invitation
 from gateway.handlers.agents import delete_agent, set_agent_status
 from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.settings import Settings
 from gateway.stores import open_store, sqlite_path
 from protocol import urls
+from protocol.errors import GatewayError
 from storage.base import Store
 from storage.errors import StorageError
 from storage.models import Agent, ApiKey, Org, Widget, now, to_wire
 
 __all__ = [
+    "admin_invitation",
+    "link_base_url",
     "CommandFailed",
     "add_operator_commands",
     "announce_database",
     "database_label",
+    "print_admin_link",
     "print_credentials",
     "run_operator_command",
 ]
@@ -89,6 +94,42 @@ def announce_database(settings: Settings, *, create: bool) -> None:
 
 def print_credentials(credentials: OrgCredentials, what: str) -> None:
     _print_fields(f"{what}. These credentials are shown once; keep them", credentials)
+
+
+def link_base_url(settings: Settings) -> str:
+    """Where printed links point: ``CHATGATE_PUBLIC_URL``, else the address ``serve`` binds
+    (``localhost`` for a wildcard host)."""
+    if settings.public_url:
+        return settings.public_url
+    host = settings.host
+    if host in ("0.0.0.0", "::", ""):
+        host = "localhost"
+    elif ":" in host:
+        host = f"[{host}]"
+    return f"http://{host}:{settings.port}"
+
+
+async def admin_invitation(store: Store, org_id: str, settings: Settings) -> Link:
+    """The one-time admin sign-in link of a fresh gateway: an invitation of role ``admin``
+    for ``CHATGATE_ADMIN_EMAIL``."""
+    return await create_invitation(
+        store,
+        org_id,
+        settings.admin_email,
+        "admin",
+        "Admin",
+        ttl=timedelta(seconds=settings.invitation_ttl),
+        base_url=link_base_url(settings),
+    )
+
+
+def print_admin_link(link: Link, email: str) -> None:
+    print(
+        f"chatgate: admin sign-in (one time, until {_when(link.expires_at)}): open\n"
+        f"  {link.url}\n"
+        f"  to set the password of {email}, then sign in at the dashboard (/app).",
+        flush=True,
+    )
 
 
 def add_operator_commands(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -151,8 +192,22 @@ def add_operator_commands(commands: argparse._SubParsersAction[argparse.Argument
     revoke.set_defaults(run=_api_keys_revoke)
 
     agents = commands.add_parser(
-        "agents", help="list, disable, enable or delete agents"
-    ).add_subparsers(dest="agents_command", required=True, metavar="{list,disable,enable,delete}")
+        "agents", help="list, invite, disable, enable or delete agents"
+    ).add_subparsers(
+        dest="agents_command", required=True, metavar="{list,invite,disable,enable,delete}"
+    )
+    invite = agents.add_parser(
+        "invite",
+        parents=[database],
+        help="print a one-time link that lets EMAIL set a password and sign in",
+    )
+    invite.add_argument("email", metavar="EMAIL")
+    invite.add_argument("--role", choices=("admin", "agent"), default="agent")
+    invite.add_argument("--name", help="the name the agent is suggested")
+    invite.add_argument(
+        "--org", dest="org_id", type=_uuid, help="the org's id (optional when there is one org)"
+    )
+    invite.set_defaults(run=_agents_invite)
     agents.add_parser(
         "list", parents=[database, org], help="an org's agents, with their status"
     ).set_defaults(run=_agents_list)
@@ -169,6 +224,7 @@ def add_operator_commands(commands: argparse._SubParsersAction[argparse.Argument
 def run_operator_command(args: argparse.Namespace, settings: Settings) -> int:
     """Run an ``orgs``, ``api-keys`` or ``agents`` command; failures print one line and
     return 1."""
+    args.settings = settings
     try:
         announce_database(settings, create=args.create_database)
         asyncio.run(_with_store(settings, args.run, args))
@@ -309,6 +365,43 @@ async def _agents_list(store: Store, args: argparse.Namespace) -> None:
     print(_table(_AGENT_COLUMNS, [_agent_row(agent) for agent in agents]))
 
 
+async def _agents_invite(store: Store, args: argparse.Namespace) -> None:
+    if args.org_id is not None:
+        org = await _org(store, args.org_id)
+    else:
+        orgs = await store.list_orgs()
+        if len(orgs) != 1:
+            raise CommandFailed(
+                f"this database has {len(orgs)} orgs: name one with --org (chatgate orgs list)"
+            )
+        org = orgs[0]
+    settings: Settings = args.settings
+    if "@" not in args.email.strip()[1:-1]:
+        raise CommandFailed(f"{args.email!r} is not an email address")
+    try:
+        link = await create_invitation(
+            store,
+            org.id,
+            args.email,
+            args.role,
+            args.name,
+            ttl=timedelta(seconds=settings.invitation_ttl),
+            base_url=link_base_url(settings),
+        )
+    except GatewayError as exc:
+        raise CommandFailed(exc.message) from None
+    if args.json:
+        _print_json(
+            {"invitation_url": link.url, "token": link.token, "expires_at": link.expires_at}
+        )
+        return
+    print(
+        f"chatgate: invited {args.email.strip().lower()} to org {org.name!r} as {args.role}. "
+        f"One-time link (until {_when(link.expires_at)}):\n  {link.url}",
+        flush=True,
+    )
+
+
 async def _agents_change(store: Store, args: argparse.Namespace) -> None:
     """``disable``, ``enable`` or ``delete``: running gateways refuse a disabled or deleted
     agent's tokens, and close its sockets, within their cache window."""
@@ -334,11 +427,11 @@ async def _agents_change(store: Store, args: argparse.Namespace) -> None:
 # -- helpers --------------------------------------------------------------------------------
 
 _KEY_COLUMNS = ("KEY_ID", "NAME", "PREFIX", "CREATED", "REVOKED")
-_AGENT_COLUMNS = ("AGENT_ID", "NAME", "EMAIL", "STATUS")
+_AGENT_COLUMNS = ("AGENT_ID", "NAME", "EMAIL", "ROLE", "STATUS")
 
 
-def _agent_row(agent: Agent) -> tuple[str, str, str, str]:
-    return (agent.id, agent.name, agent.email or "-", agent.status)
+def _agent_row(agent: Agent) -> tuple[str, str, str, str, str]:
+    return (agent.id, agent.name, agent.email or "-", agent.role, agent.status)
 
 
 async def _org(store: Store, org_id: str) -> Org:

@@ -154,6 +154,22 @@ class Settings:
     presence_ttl: Positive = 60.0
     presence_heartbeat: Positive = 20.0
     agent_token_ttl: Annotated[int, Meta(ge=60)] = 3600
+    #: The email of the admin a fresh gateway invites (its sign-in link is printed with the
+    #: default org's credentials).
+    admin_email: Annotated[str, Meta(pattern=r"^[^@\s]+@[^@\s]+$")] = "admin@localhost"
+    #: Seconds a dashboard sign-in session lasts (the ``chatgate_session`` cookie).
+    session_ttl: Annotated[int, Meta(ge=60)] = 7 * 86400
+    #: Seconds an invitation link (``/app/invite#token=...``) can be used.
+    invitation_ttl: Annotated[int, Meta(ge=60)] = 7 * 86400
+    #: Seconds a password reset link (``/app/reset#token=...``) can be used.
+    password_reset_ttl: Annotated[int, Meta(ge=60)] = 86400
+    #: Wrong passwords for one account within ``sign_in_lock_seconds`` that lock it for
+    #: ``sign_in_lock_seconds``.
+    sign_in_max_failures: Annotated[int, Meta(ge=1)] = 10
+    #: The same for one client address (over every account it tries).
+    sign_in_max_address_failures: Annotated[int, Meta(ge=1)] = 50
+    #: Seconds of a sign-in lock, and the window its failures are counted in.
+    sign_in_lock_seconds: Annotated[int, Meta(ge=1)] = 900
     visitor_token_ttl: Annotated[int, Meta(ge=60)] = 86400
     idempotency_ttl: Annotated[int, Meta(ge=60)] = 86400
     max_body_bytes: Annotated[int, Meta(ge=1024)] = 1024 * 1024

@@ -13,6 +13,7 @@ from msgspec import UNSET, Meta, UnsetType
 from protocol.bounds import Metadata
 from protocol.fields import (
     NOT_BLANK,
+    AgentRole,
     AgentStatus,
     Color,
     DeliveryStatus,
@@ -252,13 +253,14 @@ class GetAgent:
 
 @dataclass(frozen=True, slots=True)
 class UpdateAgent:
-    """``status: disabled`` refuses the agent's tokens (and closes its sockets) until it is
-    ``active`` again."""
+    """``status: disabled`` refuses the agent's tokens and sessions (and closes its sockets)
+    until it is ``active`` again; ``role`` is ``admin`` or ``agent``."""
 
     agent_id: UUID
     name: Name | UnsetType = UNSET
     email: ShortText | None | UnsetType = UNSET
     status: AgentStatus | UnsetType = UNSET
+    role: AgentRole | UnsetType = UNSET
 
 
 @dataclass(frozen=True, slots=True)

@@ -50,6 +50,13 @@ class ErrorCode(StrEnum):
     PAGE_REJECTED = "page_rejected"
     INTERNAL = "internal"
     UNAVAILABLE = "unavailable"
+    # Agent accounts (docs/dashboard.md).
+    INVALID_CREDENTIALS = "invalid_credentials"
+    SIGN_IN_LOCKED = "sign_in_locked"
+    CSRF_FAILED = "csrf_failed"
+    WEAK_PASSWORD = "weak_password"
+    EMAIL_TAKEN = "email_taken"
+    INVALID_LINK = "invalid_link"
 
 
 HTTP_STATUS: Final[Mapping[ErrorCode, int]] = MappingProxyType(
@@ -72,6 +79,12 @@ HTTP_STATUS: Final[Mapping[ErrorCode, int]] = MappingProxyType(
         ErrorCode.PAGE_REJECTED: 422,
         ErrorCode.INTERNAL: 500,
         ErrorCode.UNAVAILABLE: 503,
+        ErrorCode.INVALID_CREDENTIALS: 401,
+        ErrorCode.SIGN_IN_LOCKED: 429,
+        ErrorCode.CSRF_FAILED: 403,
+        ErrorCode.WEAK_PASSWORD: 422,
+        ErrorCode.EMAIL_TAKEN: 409,
+        ErrorCode.INVALID_LINK: 400,
     }
 )
 

@@ -15,9 +15,9 @@ A rule that spans fields (``__post_init__``) is also written as JSON Schema in t
 documents state what validation enforces.
 
 Conversations, messages and files are defined here; org administration (sessions, tokens,
-widgets, agents, API keys, webhooks) in ``protocol.administration`` and the knowledge base in
-``protocol.knowledge``, both re-exported here so that every command is ``commands.X``; the
-field types they share are in ``protocol.fields``.
+widgets, agents, API keys, webhooks) in ``protocol.administration``, agent accounts in
+``protocol.accounts`` and the knowledge base in ``protocol.knowledge``, re-exported here so
+that every command is ``commands.X``; the field types they share are in ``protocol.fields``.
 """
 
 from __future__ import annotations
@@ -29,6 +29,16 @@ from uuid import UUID
 
 from msgspec import UNSET, Meta, UnsetType
 
+from protocol.accounts import (
+    AcceptInvitation,
+    CreateInvitation,
+    GetMe,
+    IssuePasswordReset,
+    IssueSessionToken,
+    ResetPassword,
+    SignIn,
+    SignOut,
+)
 from protocol.administration import (
     Appearance,
     CreateAgent,
@@ -93,6 +103,14 @@ from protocol.knowledge import (
 from protocol.states import Role, Status
 
 __all__ = [
+    "AcceptInvitation",
+    "CreateInvitation",
+    "GetMe",
+    "IssuePasswordReset",
+    "IssueSessionToken",
+    "ResetPassword",
+    "SignIn",
+    "SignOut",
     "Appearance",
     "CreateBot",
     "DeleteBot",
@@ -454,4 +472,12 @@ Command = (
     | DeleteArticle
     | ImportArticle
     | SearchKnowledge
+    | AcceptInvitation
+    | CreateInvitation
+    | GetMe
+    | IssuePasswordReset
+    | IssueSessionToken
+    | ResetPassword
+    | SignIn
+    | SignOut
 )

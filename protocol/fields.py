@@ -27,6 +27,7 @@ __all__ = [
     "MAX_SEQ",
     "not_blank",
     "once_each",
+    "AgentRole",
     "AgentStatus",
     "AttachmentUrl",
     "Channel",
@@ -73,6 +74,7 @@ AttachmentUrl = Annotated[
 Channel = Literal["widget", "api"]
 Fallback = Literal["team", "bot"]
 AgentStatus = Literal["active", "disabled"]
+AgentRole = Literal["admin", "agent"]
 Seconds = Annotated[int, Meta(ge=0, le=7 * 86400)]
 #: A widget's visitor message rate (a million a minute is far past any real chat).
 MessagesPerMinute = Annotated[int, Meta(ge=1, le=1_000_000)]

@@ -29,8 +29,9 @@ __all__ = [
     "UpdateArticle",
 ]
 
-#: The longest article body, in characters (an imported page's text is cut to it).
-MAX_ARTICLE_CHARS: Final = 200_000
+#: The longest article body sent through the API, in characters (as long as a message may
+#: be; an imported page's text may be longer: ``gateway.media.pages``).
+MAX_ARTICLE_CHARS: Final = 20_000
 
 Title = Annotated[str, Meta(min_length=1, max_length=300)]
 Body = Annotated[str, Meta(min_length=1, max_length=MAX_ARTICLE_CHARS)]
@@ -103,7 +104,8 @@ class ImportArticle:
 
 @dataclass(frozen=True, slots=True)
 class SearchKnowledge:
-    """The passages a bot would find for ``q``, best first, each with its score."""
+    """The passages a bot would find for ``q``, best first, each with its score (none for an
+    empty ``q``)."""
 
-    q: Annotated[str, Meta(max_length=1000)]
+    q: Annotated[str, Meta(max_length=1000)] = ""
     limit: Annotated[int, Meta(ge=1, le=20)] = 3

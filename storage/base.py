@@ -38,7 +38,10 @@ from typing import Any, Protocol
 
 from protocol.events import ConversationUpdated, MessageCreated
 from storage.models import (
+    AccountToken,
     Agent,
+    AgentLogin,
+    AgentSession,
     ApiKey,
     Applied,
     Article,
@@ -171,7 +174,7 @@ class Store(Protocol):
     async def update_agent(
         self, org_id: str, agent_id: str, updates: Mapping[str, Any]
     ) -> Agent | None:
-        """Change ``name``, ``email`` and/or ``status``; None if the org has no such agent
+        """Change ``name``, ``email``, ``status`` and/or ``role``; None if the org has no such agent
         (deleted ones included)."""
         ...
 
@@ -209,6 +212,60 @@ class Store(Protocol):
         """Which of these API keys are unrevoked, and the status of each of these agents
         that exists, in one read. Not org-scoped: ids come from the gateway's own signed
         tokens. Ids that name nothing (even ones that are not UUIDs) are simply absent."""
+        ...
+
+    # -- accounts (agents' passwords, one-time links, sign-in sessions) ---------------------
+
+    async def create_agent_account(
+        self, agent: Agent, login_email: str, password_hash: str
+    ) -> bool:
+        """Create ``agent`` with a sign-in email (lowercased by the caller) and a password
+        hash; False (nothing written) when a live agent of any org already signs in with
+        that email."""
+        ...
+
+    async def find_agent_login(self, login_email: str) -> AgentLogin | None:
+        """The live agent (of any org) that signs in with ``login_email`` (lowercased)."""
+        ...
+
+    async def set_agent_password(
+        self, org_id: str, agent_id: str, password_hash: str, login_email: str
+    ) -> str:
+        """Set the password of a live agent of the org and the email it signs in with.
+
+        Returns ``ok``, ``not_found`` (no such live agent) or ``email_taken`` (another live
+        agent signs in with ``login_email``; nothing written)."""
+        ...
+
+    async def create_account_token(self, token: AccountToken) -> None: ...
+
+    async def take_account_token(
+        self, token_hash: str, purpose: str, at: datetime
+    ) -> AccountToken | None:
+        """Use a one-time link: delete the link of ``purpose`` with this hash and return it
+        when it has not expired at ``at``. A second take of the same link answers None, even
+        concurrently; expired links are deleted along the way."""
+        ...
+
+    async def create_agent_session(self, session: AgentSession) -> None: ...
+
+    async def find_agent_session(
+        self, token_hash: str, at: datetime
+    ) -> tuple[AgentSession, Agent] | None:
+        """The unexpired, unrevoked session with this hash and its live agent (disabled or
+        not: the caller decides), marking it seen at ``at`` (at most once a minute)."""
+        ...
+
+    async def revoke_agent_session(self, session_id: str, at: datetime) -> bool:
+        """Revoke one session; False when it was not live."""
+        ...
+
+    async def revoke_agent_sessions(self, agent_id: str, at: datetime) -> int:
+        """Revoke every live session of an agent; how many were."""
+        ...
+
+    async def purge_agent_sessions(self, at: datetime, limit: int) -> int:
+        """Delete up to ``limit`` sessions expired or revoked by ``at``; how many were."""
         ...
 
     async def get_or_create_contact(self, contact: Contact) -> Contact:

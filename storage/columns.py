@@ -304,6 +304,7 @@ AGENT_UPDATES: Mapping[str, _Column] = {
     "name": _plain,
     "email": _plain,
     "status": _plain,
+    "role": _plain,
 }
 
 #: Endpoint fields ``update_webhook_endpoint`` may change, with how each is stored.

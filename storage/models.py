@@ -19,7 +19,10 @@ from protocol.events import ConversationUpdated, MessageCreated
 from protocol.states import Handler, Role, Status
 
 __all__ = [
+    "AccountToken",
     "Agent",
+    "AgentLogin",
+    "AgentSession",
     "ApiKey",
     "Applied",
     "Bot",
@@ -199,6 +202,50 @@ class Agent:
     created_at: datetime
     #: ``active`` or ``disabled``.
     status: str = "active"
+    #: ``admin`` (administers the org) or ``agent`` (conversations); docs/dashboard.md.
+    role: str = "agent"
+
+
+@dataclass(frozen=True, slots=True)
+class AgentLogin:
+    """An agent found by its sign-in email, with what checks its password (None: it has
+    none yet)."""
+
+    agent: Agent
+    password_hash: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class AccountToken:
+    """A one-time link: an invitation (``purpose`` ``invitation``: ``email``, ``role``,
+    ``name``) or a password reset (``reset``: ``agent_id``). Only the SHA-256 of its token
+    is stored."""
+
+    token_hash: str
+    purpose: str
+    org_id: str
+    created_at: datetime
+    expires_at: datetime
+    email: str | None = None
+    role: str | None = None
+    name: str | None = None
+    agent_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class AgentSession:
+    """A sign-in session of an agent (the cookie holds its token; only its SHA-256 is
+    stored)."""
+
+    id: str
+    token_hash: str
+    agent_id: str
+    org_id: str
+    created_at: datetime
+    last_seen_at: datetime
+    expires_at: datetime
+    address: str | None = None
+    user_agent: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

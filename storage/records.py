@@ -18,7 +18,9 @@ from protocol.events import ConversationUpdated, MessageCreated
 from protocol.states import Handler, Role, Status
 from storage.base import StoredEvent
 from storage.models import (
+    AccountToken,
     Agent,
+    AgentSession,
     ApiKey,
     Article,
     Bot,
@@ -40,7 +42,9 @@ from storage.models import (
 )
 
 __all__ = [
+    "account_token",
     "agent",
+    "agent_session",
     "api_key",
     "bot",
     "article",
@@ -169,6 +173,35 @@ def agent(r: Row) -> Agent:
         email=r["email"],
         created_at=timestamp(r["created_at"]),
         status=r["status"],
+        role=r["role"],
+    )
+
+
+def account_token(r: Row) -> AccountToken:
+    return AccountToken(
+        token_hash=r["token_hash"],
+        purpose=r["purpose"],
+        org_id=r["org_id"],
+        created_at=timestamp(r["created_at"]),
+        expires_at=timestamp(r["expires_at"]),
+        email=r["email"],
+        role=r["role"],
+        name=r["name"],
+        agent_id=r["agent_id"],
+    )
+
+
+def agent_session(r: Row) -> AgentSession:
+    return AgentSession(
+        id=r["id"],
+        token_hash=r["token_hash"],
+        agent_id=r["agent_id"],
+        org_id=r["org_id"],
+        created_at=timestamp(r["created_at"]),
+        last_seen_at=timestamp(r["last_seen_at"]),
+        expires_at=timestamp(r["expires_at"]),
+        address=r["address"],
+        user_agent=r["user_agent"],
     )
 
 

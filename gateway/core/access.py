@@ -1,4 +1,4 @@
-"""Access rules shared by handlers: who may administer an org."""
+"""Access rules shared by handlers: who may administer an org (docs/dashboard.md, Roles)."""
 
 from __future__ import annotations
 
@@ -6,12 +6,15 @@ from gateway.core.bus import Context
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 
-__all__ = ["admin_org"]
+__all__ = ["ADMIN_ONLY", "admin_org"]
+
+#: The refusal of an administration to any caller but an API key or an ``admin`` agent.
+ADMIN_ONLY = "org administration needs an API key or an agent of role admin"
 
 
 def admin_org(ctx: Context) -> str:
-    """The org of an API key; other credentials are ``forbidden``."""
+    """The org of an API key or of an ``admin`` agent; other callers are ``forbidden``."""
     principal = ctx.require()
-    if principal.kind != "api_key":
-        raise GatewayError(ErrorCode.FORBIDDEN, "org administration needs an API key")
+    if not principal.is_admin:
+        raise GatewayError(ErrorCode.FORBIDDEN, ADMIN_ONLY)
     return principal.org_id

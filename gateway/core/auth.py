@@ -48,7 +48,9 @@ class Principal:
 
     ``subject`` is the API key id, the agent id, ``"bot"`` or the visitor's contact id.
     ``api_key_id`` is the API key itself, or the one an agent or bot token derives from
-    (None for visitors, and for tokens minted before tokens carried their key).
+    (None for visitors, for tokens minted before tokens carried their key, and for agents
+    signed in with a password). ``role`` is an agent's (``admin`` or ``agent``; tokens
+    minted before roles existed are ``agent``); None for other callers.
     """
 
     kind: PrincipalKind
@@ -56,6 +58,12 @@ class Principal:
     subject: str
     widget_id: str | None = None
     api_key_id: str | None = None
+    role: str | None = None
+
+    @property
+    def is_admin(self) -> bool:
+        """May administer the org: an API key, or an agent of role ``admin``."""
+        return self.kind == "api_key" or (self.kind == "agent" and self.role == "admin")
 
     @property
     def is_visitor(self) -> bool:
@@ -119,6 +127,8 @@ class TokenSigner:
             claims["wid"] = principal.widget_id
         if principal.api_key_id is not None and principal.kind in ("agent", "bot"):
             claims["key"] = principal.api_key_id
+        if principal.kind == "agent":
+            claims["rol"] = principal.role or "agent"
         return jwt.encode(claims, self._secret, algorithm="HS256"), expires
 
     def verify(self, token: str) -> Principal:
@@ -149,7 +159,12 @@ class TokenSigner:
             raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid token")
         if key is not None and not isinstance(key, str):
             raise GatewayError(ErrorCode.UNAUTHORIZED, "invalid token")
-        return Principal(kind=kind, org_id=org, subject=sub, widget_id=widget, api_key_id=key)
+        role = None
+        if kind == "agent":
+            role = "admin" if claims.get("rol") == "admin" else "agent"
+        return Principal(
+            kind=kind, org_id=org, subject=sub, widget_id=widget, api_key_id=key, role=role
+        )
 
 
 class Authenticator:

@@ -36,7 +36,10 @@ class Context:
     browser ``Origin`` of the request or of the WebSocket upgrade; ``base_url`` the gateway's
     address as the client reached it (``http://host:port``): it recognises absolute URLs of
     the gateway's own files a client sends back, and is never stored;
-    ``client_address`` the caller's address (``core.clients``), None when unknown.
+    ``client_address`` the caller's address (``core.clients``), None when unknown;
+    ``sign_in_session`` the id of the sign-in session a cookie-authenticated request comes
+    with (``handlers.accounts``) and ``csrf_token`` its CSRF token; ``user_agent`` the HTTP
+    ``User-Agent``.
     """
 
     principal: Principal | None
@@ -47,6 +50,9 @@ class Context:
     origin: str | None = None
     base_url: str | None = None
     client_address: str | None = None
+    sign_in_session: str | None = None
+    csrf_token: str | None = None
+    user_agent: str | None = None
 
     def require(self) -> Principal:
         if self.principal is None:

@@ -10,6 +10,7 @@ import orjson
 
 from gateway.core.appearance import Look
 from storage.models import (
+    Agent,
     ApiKey,
     Article,
     Bot,
@@ -27,6 +28,7 @@ __all__ = [
     "AgentPresence",
     "BotView",
     "ArticlePage",
+    "AccountView",
     "ConversationPage",
     "CreatedApiKey",
     "Deleted",
@@ -34,6 +36,7 @@ __all__ = [
     "DeliveryPage",
     "DeliveryView",
     "IdentitySecret",
+    "Invitation",
     "IssuedToken",
     "KnowledgeMatches",
     "MessagePage",
@@ -44,6 +47,9 @@ __all__ = [
     "SearchResult",
     "Sent",
     "Viewer",
+    "ResetLink",
+    "Sent",
+    "SignedOut",
     "WebhookView",
     "WidgetConfig",
     "WidgetSession",
@@ -357,3 +363,38 @@ def render(result: Any) -> Any:
     if isinstance(result, Sent):
         return to_wire(result.message)
     return to_wire(result)
+
+
+@dataclass(frozen=True, slots=True)
+class Invitation:
+    """A one-time invitation link (the token is in its fragment, and given alone too)."""
+
+    invitation_url: str
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class ResetLink:
+    """A one-time link to set a new password (the token is in its fragment, and alone)."""
+
+    reset_url: str
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class AccountView:
+    """The signed-in agent, and the CSRF token its changes must send (``X-CSRF-Token``; null
+    for a bearer credential, which needs none). ``expires_at``: the session's end."""
+
+    agent: Agent
+    csrf_token: str | None
+    expires_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SignedOut:
+    """``all``: every session of the agent ended, not only this one."""
+
+    all: bool

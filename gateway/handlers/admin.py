@@ -145,14 +145,14 @@ class AdminHandlers:
             if principal.api_key_id is None:
                 raise GatewayError(
                     ErrorCode.FORBIDDEN,
-                    "this token predates revocable tokens and cannot be renewed: "
-                    "get a new one with an API key",
+                    "this token cannot be renewed: get a new one with an API key, or from"
+                    " a sign-in session (POST /v1/auth/socket-token)",
                 )
-            subject = principal.subject
+            subject, role = principal.subject, principal.role
         elif principal.kind != "api_key":
             raise GatewayError(ErrorCode.FORBIDDEN, "issuing tokens needs an API key")
         elif c.kind == "bot":
-            subject = "bot"
+            subject, role = "bot", None
         else:
             if c.agent_id is UNSET:
                 raise GatewayError(
@@ -163,8 +163,10 @@ class AdminHandlers:
             agent = await self._store.get_agent(principal.org_id, str(c.agent_id))
             if agent is None:
                 raise GatewayError.not_found("agent", "$.agent_id")
-            subject = agent.id
-        issued = Principal(c.kind, principal.org_id, subject, api_key_id=principal.api_key_id)
+            subject, role = agent.id, agent.role
+        issued = Principal(
+            c.kind, principal.org_id, subject, api_key_id=principal.api_key_id, role=role
+        )
         refusal = (await self._authenticator.credentials.recheck([issued])).get(issued)
         if refusal is not None:
             raise refusal

@@ -42,7 +42,7 @@ class AgentHandlers:
     async def update_agent(self, ctx: Context, c: cmd.UpdateAgent) -> Agent:
         updates: dict[str, Any] = {
             name: getattr(c, name)
-            for name in ("name", "email", "status")
+            for name in ("name", "email", "status", "role")
             if getattr(c, name) is not UNSET
         }
         agent = await self._store.update_agent(admin_org(ctx), str(c.agent_id), updates)

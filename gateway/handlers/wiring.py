@@ -8,6 +8,7 @@ from gateway.core.publishing import EventPublisher
 from gateway.delivery.webhooks import WebhookHandlers
 from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
+from gateway.handlers.auth import AccountHandlers
 from gateway.handlers.bots import BotHandlers
 from gateway.handlers.conversations import ConversationHandlers
 from gateway.handlers.knowledge import KnowledgeHandlers
@@ -27,6 +28,7 @@ def build_bus(
     publisher: EventPublisher,
     admin: AdminHandlers,
     agents: AgentHandlers,
+    accounts: AccountHandlers,
     webhooks: WebhookHandlers,
     bots: BotHandlers,
     knowledge: KnowledgeHandlers,
@@ -72,6 +74,14 @@ def build_bus(
     bus.register(cmd.GetAgent, agents.get_agent)
     bus.register(cmd.UpdateAgent, agents.update_agent)
     bus.register(cmd.DeleteAgent, agents.delete_agent)
+    bus.register(cmd.CreateInvitation, accounts.create_invitation)
+    bus.register(cmd.IssuePasswordReset, accounts.issue_password_reset)
+    bus.register(cmd.AcceptInvitation, accounts.accept_invitation)
+    bus.register(cmd.ResetPassword, accounts.reset_password)
+    bus.register(cmd.SignIn, accounts.sign_in)
+    bus.register(cmd.SignOut, accounts.sign_out)
+    bus.register(cmd.GetMe, accounts.get_me)
+    bus.register(cmd.IssueSessionToken, accounts.issue_session_token)
     bus.register(cmd.CreateApiKey, admin.create_api_key)
     bus.register(cmd.ListApiKeys, admin.list_api_keys)
     bus.register(cmd.RevokeApiKey, admin.revoke_api_key)

@@ -289,9 +289,10 @@ def _reply_data(op: str, schemas: SchemaSet) -> dict[str, Any]:
             kind={"enum": ["visitor", "agent", "bot", "api_key"]},
             org_id={"type": "string"},
             agent_id={"type": "string"},
+            role={"enum": ["admin", "agent"]},
             contact_id={"type": "string"},
             widget_id=_or_null({"type": "string"}),
-            optional=("agent_id", "contact_id", "widget_id"),
+            optional=("agent_id", "role", "contact_id", "widget_id"),
         )
         resumed = {
             "anyOf": [

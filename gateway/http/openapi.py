@@ -133,7 +133,14 @@ def openapi_document(version: str, sections: Sections | None = None) -> dict[str
             "scheme": "bearer",
             "description": "An API key (cgk_...), or a token from POST /v1/tokens or a "
             "widget session",
-        }
+        },
+        "session": {
+            "type": "apiKey",
+            "in": "cookie",
+            "name": "chatgate_session",
+            "description": "A signed-in agent (POST /v1/auth/sign-in); every change also "
+            "sends X-CSRF-Token equal to the chatgate_csrf cookie (docs/dashboard.md)",
+        },
     }
     for part in parts:
         for path, methods in part.paths.items():
@@ -156,7 +163,7 @@ def openapi_document(version: str, sections: Sections | None = None) -> dict[str
         "tags": [{"name": p.tag, "description": p.description} for p in _by_tag(parts)],
         "paths": paths,
         "components": {"schemas": schemas.components, "securitySchemes": security_schemes},
-        "security": [{"bearer": []}],
+        "security": [{"bearer": []}, {"session": []}],
     }
 
 
@@ -238,14 +245,17 @@ def _by_tag(parts: Sequence[ApiSection]) -> list[ApiSection]:
 _TAGS: Final = {
     "conversations": "Conversations and their messages (docs/api.md)",
     "sessions": "Visitor sessions and socket tokens",
-    "admin": "An org's widgets, agents and API keys (API key only)",
-    "webhooks": "Webhook endpoints, deliveries and replays (API key only; docs/webhooks.md)",
-    "bots": "Bots, the first responders of a widget's conversations (API key only; docs/bots.md)",
+    "admin": "An org's widgets, agents and API keys (API key or admin agent)",
+    "webhooks": "Webhook endpoints, deliveries and replays (API key or admin agent;"
+    " docs/webhooks.md)",
+    "auth": "Agent sign-in, sessions, invitations and password resets (docs/dashboard.md)",
+    "bots": "Bots, the first responders of a widget's conversations (API key or admin agent;"
+    " docs/bots.md)",
     "presence": "Agents online, away or offline, and who is viewing a conversation "
     "(docs/protocol.md, Presence)",
     "search": "Search conversations by contact and message text (docs/api.md, Search)",
     "knowledge": "The knowledge base bots answer from: articles, imported pages, a test search"
-    " (API key only; docs/bots.md)",
+    " (API key or admin agent; docs/knowledge.md)",
 }
 #: Operations that may find the conversation in a state that refuses them.
 _LIFECYCLE: Final = {cmd.SendMessage, cmd.UpdateConversation, cmd.EndConversation}
@@ -279,6 +289,8 @@ def _operation(
         "operationId": name,
         "summary": op.summary,
         "tags": [op.tag],
+        # Who may call it (docs/dashboard.md "Roles"): admin, agent or anyone.
+        "x-chatgate-role": op.role,
         "parameters": parameters,
         "responses": {str(op.status): answer("OK", json_content(result))},
     }
@@ -297,10 +309,11 @@ def _operation(
             "required": op.method == "PATCH" or bool(required),
             "content": json_content(command),
         }
-    if op.method == "POST":
+    if op.method == "POST" and op.tag != "auth":  # sign-in and links are never replayed
         parameters.append(idempotency_key())
     if op.anonymous:
         spec["security"] = [{}, {"bearer": []}]
+    if op.anonymous and op.tag == "sessions":
         parameters.append(
             header_parameter(
                 "Origin",
@@ -393,6 +406,7 @@ def _files_section(error: Mapping[str, Any]) -> ApiSection:
         "summary": "Upload a file into a conversation (multipart/form-data, one part 'file'); "
         "needs a Content-Length",
         "tags": ["files"],
+        "x-chatgate-role": "agent",
         "parameters": [path_parameter("conversation_id", _UUID)],
         "requestBody": upload_body(),
         "responses": {
@@ -405,6 +419,7 @@ def _files_section(error: Mapping[str, Any]) -> ApiSection:
         "summary": "Read a stored file: staff any of their org, a visitor only those of "
         "their own conversations",
         "tags": ["files"],
+        "x-chatgate-role": "agent",
         "parameters": [
             path_parameter("sha256", SHA256),
             header_parameter(
@@ -471,6 +486,24 @@ def _operations_section() -> ApiSection:
         ("404", answer("No such file", json_content({"$ref": REF.format(name="Error")}))),
     )
     docs["get"]["parameters"] = [path_parameter("name", {"enum": list(ASSETS)})]
+    page = {"text/html": {"schema": {"type": "string"}}}
+    dashboard_about = (
+        "The agent dashboard's page (docs/dashboard.md); its script routes by path. "
+        "404 when no dashboard is built"
+    )
+    dashboard = get(
+        "Dashboard",
+        dashboard_about,
+        ("200", answer("The page", page)),
+        ("404", answer("No dashboard built", {"text/plain": {"schema": {"type": "string"}}})),
+    )
+    dashboard_path = get(
+        "DashboardPage",
+        dashboard_about,
+        ("200", answer("The page", page)),
+        ("404", answer("No dashboard built", {"text/plain": {"schema": {"type": "string"}}})),
+    )
+    dashboard_path["get"]["parameters"] = [path_parameter("path", {"type": "string"})]
     return ApiSection(
         "operations",
         "Health, readiness, metrics and these documents (no credentials)",
@@ -513,5 +546,7 @@ def _operations_section() -> ApiSection:
                 "The JavaScript SDK as an ES module (docs/sdk-js.md)",
                 ("200", answer("The module", script)),
             ),
+            "/app": dashboard,
+            "/app/{path}": dashboard_path,
         },
     )

@@ -1,6 +1,8 @@
 """The native REST API (``/v1``): each route builds a command, dispatches it, encodes the result.
 
 Routes are declared once in ``OPERATIONS``; the same table generates the OpenAPI document.
+Each operation's tag decides who may call it (``Operation.role``, docs/dashboard.md "Roles"):
+the tags of ``ADMIN_TAGS`` need an API key or an ``admin`` agent, whatever the handler does.
 Request bodies are JSON objects (whatever the Content-Type); a POST or DELETE may send no
 body at all (``{}``), a PATCH may not; path parameters override body fields; GET query
 parameters are converted to the command's types. No body, query or path parameter may hold
@@ -19,9 +21,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.core.access import ADMIN_ONLY
 from gateway.core.auth import Principal
 from gateway.core.bus import Context
 from gateway.core.results import (
+    AccountView,
     AgentPresence,
     ArticlePage,
     BotView,
@@ -31,21 +35,26 @@ from gateway.core.results import (
     DeliveryDetail,
     DeliveryPage,
     IdentitySecret,
+    Invitation,
     IssuedToken,
     KnowledgeMatches,
     MessagePage,
     ReadPosition,
     Replayed,
+    ResetLink,
     SearchPage,
+    SignedOut,
     Viewer,
     WebhookView,
     WidgetConfig,
     WidgetSession,
     render,
 )
+from gateway.handlers.accounts import NewSession, SignedIn
 from gateway.http.cors import CorsGrant
 from gateway.http.responses import error_response, json_response, request_id_of
 from gateway.http.services import http_services
+from gateway.http.sessions import clear_session_cookies, cookie_session, set_session_cookies
 from gateway.media.attachments import base_url_of
 from protocol import commands as cmd
 from protocol.bounds import check_text
@@ -57,6 +66,7 @@ from storage.errors import StorageError
 from storage.models import Agent, ApiKey, Article, Conversation, Message, Widget
 
 __all__ = [
+    "ADMIN_TAGS",
     "OPERATIONS",
     "Operation",
     "bearer_token",
@@ -80,9 +90,21 @@ class Operation:
     summary: str
     result: Any
     status: int = 200
-    #: Credentials optional (the widget session endpoint).
+    #: Credentials optional (the widget session endpoint, signing in).
     anonymous: bool = False
     tag: str = "conversations"
+
+    @property
+    def role(self) -> str:
+        """Who may call it: ``admin`` (an API key or an admin agent), ``agent`` (any
+        credential the handler accepts) or ``anyone`` (no credential needed)."""
+        if self.anonymous:
+            return "anyone"
+        return "admin" if self.tag in ADMIN_TAGS else "agent"
+
+
+#: Tags whose operations administer the org: API keys and ``admin`` agents only.
+ADMIN_TAGS = frozenset({"admin", "webhooks", "bots", "knowledge"})
 
 
 def _listing(of: type[Any]) -> Any:
@@ -217,6 +239,24 @@ OPERATIONS: tuple[Operation, ...] = (
         tag="presence",
     ),
     Operation("POST", "/v1/agents", cmd.CreateAgent, "Create an agent", Agent, 201, tag="admin"),
+    Operation(
+        "POST",
+        "/v1/agents/invitations",
+        cmd.CreateInvitation,
+        "Invite an agent: a one-time link (/app/invite#token=...) to set a password",
+        Invitation,
+        201,
+        tag="admin",
+    ),
+    Operation(
+        "POST",
+        "/v1/agents/{agent_id}/password-reset",
+        cmd.IssuePasswordReset,
+        "A one-time link (/app/reset#token=...) for the agent to set a new password",
+        ResetLink,
+        201,
+        tag="admin",
+    ),
     Operation("GET", "/v1/agents", cmd.ListAgents, "List agents", _listing(Agent), tag="admin"),
     Operation("GET", "/v1/agents/{agent_id}", cmd.GetAgent, "Get an agent", Agent, tag="admin"),
     Operation(
@@ -254,6 +294,59 @@ OPERATIONS: tuple[Operation, ...] = (
         "Revoke an API key",
         ApiKey,
         tag="admin",
+    ),
+    Operation(
+        "POST",
+        "/v1/auth/accept-invitation",
+        cmd.AcceptInvitation,
+        "Accept an invitation: the new agent's name and password (then sign in)",
+        Agent,
+        201,
+        anonymous=True,
+        tag="auth",
+    ),
+    Operation(
+        "POST",
+        "/v1/auth/reset-password",
+        cmd.ResetPassword,
+        "Set a new password with a reset link's token (every session of the agent ends)",
+        Agent,
+        anonymous=True,
+        tag="auth",
+    ),
+    Operation(
+        "POST",
+        "/v1/auth/sign-in",
+        cmd.SignIn,
+        "Sign in: sets the chatgate_session (HttpOnly) and chatgate_csrf cookies",
+        AccountView,
+        anonymous=True,
+        tag="auth",
+    ),
+    Operation(
+        "POST",
+        "/v1/auth/sign-out",
+        cmd.SignOut,
+        "Sign out of this session, or (all) of every session of the agent",
+        SignedOut,
+        tag="auth",
+    ),
+    Operation(
+        "GET",
+        "/v1/auth/me",
+        cmd.GetMe,
+        "The signed-in agent and the CSRF token its changes send (X-CSRF-Token)",
+        AccountView,
+        tag="auth",
+    ),
+    Operation(
+        "POST",
+        "/v1/auth/socket-token",
+        cmd.IssueSessionToken,
+        "A socket token for the signed-in agent (with its role)",
+        IssuedToken,
+        201,
+        tag="auth",
     ),
     Operation(
         "POST",
@@ -442,11 +535,28 @@ def bearer_token(request: Request) -> str | None:
 
 async def _endpoint(op: Operation, request: Request) -> Response:
     async def run(ctx: Context, body: bytes) -> Response:
+        if op.role == "admin" and not ctx.require().is_admin:
+            raise GatewayError(ErrorCode.FORBIDDEN, ADMIN_ONLY)
         gateway = http_services(request)
         result = await gateway.bus.dispatch(ctx, _command(op, request, body))
-        return json_response(render(result), op.status)
+        if isinstance(result, NewSession):
+            view = AccountView(result.agent, result.csrf_token, result.expires_at)
+            response = json_response(render(view), op.status)
+            set_session_cookies(response, result, request)
+            return response
+        response = json_response(render(result), op.status)
+        if isinstance(result, SignedOut):
+            clear_session_cookies(response, request)
+        return response
 
-    return await serve(request, run, anonymous=op.anonymous, read=op.method in ("POST", "PATCH"))
+    return await serve(
+        request,
+        run,
+        anonymous=op.anonymous,
+        read=op.method in ("POST", "PATCH"),
+        # A sign-in's answer must not be kept and replayed (it opens a session each time).
+        idempotent=op.tag != "auth",
+    )
 
 
 async def serve(
@@ -457,14 +567,18 @@ async def serve(
     anonymous: bool = False,
     read: bool = True,
     on_error: Callable[[GatewayError, str], Response] = error_response,
+    idempotent: bool = True,
 ) -> Response:
-    """One REST request: authenticate, count it against the caller's rate limits, check the
-    browser origin of a visitor route (``http.cors``), read the body, honour
-    ``Idempotency-Key`` on POST, run, and render any ``GatewayError`` with ``on_error`` (the
-    native envelope, or a dialect's own). Storage failures outside the bus become
-    ``unavailable``. Answers of visitor routes carry their CORS headers."""
+    """One REST request: authenticate (a bearer credential, else on ``/v1`` the session
+    cookie, ``http.sessions``), count it against the caller's rate limits, check the browser
+    origin of a visitor route (``http.cors``), read the body, honour ``Idempotency-Key`` on
+    POST (unless ``idempotent`` is False), run, and render any ``GatewayError`` with
+    ``on_error`` (the native envelope, or a dialect's own). Storage failures outside the bus
+    become ``unavailable``. Answers of visitor routes carry their CORS headers."""
     cors = CorsGrant.of(request)
-    response = await _serve(request, run, credential, anonymous, read, on_error, cors)
+    response = await _serve(
+        request, run, credential, anonymous, read and idempotent, read, on_error, cors
+    )
     return response if cors is None else cors.apply(response)
 
 
@@ -473,6 +587,7 @@ async def _serve(
     run: Callable[[Context, bytes], Awaitable[Response]],
     credential: Callable[[Request], str | None],
     anonymous: bool,
+    idempotent: bool,
     read: bool,
     on_error: Callable[[GatewayError, str], Response],
     cors: CorsGrant | None,
@@ -482,7 +597,12 @@ async def _serve(
     try:
         secret = credential(request)
         principal: Principal | None = None
-        if secret is not None or not anonymous:
+        signed: SignedIn | None = None
+        if secret is None and not anonymous and credential is bearer_token:
+            signed = await cookie_session(request, gateway)
+        if signed is not None:
+            principal = signed.principal
+        elif secret is not None or not anonymous:
             principal = await gateway.authenticator.authenticate(secret)
         address = gateway.clients.of(request.scope)
         await gateway.limits.admit(principal, address)
@@ -495,6 +615,9 @@ async def _serve(
             origin=request.headers.get("origin"),
             base_url=base_url_of(request.scope),
             client_address=address,
+            sign_in_session=None if signed is None else signed.session.id,
+            csrf_token=None if signed is None else signed.csrf_token,
+            user_agent=request.headers.get("user-agent"),
         )
         body = b""
         if read:
@@ -507,7 +630,7 @@ async def _serve(
                 return on_error(exc, request_id)
 
         key = request.headers.get("idempotency-key")
-        if read and request.method == "POST" and key is not None:
+        if idempotent and request.method == "POST" and key is not None:
             caller = principal.identity if principal is not None else f"anonymous:{ctx.origin}"
             scope = f"{caller} POST {request.url.path}"
             return await gateway.idempotency.run(scope, key, body, attempt)

@@ -7,15 +7,15 @@ REST table, the file routes and the dialects declare a route per (method, path),
 the routes of each path into one, which dispatches on the method: its ``405`` lists them
 all (and ``HEAD`` wherever there is a ``GET``).
 
-A literal path that a parameterised one also matches (``/v1/agents/presence`` and
-``/v1/agents/{agent_id}``) takes every method itself, answering ``405`` for those it lacks:
-otherwise ``PATCH /v1/agents/presence`` would reach the other path's ``PATCH`` as an agent
-id, and fail there as a bad id instead of a method the path does not have.
+A path parameter never takes a value that a sibling path spells out at the same place:
+``/v1/agents/{agent_id}`` does not match ``/v1/agents/invitations``, so that
+``GET /v1/agents/invitations`` is the ``405`` of that path, not a lookup of an agent.
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -36,18 +36,11 @@ def by_path(routes: Iterable[Route]) -> list[Route]:
     grouped: dict[str, list[Route]] = {}
     for route in routes:
         grouped.setdefault(route.path, []).append(route)
-    patterns = [group[0] for path, group in grouped.items() if "{" in path]
     merged: list[Route] = []
     for path, group in grouped.items():
-        shadowing = "{" not in path and any(r.path_regex.match(path) for r in patterns)
-        kind = _Literal if shadowing else Route
-        if len(group) == 1:
-            only = group[0]
-            merged.append(
-                kind(path, only.endpoint, methods=only.methods, name=only.name)
-                if shadowing
-                else only
-            )
+        reserved = _reserved(path, grouped)
+        if len(group) == 1 and not reserved:
+            merged.append(group[0])
             continue
         endpoints: dict[str, Endpoint] = {}
         for route in group:
@@ -56,17 +49,56 @@ def by_path(routes: Iterable[Route]) -> list[Route]:
                     raise ValueError(f"{method} {path} is routed twice")
                 endpoints.setdefault(method, route.endpoint)
         methods = sorted(m for m in endpoints if m != "HEAD")
-        merged.append(kind(path, _dispatcher(endpoints), methods=methods, name=group[0].name))
+        endpoint = group[0].endpoint if len(group) == 1 else _dispatcher(endpoints)
+        merged.append(
+            _Route(path, endpoint, methods=methods, name=group[0].name, reserved=reserved)
+        )
     return merged
 
 
-class _Literal(Route):
-    """A route whose path also matches a parameterised route: it takes its path for every
-    method, so that a method it lacks answers its own ``405`` (Starlette's, with ``Allow``)."""
+class _Route(Route):
+    """A route whose parameters refuse the values sibling paths spell out."""
+
+    def __init__(
+        self,
+        path: str,
+        endpoint: Endpoint,
+        *,
+        methods: list[str],
+        name: str | None,
+        reserved: Mapping[str, frozenset[str]],
+    ) -> None:
+        super().__init__(path, endpoint, methods=methods, name=name)
+        self._reserved = reserved
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
-        return (Match.FULL if match is Match.PARTIAL else match), child
+        if match is not Match.NONE and self._reserved:
+            params: dict[str, Any] = child.get("path_params", {})
+            if any(params.get(name) in words for name, words in self._reserved.items()):
+                return Match.NONE, {}
+        return match, child
+
+
+def _reserved(path: str, paths: Iterable[str]) -> dict[str, frozenset[str]]:
+    """For each parameter of ``path``, the literal segments other paths put in its place."""
+    segments = path.split("/")
+    reserved: dict[str, set[str]] = {}
+    for other in paths:
+        theirs = other.split("/")
+        if other == path or len(theirs) != len(segments):
+            continue
+        for i, (mine, literal) in enumerate(zip(segments, theirs, strict=True)):
+            if mine == literal:
+                continue
+            if (
+                mine.startswith("{")
+                and not literal.startswith("{")
+                and segments[i + 1 :] == theirs[i + 1 :]
+            ):
+                reserved.setdefault(mine.strip("{}").split(":")[0], set()).add(literal)
+            break
+    return {name: frozenset(words) for name, words in reserved.items()}
 
 
 def _dispatcher(endpoints: dict[str, Endpoint]) -> Endpoint:

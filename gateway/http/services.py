@@ -16,6 +16,7 @@ from gateway.core.bus import CommandBus
 from gateway.core.clients import ClientAddresses
 from gateway.core.idempotency import Idempotency
 from gateway.core.origins import WidgetOrigins
+from gateway.handlers.accounts import Accounts
 from gateway.limits.policy import Limits
 from gateway.settings import Settings
 
@@ -45,6 +46,11 @@ class HttpServices(Protocol):
 
     @property
     def clients(self) -> ClientAddresses: ...
+
+    @property
+    def accounts(self) -> Accounts:
+        """Sign-in sessions (the cookie credential of ``/v1``, ``http.sessions``)."""
+        ...
 
     @property
     def origins(self) -> WidgetOrigins:

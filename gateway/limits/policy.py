@@ -48,7 +48,7 @@ from gateway.limits.gcra import Decision, Rate, RateLimiter, RateLimiterUnavaila
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 
-__all__ = ["Budgets", "Limits", "rate_limit_headers"]
+__all__ = ["Budgets", "Limits", "address_key", "rate_limit_headers"]
 
 log = logging.getLogger(__name__)
 
@@ -129,7 +129,7 @@ class Limits:
         self, prefix: str, address: str | None, rate: Rate | None, scope: str
     ) -> None:
         if address is not None:
-            await self._hit(f"{prefix}:{_address_key(address)}", rate, scope)
+            await self._hit(f"{prefix}:{address_key(address)}", rate, scope)
 
     async def _hit(self, key: str, rate: Rate | None, scope: str) -> None:
         if rate is None:
@@ -149,7 +149,7 @@ def _per_minute(limit: int) -> Rate | None:
     return Rate(limit, 60.0) if limit > 0 else None
 
 
-def _address_key(address: str) -> str:
+def address_key(address: str) -> str:
     """An IPv4 address as is, an IPv6 address as its /64, anything else as is."""
     try:
         parsed = ip_address(address)

@@ -3,8 +3,9 @@
 A page is fetched through the SSRF-safe ``Fetcher`` (public addresses only, bounded size,
 redirects and time), under a policy that accepts HTML only. Its main text (the article, without
 navigation, headers, footers or comments) is extracted by trafilatura as Markdown, headings
-kept, so that the knowledge base cuts it into passages as it does a written article. Its title
-is the page's own (``<title>`` or its metadata), else the first heading, else the URL.
+kept (its first ``MAX_PAGE_CHARS`` characters), so that the knowledge base cuts it into
+passages as it does a written article. Its title is the page's own (``<title>`` or its
+metadata), else the first heading, else the URL.
 
 Every refusal is ``page_rejected`` with ``details.url`` and a stable ``details.reason``: the
 fetcher's reasons (``unsafe_address``, ``unresolvable``, ``connection_failed``, ``timeout``,
@@ -19,14 +20,11 @@ import asyncio
 import re
 from dataclasses import dataclass
 
-import trafilatura
-
 from gateway.media.fetch import HTML, Fetcher, FetchPolicy, FetchRefused
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
-from protocol.knowledge import MAX_ARTICLE_CHARS
 
-__all__ = ["REASONS", "Page", "PageReader", "page_policy"]
+__all__ = ["MAX_PAGE_CHARS", "REASONS", "Page", "PageReader", "page_policy"]
 
 #: What each reason tells the client (the fetcher's own message may name internal addresses).
 REASONS = {
@@ -43,6 +41,9 @@ REASONS = {
     "connection_failed": "the server could not be reached",
     "no_text": "the page has no main text to import",
 }
+
+#: The most characters of a page's main text that are kept (the rest is cut off).
+MAX_PAGE_CHARS = 200_000
 
 _HEADING = re.compile(r"^#{1,6}\s+(.+?)\s*#*$", re.MULTILINE)
 _MAX_TITLE = 300
@@ -97,6 +98,10 @@ class PageReader:
 
 
 def _extract(data: bytes, url: str) -> Page | None:
+    # Imported on first use: trafilatura (with lxml, dateparser...) takes a second or more to
+    # import, which every start of the gateway would otherwise pay.
+    import trafilatura
+
     text = trafilatura.extract(
         data,
         url=url,
@@ -108,7 +113,7 @@ def _extract(data: bytes, url: str) -> Page | None:
     )
     if not text or not text.strip():
         return None
-    text = text.strip()[:MAX_ARTICLE_CHARS]
+    text = text.strip()[:MAX_PAGE_CHARS]
     document = trafilatura.bare_extraction(data, url=url, with_metadata=True)
     title = (getattr(document, "title", None) or "").strip()
     if not title:

@@ -348,6 +348,7 @@ def _describe(principal: Principal) -> dict[str, Any]:
     described: dict[str, Any] = {"kind": principal.kind, "org_id": principal.org_id}
     if principal.agent_id is not None:
         described["agent_id"] = principal.agent_id
+        described["role"] = principal.role or "agent"
     if principal.contact_id is not None:
         described["contact_id"] = principal.contact_id
         described["widget_id"] = principal.widget_id

@@ -19,10 +19,14 @@ const here = dirname(fileURLToPath(import.meta.url));
 const ENTRIES = [
   { source: "sdk/index.ts", name: "sdk", types: true, format: "esm" },
   { source: "widget/index.tsx", name: "widget", types: false, format: "iife" },
+  { source: "dashboard/index.tsx", name: "dashboard", types: false, format: "iife" },
 ];
 
+// Style sheets, each built (bundled, minified) into dist/NAME.css.
+const STYLES = [{ source: "dashboard/styles.css", name: "dashboard" }];
+
 // The folders of unit tests (`*.test.ts`, run by `node --test`).
-const TESTS = ["sdk/tests", "widget/tests"];
+const TESTS = ["sdk/tests", "widget/tests", "dashboard/tests"];
 
 const BANNER = "/* chatgate: built from gateway/web by `make web`; do not edit. */";
 
@@ -46,6 +50,18 @@ async function bundle(outDir) {
     });
     if (entry.types)
       writeFileSync(join(outDir, `${entry.name}.d.ts`), await declarations(entry.source));
+  }
+  for (const sheet of STYLES) {
+    await esbuild.build({
+      absWorkingDir: here,
+      entryPoints: [sheet.source],
+      outfile: join(outDir, `${sheet.name}.css`),
+      bundle: true,
+      minify: true,
+      charset: "utf8",
+      legalComments: "none",
+      logLevel: "warning",
+    });
   }
 }
 

@@ -24,14 +24,15 @@ _LIVE = "deleted_at IS NULL"
 class Agents(Database):
     async def create_agent(self, agent: Agent) -> None:
         await self._execute(
-            "INSERT INTO agents (id, org_id, name, email, created_at, status)"
-            " VALUES ($1, $2, $3, $4, $5, $6)",
+            "INSERT INTO agents (id, org_id, name, email, created_at, status, role)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)",
             agent.id,
             agent.org_id,
             agent.name,
             agent.email,
             agent.created_at,
             agent.status,
+            agent.role,
         )
 
     async def get_agent(self, org_id: str, agent_id: str) -> Agent | None:
@@ -69,7 +70,8 @@ class Agents(Database):
 
     async def delete_agent(self, org_id: str, agent_id: str, at: datetime) -> bool:
         status = await self._execute(
-            f"UPDATE agents SET deleted_at = $3 WHERE id = $1 AND org_id = $2 AND {_LIVE}",
+            f"UPDATE agents SET deleted_at = $3, login_email = NULL"
+            f" WHERE id = $1 AND org_id = $2 AND {_LIVE}",
             agent_id,
             org_id,
             at,

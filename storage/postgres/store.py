@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.postgres.accounts import Accounts
 from storage.postgres.agents import Agents
 from storage.postgres.bots import Bots
 from storage.postgres.conversations import Conversations
@@ -23,6 +24,7 @@ class PostgresStore(
     Nodes,
     Tenancy,
     Agents,
+    Accounts,
     Bots,
     Conversations,
     Search,

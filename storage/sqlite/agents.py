@@ -25,8 +25,8 @@ class Agents(Database):
     async def create_agent(self, agent: Agent) -> None:
         await self._write(
             lambda c: c.execute(
-                "INSERT INTO agents (id, org_id, name, email, created_at, status)"
-                " VALUES (?, ?, ?, ?, ?, ?)",
+                "INSERT INTO agents (id, org_id, name, email, created_at, status, role)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
                 (
                     agent.id,
                     agent.org_id,
@@ -34,6 +34,7 @@ class Agents(Database):
                     agent.email,
                     ts(agent.created_at),
                     agent.status,
+                    agent.role,
                 ),
             )
         )
@@ -76,7 +77,8 @@ class Agents(Database):
         deleted: int = await self._write(
             lambda c: (
                 c.execute(
-                    f"UPDATE agents SET deleted_at = ? WHERE id = ? AND org_id = ? AND {_LIVE}",
+                    f"UPDATE agents SET deleted_at = ?, login_email = NULL"
+                    f" WHERE id = ? AND org_id = ? AND {_LIVE}",
                     (ts(at), agent_id, org_id),
                 ).rowcount
             )

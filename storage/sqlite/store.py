@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from storage.sqlite.accounts import Accounts
 from storage.sqlite.agents import Agents
 from storage.sqlite.bots import Bots
 from storage.sqlite.conversations import Conversations
@@ -23,6 +24,7 @@ class SQLiteStore(
     Nodes,
     Tenancy,
     Agents,
+    Accounts,
     Bots,
     Conversations,
     Search,

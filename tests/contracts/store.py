@@ -19,6 +19,7 @@ from storage.models import (
     StoredFile,
     now,
 )
+from tests.contracts.accounts import AccountContract
 from tests.contracts.agents import AgentContract
 from tests.contracts.apply import ApplyContract
 from tests.contracts.bots import BotContract
@@ -45,15 +46,17 @@ class StoreContract(
     ApplyContract,
     FileContract,
     AgentContract,
+    AccountContract,
     BotContract,
     KnowledgeContract,
     SearchContract,
 ):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
-    Conversations, ``apply``, which conversations a file belongs to, agents, bots, the
-    knowledge base and conversation search have suites of their own (``conversations``,
-    ``apply``, ``files``, ``agents``, ``bots``, ``knowledge``, ``search``), included here.
+    Conversations, ``apply``, which conversations a file belongs to, agents, accounts, bots,
+    the knowledge base and conversation search have suites of their own (``conversations``,
+    ``apply``, ``files``, ``agents``, ``accounts``, ``bots``, ``knowledge``, ``search``),
+    included here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------

@@ -56,6 +56,9 @@ async def test_cli_first_serve_bootstraps_and_prints_credentials_once(tmp_path: 
     fields = dict(re.findall(r"^\s+(\w+)\s+(\S+)$", first.stdout, re.MULTILINE))
     assert set(fields) == {"org_id", "api_key", "widget_id", "agent_id"}, first.stdout
     assert "shown once" in first.stdout
+    link = re.search(r"^\s+(http://\S+)/app/invite#token=(\S+)$", first.stdout, re.MULTILINE)
+    assert link is not None, first.stdout
+    assert "admin@localhost" in first.stdout
 
     async with (
         gateway_process(tmp_path / "second", *database) as second,
@@ -69,7 +72,20 @@ async def test_cli_first_serve_bootstraps_and_prints_credentials_once(tmp_path: 
             headers=bearer(fields["api_key"]),
         )
         token = issued.json()["token"]
+        # The printed admin link sets the admin's password once; the admin then signs in.
+        accept = {"token": link.group(2), "name": "Admin", "password": "first admin pass"}
+        accepted = await http.post("/v1/auth/accept-invitation", json=accept)
+        assert accepted.status_code == 201, accepted.text
+        assert accepted.json()["role"] == "admin"
+        again = await http.post("/v1/auth/accept-invitation", json=accept)
+        assert again.json()["error"]["code"] == "invalid_link"
+        signed = await http.post(
+            "/v1/auth/sign-in", json={"email": "admin@localhost", "password": "first admin pass"}
+        )
+        assert signed.json()["agent"]["role"] == "admin"
+        assert (await http.get("/v1/api-keys")).status_code == 200
     assert "api_key" not in second.stdout
+    assert "/app/invite" not in second.stdout
 
     async with gateway_process(tmp_path / "third", *database) as third:
         client = await SocketClient.open(third.url)
@@ -78,6 +94,7 @@ async def test_cli_first_serve_bootstraps_and_prints_credentials_once(tmp_path: 
             "kind": "agent",
             "org_id": fields["org_id"],
             "agent_id": fields["agent_id"],
+            "role": "agent",
         }
         await client.aclose()
     assert await third.stop() == 0
@@ -103,6 +120,43 @@ async def test_cli_orgs_create_json(tmp_path: Path) -> None:
         assert widget.json()["allowed_origins"] == ["https://acme.example"]
         assert widget.json()["org_id"] == credentials["org_id"]
     assert "api_key" not in served.stdout, "an existing org means no bootstrap"
+
+
+async def test_cli_agents_invite_prints_a_one_time_link(any_database_url: str, tmp_path: Path):
+    """`chatgate agents invite EMAIL --role admin` prints a link whose token makes an admin
+    who signs in; the link points at CHATGATE_PUBLIC_URL."""
+    database = ("--database-url", any_database_url, "--create-database")
+    code, stdout, _ = await run_chatgate("orgs", "create", "Acme", "--json", *database)
+    assert code == 0
+    org = orjson.loads(stdout)
+    code, stdout, stderr = await chatgate_in(
+        tmp_path,
+        "agents", "invite", "Boss@Acme.example", "--role", "admin", "--org", org["org_id"],
+        *database,
+        env={"CHATGATE_PUBLIC_URL": "https://chat.acme.example"},
+    )  # fmt: skip
+    assert code == 0, stderr
+    found = re.search(r"https://chat\.acme\.example/app/invite#token=(\S+)", stdout)
+    assert found is not None, stdout
+    code, _, stderr = await chatgate_in(
+        tmp_path, "agents", "invite", "boss@acme.example", *database[:2]
+    )
+    assert code == 0, stderr  # one org: --org may be left out; not accepted yet
+    async with (
+        gateway_process(tmp_path / "serve", "--database-url", any_database_url) as served,
+        httpx.AsyncClient(base_url=served.url) as http,
+    ):
+        accept = {"token": found.group(1), "name": "Boss", "password": "boss password 1"}
+        assert (await http.post("/v1/auth/accept-invitation", json=accept)).status_code == 201
+        signed = await http.post(
+            "/v1/auth/sign-in", json={"email": "boss@acme.example", "password": "boss password 1"}
+        )
+        assert signed.json()["agent"]["role"] == "admin"
+    code, _, stderr = await chatgate_in(
+        tmp_path, "agents", "invite", "BOSS@acme.example", *database[:2]
+    )
+    assert code == 1
+    assert "already signs in with this email" in stderr
 
 
 async def test_cli_rejects_bad_configuration() -> None:

@@ -36,7 +36,8 @@ def test_auth_staff_token_carries_its_api_key() -> None:
     """An agent or bot token keeps the id of the API key it was minted with."""
     signer = TokenSigner(SECRET)
     for kind, subject in (("agent", "agent-1"), ("bot", "bot")):
-        principal = Principal(kind, "org-1", subject, api_key_id="key-1")  # type: ignore[arg-type]
+        role = "agent" if kind == "agent" else None  # agent tokens carry their role
+        principal = Principal(kind, "org-1", subject, api_key_id="key-1", role=role)  # type: ignore[arg-type]
         token, _ = signer.issue(principal, timedelta(minutes=5), now())
         assert signer.verify(token) == principal
         assert jwt.decode(token, options={"verify_signature": False})["key"] == "key-1"

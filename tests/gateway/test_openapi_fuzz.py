@@ -74,6 +74,9 @@ REFUSED_BY_STATE = {
     "UpdateBot": ["422"],  # llm or webhook settings for a bot of another kind
     "ListArticles": ["422"],  # a cursor the gateway did not issue
     "ImportArticle": ["422"],  # page_rejected: the sink serves an image, not a page
+    "IssuePasswordReset": ["422"],  # the agent has no email to sign in with
+    "AcceptInvitation": ["400"],  # invalid_link: a token the gateway did not issue
+    "ResetPassword": ["400"],  # invalid_link: a token the gateway did not issue
 }
 URL_FIELDS = frozenset({"url", "live_agent_endpoint_url", "base_url"})
 _URL = re.compile(urls.URL)

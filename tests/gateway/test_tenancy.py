@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import uuid
 from typing import Any
 
 import pytest
@@ -18,7 +19,7 @@ PARAM = re.compile(r"{(\w+)}")
 
 def _world(client: TestClient, org: OrgCredentials) -> dict[str, str]:
     """An org with a visitor, a conversation with messages, a second API key, a webhook
-    endpoint with deliveries, a bot."""
+    endpoint with deliveries, a bot, a knowledge article."""
     webhook = client.post(
         "/v1/webhooks", json={"url": "https://hooks.example/in"}, headers=bearer(org.api_key)
     ).json()
@@ -34,6 +35,11 @@ def _world(client: TestClient, org: OrgCredentials) -> dict[str, str]:
     key = client.post("/v1/api-keys", json={"name": "x"}, headers=bearer(org.api_key)).json()
     agent = client.post("/v1/tokens", json={"agent_id": org.agent_id}, headers=bearer(org.api_key))
     bot = client.post("/v1/bots", json={"name": "Helper"}, headers=bearer(org.api_key)).json()
+    article = client.post(
+        "/v1/knowledge/articles",
+        json={"title": "Guide", "body": f"The guide of org {org.org_id}"},
+        headers=bearer(org.api_key),
+    ).json()
     deliveries = client.get(
         f"/v1/webhooks/{webhook['id']}/deliveries", headers=bearer(org.api_key)
     ).json()
@@ -41,6 +47,7 @@ def _world(client: TestClient, org: OrgCredentials) -> dict[str, str]:
         "bot_id": bot["id"],
         "webhook_id": webhook["id"],
         "delivery_id": deliveries["data"][0]["id"],
+        "article_id": article["id"],
         "org_id": org.org_id,
         "conversation_id": conversation["id"],
         "widget_id": org.widget_id,
@@ -57,8 +64,12 @@ def _body(op_path: str, ids: dict[str, str]) -> dict[str, Any]:
     """A body that would be valid for the owner, pointing at the owner's ids."""
     if op_path.startswith("/v1/webhooks"):
         return {"url": "https://hooks.example/in", "since": "2020-01-01T00:00:00Z"}
+    if op_path == "/v1/agents/invitations":
+        return {"email": f"{uuid.uuid4().hex}@acme.example"}
     if op_path.startswith("/v1/agents/"):
         return {"name": "n", "status": "disabled"}
+    if op_path.startswith("/v1/knowledge"):
+        return {"title": "t", "body": "b", "url": PRIVATE_PAGE}
     return {
         "content": "hello",
         "name": "n",
@@ -84,6 +95,9 @@ REFERS_BY_BODY = {
     ("POST", "/v1/tokens"),
     ("POST", "/v1/widgets"),  # its bot_id
 }
+#: Operations that fetch the body's url: this one is refused (a private address), in any org.
+FETCHES = {("POST", "/v1/knowledge/imports")}
+PRIVATE_PAGE = "http://127.0.0.1:9/page"
 
 
 @pytest.mark.parametrize("credential", SECRETS)
@@ -106,6 +120,10 @@ def test_tenancy_every_route_hides_another_orgs_data(
         assert not leaked, f"{op.method} {op.path} leaked {leaked}: {text}"
         if PARAM.search(op.path) or (op.method, op.path) in REFERS_BY_BODY:
             assert response.status_code in (403, 404), (op.method, op.path, text)
+        elif op.tag == "auth":  # a signed-in agent's own session: no other org's data
+            assert response.status_code in (200, 201, 403), (op.method, op.path, text)
+        elif credential == "api_key" and (op.method, op.path) in FETCHES:
+            assert response.json()["error"]["code"] == "page_rejected", (op.path, text)
         elif credential == "api_key":
             assert response.status_code < 300, "a listing or create in the caller's own org"
         else:

@@ -37,6 +37,12 @@ def test_http_status_values_are_client_or_server_errors():
         (ErrorCode.PAGE_REJECTED, 422),
         (ErrorCode.INTERNAL, 500),
         (ErrorCode.UNAVAILABLE, 503),
+        (ErrorCode.INVALID_CREDENTIALS, 401),
+        (ErrorCode.SIGN_IN_LOCKED, 429),
+        (ErrorCode.CSRF_FAILED, 403),
+        (ErrorCode.WEAK_PASSWORD, 422),
+        (ErrorCode.EMAIL_TAKEN, 409),
+        (ErrorCode.INVALID_LINK, 400),
     ],
 )
 def test_http_status_matches_design(code, status):

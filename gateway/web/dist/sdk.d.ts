@@ -79,6 +79,7 @@ export interface Timers {
 export type Metadata = Record<string, unknown>;
 export type Role = "visitor" | "agent" | "bot" | "live_agent" | "system";
 export type ConversationStatus = "bot_active" | "agent_requested" | "open" | "resolved" | "closed" | "archived";
+export type PresenceStatus = "online" | "away";
 export type ConversationHandler = "bot" | "agent" | "live_agent";
 /** A stored attachment: `url` is the gateway's file URL (`/v1/files/{sha256}` or absolute). */
 export interface Attachment {
@@ -108,6 +109,8 @@ export interface Message {
 	client_message_id: string | null;
 	/** RFC 3339, UTC, milliseconds. */
 	created_at: string;
+	/** A private note: staff only, never delivered to the visitor. */
+	private?: boolean;
 }
 export interface Conversation {
 	id: string;
@@ -181,10 +184,13 @@ export interface EventData {
 	"conversation.created": {
 		conversation: Conversation;
 	};
+	/** Staff receive an agent's `agent_id` and `name` too. */
 	typing: {
 		on: boolean;
 		role: Role;
 		sender_id: string | null;
+		agent_id?: string;
+		name?: string;
 	};
 	read: {
 		seq: number;
@@ -202,6 +208,17 @@ export interface EventData {
 		index: number;
 		text: string;
 		done?: boolean;
+	};
+	/** An agent of the org went online, away or offline (the inbox). */
+	presence: {
+		agent_id: string;
+		status: PresenceStatus | "offline";
+	};
+	/** Staff only: an agent opened (`on`) or left a conversation. Volatile. */
+	viewing: {
+		agent_id: string;
+		name: string;
+		on: boolean;
 	};
 }
 export type EventName = keyof EventData;
@@ -294,6 +311,8 @@ export interface SendFields {
 	role?: "agent" | "bot" | "visitor" | "live_agent";
 	agent_id?: string;
 	external_sender_id?: string;
+	/** Staff only: a private note, never delivered to the visitor. */
+	private?: boolean;
 }
 export interface UpdateFields {
 	conversation_id: string;
@@ -330,6 +349,15 @@ export interface OpFields {
 		seq: number;
 	};
 	ping: Record<string, never>;
+	/** Staff: this agent's presence (the dashboard's heartbeat, every 20 s). */
+	presence: {
+		status: PresenceStatus;
+	};
+	/** Staff: this socket is looking at (`on`) or has left a conversation. */
+	viewing: {
+		conversation_id: string;
+		on: boolean;
+	};
 }
 /** Each op's reply `data`. */
 export interface OpReplies {
@@ -355,6 +383,8 @@ export interface OpReplies {
 	ping: {
 		pong: true;
 	};
+	presence: Record<string, unknown>;
+	viewing: Record<string, unknown>;
 }
 export type Op = keyof OpFields;
 export interface ChatgateErrorInit {
@@ -437,6 +467,8 @@ export interface SendOptions {
 	metadata?: Metadata;
 	/** For responders (bots): the conversation's epoch they were given. */
 	epoch?: number;
+	/** Staff only: a private note, never delivered to the visitor. */
+	private?: boolean;
 }
 /** Everything `Chatgate.on` can listen to. */
 export interface ChatgateEvents {
@@ -460,6 +492,8 @@ export interface ChatgateEvents {
 	typing: EventFrame<"typing">;
 	read: EventFrame<"read">;
 	"message.delta": EventFrame<"message.delta">;
+	presence: EventFrame<"presence">;
+	viewing: EventFrame<"viewing">;
 	/** A streamed answer grew, or ended (`done`). */
 	draft: Draft;
 	/** A gap in seq was seen; REST backfill starts. */

@@ -226,6 +226,7 @@ export class Chatgate extends Emitter<ChatgateEvents> {
     if (options.attachments !== undefined) fields.attachments = options.attachments;
     if (options.metadata !== undefined) fields.metadata = options.metadata;
     if (options.epoch !== undefined) fields.epoch = options.epoch;
+    if (options.private === true) fields.private = true;
     const { bytes } = encodeFrame("message.send", Number.MAX_SAFE_INTEGER, fields);
     if (bytes > MAX_FRAME_BYTES) {
       const message = `the message's frame is ${bytes} bytes, over 64 KiB`;

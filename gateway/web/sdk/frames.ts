@@ -8,6 +8,7 @@ import type {
   HelloData,
   Message,
   Metadata,
+  PresenceStatus,
   ServerFrame,
 } from "./types.js";
 
@@ -29,6 +30,8 @@ export interface SendFields {
   role?: "agent" | "bot" | "visitor" | "live_agent";
   agent_id?: string;
   external_sender_id?: string;
+  /** Staff only: a private note, never delivered to the visitor. */
+  private?: boolean;
 }
 
 export interface UpdateFields {
@@ -49,6 +52,10 @@ export interface OpFields {
   typing: { conversation_id: string; on: boolean };
   read: { conversation_id: string; seq: number };
   ping: Record<string, never>;
+  /** Staff: this agent's presence (the dashboard's heartbeat, every 20 s). */
+  presence: { status: PresenceStatus };
+  /** Staff: this socket is looking at (`on`) or has left a conversation. */
+  viewing: { conversation_id: string; on: boolean };
 }
 
 /** Each op's reply `data`. */
@@ -61,6 +68,8 @@ export interface OpReplies {
   typing: Record<string, never>;
   read: { conversation_id: string; seq: number };
   ping: { pong: true };
+  presence: Record<string, unknown>;
+  viewing: Record<string, unknown>;
 }
 
 export type Op = keyof OpFields;

@@ -65,6 +65,8 @@ export interface SendOptions {
   metadata?: Metadata;
   /** For responders (bots): the conversation's epoch they were given. */
   epoch?: number;
+  /** Staff only: a private note, never delivered to the visitor. */
+  private?: boolean;
 }
 
 /** Everything `Chatgate.on` can listen to. */
@@ -83,6 +85,8 @@ export interface ChatgateEvents {
   typing: EventFrame<"typing">;
   read: EventFrame<"read">;
   "message.delta": EventFrame<"message.delta">;
+  presence: EventFrame<"presence">;
+  viewing: EventFrame<"viewing">;
   /** A streamed answer grew, or ended (`done`). */
   draft: Draft;
   /** A gap in seq was seen; REST backfill starts. */

@@ -12,6 +12,8 @@ export type Role = "visitor" | "agent" | "bot" | "live_agent" | "system";
 export type ConversationStatus =
   "bot_active" | "agent_requested" | "open" | "resolved" | "closed" | "archived";
 
+export type PresenceStatus = "online" | "away";
+
 export type ConversationHandler = "bot" | "agent" | "live_agent";
 
 /** A stored attachment: `url` is the gateway's file URL (`/v1/files/{sha256}` or absolute). */
@@ -44,6 +46,8 @@ export interface Message {
   client_message_id: string | null;
   /** RFC 3339, UTC, milliseconds. */
   created_at: string;
+  /** A private note: staff only, never delivered to the visitor. */
+  private?: boolean;
 }
 
 export interface Conversation {
@@ -115,7 +119,14 @@ export interface EventData {
     changes: Record<string, [unknown, unknown]>;
   };
   "conversation.created": { conversation: Conversation };
-  typing: { on: boolean; role: Role; sender_id: string | null };
+  /** Staff receive an agent's `agent_id` and `name` too. */
+  typing: {
+    on: boolean;
+    role: Role;
+    sender_id: string | null;
+    agent_id?: string;
+    name?: string;
+  };
   read: { seq: number; role: Role; reader_id: string | null };
   /**
    * A chunk of a streamed bot answer: volatile, never stored, no seq. `index` is the chunk's
@@ -124,6 +135,10 @@ export interface EventData {
    * `done: true` ends a stream that will not be stored (an abandoned answer).
    */
   "message.delta": { message_id: string; index: number; text: string; done?: boolean };
+  /** An agent of the org went online, away or offline (the inbox). */
+  presence: { agent_id: string; status: PresenceStatus | "offline" };
+  /** Staff only: an agent opened (`on`) or left a conversation. Volatile. */
+  viewing: { agent_id: string; name: string; on: boolean };
 }
 
 export type EventName = keyof EventData;
