@@ -7,9 +7,12 @@ codes per dialect. No dialect decides anything the native API does not. See docs
 
 
 Lives here: what the dialects share (``common``), one module per vendor (``bland``,
-``pingback``, ``awardee``), and their routes together (``routes``).
+``pingback``, ``awardee``, ``livechatai`` with its answers and streams in
+``livechatai_answers`` and its plain-text answers in ``plaintext``), their OpenAPI sections
+(``openapi``), and their routes together (``routes``).
 
-May import: ``gateway.http`` (route helpers, responses, files), ``gateway.core`` and below.
+May import: ``gateway.http`` (route helpers, responses, files), ``gateway.bot`` (the turns
+LiveChatAI follows), ``gateway.core`` and below.
 Must not import ``gateway.realtime``, ``gateway.app`` or ``gateway.cli``.
 """
 

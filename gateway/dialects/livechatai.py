@@ -32,10 +32,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from gateway.bot.turns import STATE_KEY as TURNS_KEY, BotTurns, Turn
 from gateway.core.bus import Context
 from gateway.core.results import Sent
 from gateway.dialects.common import ErrorTable, VendorError
-from gateway.dialects.livechatai_answers import Answer, Turn, answer_stream, success
+from gateway.dialects.livechatai_answers import Answer, answer_stream
 from gateway.http.responses import json_response
 from gateway.http.routes import json_object, serve
 from gateway.http.services import http_services
@@ -157,8 +158,7 @@ async def _ask(request: Request) -> Response:
         )
         if ask.streaming:
             return answer_stream(answer)
-        answered, _ = await answer.result()
-        return json_response(success(answered))
+        return json_response(await answer.body())
 
     return await serve(request, run, on_error=_error)
 
@@ -197,10 +197,9 @@ async def _conversation(ctx: Context, request: Request, ask: AskBody, bot_id: UU
 
 
 def _turn(request: Request, message_id: str) -> Turn | None:
-    """The bot's turn answering that question, if a bot answers it."""
-    # The turn runner (gateway.bot.turns) sits on the lifespan state once the app has one.
-    turns = getattr(request.state, "bot_turns", None)
-    return None if turns is None else turns.turn_for(message_id)
+    """The bot's turn answering that question (none when the bot does not answer it)."""
+    turns: BotTurns = getattr(request.state, TURNS_KEY)
+    return turns.turn_for(message_id)
 
 
 async def _found(lookup: Awaitable[T], what: str, path: str) -> T:

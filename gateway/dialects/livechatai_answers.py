@@ -14,66 +14,50 @@ The stream (``text/event-stream``; LiveChatAI does not publish its own, this is 
     event: done
     data: {"status": "success", "message": "Message sent successfully", "data": {…}}
 
-``done`` carries exactly the body a request without ``streaming`` gets. When the bot's answer
-is not stored after all (a human took the conversation over mid-answer, or the bot failed
-without a fallback), the stream ends instead with::
+``done`` carries exactly the body a request without ``streaming`` gets, and its ``response``
+is the stored answer, which replaces the deltas (it differs from them when the bot turned
+unsure, or failed mid-answer and its fallback text was stored instead). When nothing of the
+answer is stored after the deltas began (a human took the conversation over mid-answer), or
+nothing could be stored at all (the bot failed even to give its fallback, the process is
+stopping), the stream ends instead with::
 
     event: error
-    data: {"status": "error", "message": "…", "code": "control_lost" | "bot_failed",
-           "data": {"conversationId", "contactId", "messageId"}}
+    data: {"status": "error", "message": "…", "code": "control_lost" | "bot_failed" |
+           "service_unavailable", "data": {"conversationId", "contactId", "messageId"}}
 
-and the deltas so far must be dropped: nothing of them was stored. The question was.
+and the deltas so far must be dropped. The question stays stored.
 
-With ``responseFormat: PLAIN`` the deltas carry the plain text as far as it is settled (whole
-lines of the Markdown, reduced); ``done``'s ``response`` is always the whole answer and wins
-over the deltas (a table or a heading underlined on its next line can change the text of a
-line already sent, rarely).
+With ``responseFormat: PLAIN`` the deltas carry the plain text as far as it is settled (the
+Markdown's complete lines, reduced); ``done`` still wins over them (a table or an underlined
+heading can change a line already sent, rarely).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final
 
 from starlette.responses import StreamingResponse
 
+from gateway.bot.turns import Turn, TurnResult
 from gateway.dialects.plaintext import markdown_to_text
+from protocol.codes import ErrorCode
 from protocol.encoding import encode_json
-from storage.models import Message
+from protocol.errors import GatewayError
 
-__all__ = ["Answer", "Answered", "Turn", "TurnResult", "answer_stream", "success"]
+__all__ = ["Answer", "Answered", "answer_stream", "success"]
 
 SENT: Final = "Message sent successfully"
-#: Why an answer was not stored, as the stream's error event says it.
-ABORTED: Final = {
-    "control_lost": "a team member took the conversation over; the partial answer is void",
-    "failed": "the bot could not answer; the partial answer is void",
+#: Turns that end with nothing to say and nothing wrong: the bot does not answer this one
+#: (the conversation left ``bot_active`` first); as when no turn runs at all.
+QUIET: Final = frozenset({"inactive"})
+#: Turns that could not be answered at all, as LiveChatAI errors: (code, message).
+FAILED: Final = {
+    "failed": ("bot_failed", "the bot could not answer, and its fallback could not be stored"),
+    "shutdown": ("service_unavailable", "the gateway is stopping; ask again"),
 }
-ABORTED_CODES: Final = {"control_lost": "control_lost", "failed": "bot_failed"}
-
-
-class Cited(Protocol):
-    @property
-    def url(self) -> str | None: ...
-
-
-class TurnResult(Protocol):
-    """What this module reads of a finished turn (``gateway.bot.turns.TurnResult``)."""
-
-    @property
-    def message(self) -> Message | None: ...
-    @property
-    def links(self) -> Sequence[Cited]: ...
-    @property
-    def aborted(self) -> str | None: ...
-
-
-class Turn(Protocol):
-    """What this module uses of the bot's turn (``gateway.bot.turns.Turn``)."""
-
-    def chunks(self) -> AsyncIterator[str]: ...
-    async def result(self) -> TurnResult: ...
+LOST: Final = ("control_lost", "a team member took the conversation over; drop the partial answer")
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,8 +84,8 @@ class Answered:
 
 @dataclass(frozen=True, slots=True)
 class Answer:
-    """A stored question and the bot's turn answering it (``None``: no turn, the bot does not
-    handle this conversation any more, or it has no bot)."""
+    """A stored question and the bot's turn answering it (``None``: no turn runs, because a
+    human has the conversation or its bot does not answer in the gateway)."""
 
     conversation_id: str
     contact_id: str | None
@@ -110,27 +94,24 @@ class Answer:
     plain: bool
 
     async def result(self) -> tuple[Answered, str | None]:
-        """The answer, and why it was not stored (``None`` when it was, or no turn ran)."""
+        """The answer, and why nothing was stored (``None``: stored, or no turn ran)."""
         if self.turn is None:
             return self._answered(None), None
         outcome = await self.turn.result()
         return self._answered(outcome), outcome.aborted
 
-    def _answered(self, outcome: TurnResult | None) -> Answered:
-        message = outcome.message if outcome is not None else None
-        response = None if message is None else message.content
-        if response is not None and self.plain:
-            response = markdown_to_text(response)
-        links = () if outcome is None or message is None else outcome.links
-        return Answered(
-            conversation_id=self.conversation_id,
-            contact_id=self.contact_id,
-            message_id=self.message_id,
-            response=response,
-            response_message_id=None if message is None else message.id,
-            # Only sources with an address; an article without a url cites nothing to link.
-            links=tuple(dict.fromkeys(link.url for link in links if link.url)),
-        )
+    async def body(self) -> dict[str, Any]:
+        """The whole answer, as a request without ``streaming`` gets it.
+
+        Raises:
+            GatewayError: ``unavailable`` when nothing could be stored (``FAILED``).
+        """
+        answered, aborted = await self.result()
+        if aborted in FAILED:
+            raise GatewayError(
+                ErrorCode.UNAVAILABLE, FAILED[aborted][1], details=self.ids(), temporary=True
+            )
+        return success(answered)
 
     def ids(self) -> dict[str, Any]:
         return {
@@ -138,6 +119,21 @@ class Answer:
             "contactId": self.contact_id,
             "messageId": self.message_id,
         }
+
+    def _answered(self, outcome: TurnResult | None) -> Answered:
+        message = None if outcome is None else outcome.message
+        if outcome is None or message is None:
+            return Answered(self.conversation_id, self.contact_id, self.message_id, None, None, ())
+        response = markdown_to_text(message.content) if self.plain else message.content
+        return Answered(
+            conversation_id=self.conversation_id,
+            contact_id=self.contact_id,
+            message_id=self.message_id,
+            response=response,
+            response_message_id=message.id,
+            # Only sources with an address, once each: an article without a url has no link.
+            links=tuple(dict.fromkeys(link.url for link in outcome.links if link.url)),
+        )
 
 
 def success(answered: Answered) -> dict[str, Any]:
@@ -155,25 +151,25 @@ def answer_stream(answer: Answer) -> StreamingResponse:
 
 async def _events(answer: Answer) -> AsyncIterator[bytes]:
     yield _event("start", answer.ids())
+    index = 0
     if answer.turn is not None:
         deltas = _PlainDeltas() if answer.plain else None
-        index = 0
         async for chunk in answer.turn.chunks():
             text = chunk if deltas is None else deltas.feed(chunk)
             if text:
                 yield _event("delta", {"index": index, "text": text})
                 index += 1
         answered, aborted = await answer.result()
-        if aborted is not None:
-            yield _event(
-                "error",
-                {
-                    "status": "error",
-                    "message": ABORTED.get(aborted, "the answer is void"),
-                    "code": ABORTED_CODES.get(aborted, aborted),
-                    "data": answer.ids(),
-                },
-            )
+        failure = None
+        if aborted in FAILED:
+            failure = FAILED[aborted]
+        elif aborted is not None and aborted not in QUIET and index:
+            # Deltas went out and none of them will be stored: the client must drop them.
+            failure = LOST if aborted == "control_lost" else (aborted, "drop the partial answer")
+        if failure is not None:
+            code, message = failure
+            error = {"status": "error", "message": message, "code": code, "data": answer.ids()}
+            yield _event("error", error)
             return
         if deltas is not None and answered.response is not None:
             rest = deltas.finish(answered.response)

@@ -178,8 +178,28 @@ def world(tmp_path: Path, image_server: ImageServer) -> Iterator[World]:
         yield build_world(client, database_url)
 
 
+#: The knowledge LiveChatAI goldens ask about: its answers are these passages, quoted.
+ARTICLES = (
+    {
+        "title": "Business hours",
+        "body": "Our **business hours** are Monday to Friday, 9 AM to 6 PM.\n\n"
+        "- Saturday: closed\n- Sunday: closed",
+        "url": "https://help.example/hours",
+    },
+    {
+        "title": "Shipping",
+        "body": "We ship worldwide within [two days](https://help.example/shipping#times).",
+        "url": "https://help.example/shipping",
+    },
+    {"title": "Returns", "body": "Returns are free within 30 days of delivery."},
+)
+
+
 def livechatai_bots(world: World) -> dict[str, str]:
-    """A knowledge bot of each org (LiveChatAI's agents): ``bot_id``, ``other_bot_id``."""
+    """A knowledge bot of each org (LiveChatAI's agents), ``bot_id`` and ``other_bot_id``; the
+    first org's knowledge base holds ``ARTICLES``."""
+    for article in ARTICLES:
+        world.api("POST", "/v1/knowledge/articles", json=article)
     ours = world.api("POST", "/v1/bots", json={"name": "Helper", "kind": "knowledge"})
     theirs = world.client.post(
         "/v1/bots",

@@ -12,9 +12,9 @@ no key more). Values in expectations may be:
   offset and microseconds) and ``{sent_at_wire}`` (the same instant in the wire form), or one
   saved by a ``before`` request;
 - ``"<uuid>"``, ``"<timestamp>"``, ``"<sha256>"``, ``"<string>"`` (non-empty),
-  ``"<digits>"``, ``"<int>"``: any value of that form. A ``<timestamp>`` has the one wire form
-  of every chatgate surface, as in the vendors' own examples: RFC 3339 in UTC with exactly
-  three fractional digits and ``Z`` (``2025-12-10T19:27:02.941Z``).
+  ``"<digits>"``, ``"<int>"``, ``"<object>"``: any value of that form. A ``<timestamp>`` has
+  the one wire form of every chatgate surface, as in the vendors' own examples: RFC 3339 in
+  UTC with exactly three fractional digits and ``Z`` (``2025-12-10T19:27:02.941Z``).
 
 A ``before`` step's ``save`` names values of its answer by key, or by a dotted path
 (``data.conversationId``). A streamed answer (``text/event-stream``) is expected as
@@ -96,6 +96,8 @@ def match(actual: Any, expected: Any, path: str = "$") -> None:
         assert len(actual) == len(expected), f"{path}: {len(actual)} items != {len(expected)}"
         for i, (a, e) in enumerate(zip(actual, expected, strict=True)):
             match(a, e, f"{path}[{i}]")
+    elif expected == "<object>":
+        assert isinstance(actual, dict), f"{path}: {actual!r} is not an object"
     elif expected == "<int>":
         assert isinstance(actual, int) and not isinstance(actual, bool), f"{path}: {actual!r}"
     elif isinstance(expected, str) and expected in _FORMS:
