@@ -126,7 +126,7 @@ async def admin_invitation(store: Store, org_id: str, settings: Settings) -> Lin
 def print_admin_link(link: Link, email: str) -> None:
     print(
         f"chatgate: admin sign-in (one time, until {_when(link.expires_at)}): open\n"
-        f"  {link.invitation_url}\n"
+        f"  {link.url}\n"
         f"  to set the password of {email}, then sign in at the dashboard (/app).",
         flush=True,
     )
@@ -391,11 +391,13 @@ async def _agents_invite(store: Store, args: argparse.Namespace) -> None:
     except GatewayError as exc:
         raise CommandFailed(exc.message) from None
     if args.json:
-        _print_json(to_wire(link))
+        _print_json(
+            {"invitation_url": link.url, "token": link.token, "expires_at": link.expires_at}
+        )
         return
     print(
         f"chatgate: invited {args.email.strip().lower()} to org {org.name!r} as {args.role}. "
-        f"One-time link (until {_when(link.expires_at)}):\n  {link.invitation_url}",
+        f"One-time link (until {_when(link.expires_at)}):\n  {link.url}",
         flush=True,
     )
 

@@ -264,6 +264,10 @@ class Store(Protocol):
         """Revoke every live session of an agent; how many were."""
         ...
 
+    async def purge_agent_sessions(self, at: datetime, limit: int) -> int:
+        """Delete up to ``limit`` sessions expired or revoked by ``at``; how many were."""
+        ...
+
     async def get_or_create_contact(self, contact: Contact) -> Contact:
         """Store ``contact``; if it has an ``external_id`` already known in its org, return
         the existing contact instead."""

@@ -59,6 +59,8 @@ class Swept:
     deliveries: int = 0
     idempotency_keys: int = 0
     nodes: int = 0
+    #: Sign-in sessions expired or signed out.
+    sessions: int = 0
 
 
 class Retention:
@@ -87,7 +89,8 @@ class Retention:
         keys_before = at - policy.idempotency_keys
         keys = await self._batches(lambda n: self._store.purge_idempotency_keys(keys_before, n))
         nodes = await self._store.purge_nodes(at - policy.nodes)
-        return Swept(deliveries, keys, nodes)
+        sessions = await self._batches(lambda n: self._store.purge_agent_sessions(at, n))
+        return Swept(deliveries, keys, nodes, sessions)
 
     async def _batches(self, purge: Callable[[int], Awaitable[int]]) -> int:
         total = 0

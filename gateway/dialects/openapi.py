@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, Final
 
-from gateway.dialects import awardee, bland, pingback
+from gateway.dialects import awardee, bland, livechatai, pingback
 from gateway.dialects.common import ErrorTable, VendorError
 from gateway.http.openapi import (
     MEANINGS,
@@ -55,7 +55,7 @@ _SEND: Final = (
 
 
 def dialect_sections(schemas: SchemaSet) -> Sequence[ApiSection]:
-    return [_bland(schemas), _pingback(schemas), _awardee(schemas)]
+    return [_bland(schemas), _pingback(schemas), _awardee(schemas), _livechatai(schemas)]
 
 
 def _errors(
@@ -363,6 +363,76 @@ def _awardee(schemas: SchemaSet) -> ApiSection:
             "/conversations/{conversation_id}/messages": {"post": send, "get": listing},
             "/conversations/{conversation_id}": {"patch": update},
         },
+    )
+
+
+# -- LiveChatAI --------------------------------------------------------------------------
+
+
+def _livechatai(schemas: SchemaSet) -> ApiSection:
+    (body,) = schemas.requests([livechatai.AskBody], "LiveChatAI")
+    error = schemas.add(
+        "LiveChatAIError",
+        {
+            "type": "object",
+            "required": ["status", "message", "code"],
+            "properties": {
+                "status": {"const": "error"},
+                "message": {"type": "string"},
+                "code": {"enum": _vendor_codes(livechatai.ERRORS)},
+                "details": {},
+            },
+        },
+    )
+    data = _object(
+        conversationId={"type": "string"},
+        contactId=_TEXT_OR_NULL,
+        response=_TEXT_OR_NULL,
+        messageId={"type": "string"},
+        responseMessageId=_TEXT_OR_NULL,
+        links={
+            "type": "array",
+            "items": _object(link={"type": "string"}, type={"const": "WEBSITE"}),
+        },
+    )
+    sent = schemas.add(
+        "LiveChatAIAnswer",
+        _object(
+            status={"const": "success"},
+            message={"const": "Message sent successfully"},
+            data=data,
+        ),
+    )
+    operation = {
+        "operationId": "LiveChatAIAsk",
+        "summary": "Ask a bot (agentId) a question, in a new conversation or one of the bot's",
+        "description": "The answer comes back whole, or with `streaming: true` as "
+        "Server-Sent Events: `start`, `delta`s, then `done` with the same body, or `error` "
+        "when the answer was not stored after all (docs/dialects.md).",
+        "tags": ["LiveChatAI"],
+        "parameters": [idempotency_key()],
+        "requestBody": {"required": True, "content": json_content(body)},
+        "responses": {
+            "200": answer(
+                "The stored question and the bot's answer (`response` null when the bot does "
+                "not answer: a human has the conversation)",
+                {
+                    **json_content(sent),
+                    "text/event-stream": {"schema": {"type": "string"}},
+                },
+            ),
+            **_errors(
+                livechatai.ERRORS,
+                (*_ANY, *_BODY, *(code for code in _SEND if code is not E.CONTROL_LOST)),
+                error,
+            ),
+        },
+    }
+    return ApiSection(
+        "LiveChatAI",
+        "LiveChatAI's ask-the-bot API (docs/dialects.md). Errors are "
+        '`{"status": "error", "message", "code", "details"?}`.',
+        {livechatai.PATH: {"post": operation}},
     )
 
 

@@ -63,7 +63,7 @@ _INVALID_LINK = "this link is invalid, was already used, or has expired"
 class Link:
     """A one-time link: its URL (token in the fragment), the token itself, its expiry."""
 
-    invitation_url: str
+    url: str
     token: str
     expires_at: datetime
 
@@ -164,10 +164,11 @@ class Accounts:
             GatewayError: ``weak_password``, ``invalid_link``, ``email_taken``.
         """
         check_password(password)
-        hashed = await self._passwords.hash(password)
+        # The link first: a made-up token costs no argon2 work.
         link = await self._store.take_account_token(_digest(token), "invitation", now())
         if link is None or link.email is None:
             raise GatewayError(ErrorCode.INVALID_LINK, _INVALID_LINK)
+        hashed = await self._passwords.hash(password)
         agent = Agent(
             str(uuid.uuid4()), link.org_id, name, link.email, now(), role=link.role or "agent"
         )
@@ -182,13 +183,13 @@ class Accounts:
             GatewayError: ``weak_password``, ``invalid_link``, ``email_taken``.
         """
         check_password(password)
-        hashed = await self._passwords.hash(password)
         link = await self._store.take_account_token(_digest(token), "reset", now())
         agent = None
         if link is not None and link.agent_id is not None:
             agent = await self._store.get_agent(link.org_id, link.agent_id)
         if agent is None or not agent.email or link is None:
             raise GatewayError(ErrorCode.INVALID_LINK, _INVALID_LINK)
+        hashed = await self._passwords.hash(password)
         outcome = await self._store.set_agent_password(
             agent.org_id, agent.id, hashed, agent.email.strip().lower()
         )

@@ -33,11 +33,11 @@ class AccountHandlers:
 
     async def create_invitation(self, ctx: Context, c: cmd.CreateInvitation) -> Invitation:
         link = await self._accounts.invite(admin_org(ctx), c.email, c.role, c.name, ctx.base_url)
-        return Invitation(link.invitation_url, link.token, link.expires_at)
+        return Invitation(link.url, link.token, link.expires_at)
 
     async def issue_password_reset(self, ctx: Context, c: cmd.IssuePasswordReset) -> ResetLink:
         link = await self._accounts.reset_link(admin_org(ctx), str(c.agent_id), ctx.base_url)
-        return ResetLink(link.invitation_url, link.token, link.expires_at)
+        return ResetLink(link.url, link.token, link.expires_at)
 
     async def accept_invitation(self, ctx: Context, c: cmd.AcceptInvitation) -> Agent:
         self._own_origin(ctx)

@@ -309,7 +309,7 @@ def _operation(
             "required": op.method == "PATCH" or bool(required),
             "content": json_content(command),
         }
-    if op.method == "POST":
+    if op.method == "POST" and op.tag != "auth":  # sign-in and links are never replayed
         parameters.append(idempotency_key())
     if op.anonymous:
         spec["security"] = [{}, {"bearer": []}]

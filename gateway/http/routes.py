@@ -549,7 +549,14 @@ async def _endpoint(op: Operation, request: Request) -> Response:
             clear_session_cookies(response, request)
         return response
 
-    return await serve(request, run, anonymous=op.anonymous, read=op.method in ("POST", "PATCH"))
+    return await serve(
+        request,
+        run,
+        anonymous=op.anonymous,
+        read=op.method in ("POST", "PATCH"),
+        # A sign-in's answer must not be kept and replayed (it opens a session each time).
+        idempotent=op.tag != "auth",
+    )
 
 
 async def serve(
@@ -560,14 +567,18 @@ async def serve(
     anonymous: bool = False,
     read: bool = True,
     on_error: Callable[[GatewayError, str], Response] = error_response,
+    idempotent: bool = True,
 ) -> Response:
-    """One REST request: authenticate, count it against the caller's rate limits, check the
-    browser origin of a visitor route (``http.cors``), read the body, honour
-    ``Idempotency-Key`` on POST, run, and render any ``GatewayError`` with ``on_error`` (the
-    native envelope, or a dialect's own). Storage failures outside the bus become
-    ``unavailable``. Answers of visitor routes carry their CORS headers."""
+    """One REST request: authenticate (a bearer credential, else on ``/v1`` the session
+    cookie, ``http.sessions``), count it against the caller's rate limits, check the browser
+    origin of a visitor route (``http.cors``), read the body, honour ``Idempotency-Key`` on
+    POST (unless ``idempotent`` is False), run, and render any ``GatewayError`` with
+    ``on_error`` (the native envelope, or a dialect's own). Storage failures outside the bus
+    become ``unavailable``. Answers of visitor routes carry their CORS headers."""
     cors = CorsGrant.of(request)
-    response = await _serve(request, run, credential, anonymous, read, on_error, cors)
+    response = await _serve(
+        request, run, credential, anonymous, read and idempotent, read, on_error, cors
+    )
     return response if cors is None else cors.apply(response)
 
 
@@ -576,6 +587,7 @@ async def _serve(
     run: Callable[[Context, bytes], Awaitable[Response]],
     credential: Callable[[Request], str | None],
     anonymous: bool,
+    idempotent: bool,
     read: bool,
     on_error: Callable[[GatewayError, str], Response],
     cors: CorsGrant | None,
@@ -618,7 +630,7 @@ async def _serve(
                 return on_error(exc, request_id)
 
         key = request.headers.get("idempotency-key")
-        if read and request.method == "POST" and key is not None:
+        if idempotent and request.method == "POST" and key is not None:
             caller = principal.identity if principal is not None else f"anonymous:{ctx.origin}"
             scope = f"{caller} POST {request.url.path}"
             return await gateway.idempotency.run(scope, key, body, attempt)

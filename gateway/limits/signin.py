@@ -10,11 +10,13 @@ it, so every process sees the same counts, in process otherwise):
 | ``signin:fail:acct:{email}`` | ``max_failures`` per ``lock_seconds`` | lock the account         |
 | ``signin:fail:addr:{addr}``  | ``max_address_failures`` per window   | lock the address         |
 
-A lock is one more key, ``signin:lock:{acct|addr}:...``, set by a hit that fills a one-request
-bucket of ``lock_seconds`` (its TAT is the end of the lock). Whether a lock holds is asked
-with a hit on the same key at a rate of one request per 10 µs, which GCRA allows exactly when
-the TAT is past (and then moves it by 10 µs, i.e. not at all): the limiter needs no other
-operation than ``hit``.
+A lock is one more key, ``signin:lock:{acct|addr}:...``, set by a hit of one emission
+interval of ``lock_seconds`` (its TAT becomes the end of the lock; a bucket of two, so that
+what asking left on the key never stops it). Whether a lock holds is asked
+with a hit on the same key at a rate of a million requests a second (one per µs, a burst of a
+second), which GCRA allows exactly when the TAT is less than a second ahead (the lock is over,
+to the second) and which then moves the TAT by 1 µs: asking never makes a lock, so the limiter
+needs no other operation than ``hit``.
 
 Accounts are counted by the email as typed (lowercased), whether or not it has an account,
 so a lock tells nothing about which emails exist. While a lock holds every attempt is
@@ -38,7 +40,7 @@ __all__ = ["SignInGuard", "SignInPolicy"]
 log = logging.getLogger(__name__)
 
 #: Asks whether a lock holds (see the module docstring).
-_PROBE = Rate(1, 0.00001)
+_PROBE = Rate(1_000_000, 1.0)
 _ACCOUNT_PACE = Rate(5, 60.0)
 _ADDRESS_PACE = Rate(20, 60.0)
 
@@ -57,7 +59,7 @@ class SignInGuard:
         self._limiter = limiter
         self._metrics = metrics
         self._policy = policy
-        self._lock = Rate(1, policy.lock_seconds)
+        self._lock = Rate(2, 2 * policy.lock_seconds)
         self._failures = Rate(policy.max_failures, policy.lock_seconds)
         self._address_failures = Rate(policy.max_address_failures, policy.lock_seconds)
 

@@ -144,6 +144,15 @@ class Accounts(Database):
         )
         return rowcount(status) > 0
 
+    async def purge_agent_sessions(self, at: datetime, limit: int) -> int:
+        status = await self._execute(
+            "DELETE FROM agent_sessions WHERE id IN (SELECT id FROM agent_sessions"
+            " WHERE expires_at <= $1 OR revoked_at <= $1 LIMIT $2 FOR UPDATE SKIP LOCKED)",
+            at,
+            limit,
+        )
+        return rowcount(status)
+
     async def revoke_agent_sessions(self, agent_id: str, at: datetime) -> int:
         status = await self._execute(
             "UPDATE agent_sessions SET revoked_at = $2 WHERE agent_id = $1 AND revoked_at IS NULL",

@@ -159,6 +159,16 @@ class Accounts(Database):
         )
         return revoked > 0
 
+    async def purge_agent_sessions(self, at: datetime, limit: int) -> int:
+        cursor = await self._write(
+            lambda c: c.execute(
+                "DELETE FROM agent_sessions WHERE id IN (SELECT id FROM agent_sessions"
+                " WHERE expires_at <= ? OR revoked_at <= ? LIMIT ?)",
+                (ts(at), ts(at), limit),
+            )
+        )
+        return int(cursor.rowcount)
+
     async def revoke_agent_sessions(self, agent_id: str, at: datetime) -> int:
         revoked: int = await self._write(
             lambda c: (

@@ -121,6 +121,25 @@ class AccountContract:
             assert await store.find_agent_session(session.token_hash, now()) is None
         assert await store.find_agent_session(theirs.token_hash, now()) is not None
 
+    async def test_account_sessions_purged_once_expired_or_revoked(self, store: Store) -> None:
+        """purge_agent_sessions deletes ended sessions only, at most ``limit`` at a time."""
+        org = await add_org(store)
+        agent = agent_row(org.id)
+        await store.create_agent(agent)
+        at = now()
+        live = _session(agent.id, org.id)
+        expired = [
+            _session(agent.id, org.id, expires_at=at - timedelta(seconds=1)) for _ in range(2)
+        ]
+        revoked = _session(agent.id, org.id)
+        for session in (live, *expired, revoked):
+            await store.create_agent_session(session)
+        await store.revoke_agent_session(revoked.id, at)
+        assert await store.purge_agent_sessions(at, 2) == 2
+        assert await store.purge_agent_sessions(at, 10) == 1
+        assert await store.purge_agent_sessions(at, 10) == 0
+        assert await store.find_agent_session(live.token_hash, at) is not None
+
     async def test_account_role_is_stored_and_updated(self, store: Store) -> None:
         """An agent's role is kept by create_agent and changed by update_agent."""
         org = await add_org(store)

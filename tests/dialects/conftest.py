@@ -176,3 +176,15 @@ def world(tmp_path: Path, image_server: ImageServer) -> Iterator[World]:
     app = create_app(dialect_settings(database_url))
     with TestClient(app, raise_server_exceptions=False) as client:
         yield build_world(client, database_url)
+
+
+def livechatai_bots(world: World) -> dict[str, str]:
+    """A knowledge bot of each org (LiveChatAI's agents): ``bot_id``, ``other_bot_id``."""
+    ours = world.api("POST", "/v1/bots", json={"name": "Helper", "kind": "knowledge"})
+    theirs = world.client.post(
+        "/v1/bots",
+        json={"name": "Theirs", "kind": "knowledge"},
+        headers=bearer(world.other.api_key),
+    )
+    assert theirs.status_code == 201, theirs.text
+    return {"bot_id": ours["id"], "other_bot_id": theirs.json()["id"]}

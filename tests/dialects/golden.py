@@ -15,6 +15,13 @@ no key more). Values in expectations may be:
   ``"<digits>"``, ``"<int>"``: any value of that form. A ``<timestamp>`` has the one wire form
   of every chatgate surface, as in the vendors' own examples: RFC 3339 in UTC with exactly
   three fractional digits and ``Z`` (``2025-12-10T19:27:02.941Z``).
+
+A ``before`` step's ``save`` names values of its answer by key, or by a dotted path
+(``data.conversationId``). A streamed answer (``text/event-stream``) is expected as
+``"events": [{"event", "data"}]`` instead of ``"body"``; ``{"event": "delta*", "text": T}``
+stands for one or more ``delta`` events, indexed 0, 1, 2..., whose texts join to ``T`` (how a
+bot cuts its answer into chunks is its own business). ``after`` requests run once the case's
+answer is checked, each with its own ``expect``: what the other surfaces show.
 """
 
 from __future__ import annotations
@@ -28,7 +35,7 @@ import orjson
 
 from tests.instants import WIRE_INSTANT
 
-__all__ = ["Case", "load_cases", "match", "substitute"]
+__all__ = ["Case", "load_cases", "match", "match_events", "parse_events", "pick", "substitute"]
 
 GOLDEN = Path(__file__).parent / "golden"
 _VAR = re.compile(r"{(\w+)}")
@@ -55,6 +62,8 @@ class Case:
     settings: dict[str, Any] = field(default_factory=dict)
     #: Messages the visitor sends before the request (to fill a quota, say).
     visitor_messages: int = 0
+    #: Requests after the case's own, each with what it must answer.
+    after: list[dict[str, Any]] = field(default_factory=list)
 
 
 def load_cases(dialect: str) -> list[Case]:
@@ -95,3 +104,41 @@ def match(actual: Any, expected: Any, path: str = "$") -> None:
         )
     else:
         assert actual == expected, f"{path}: {actual!r} != {expected!r}"
+
+
+def pick(document: Any, path: str) -> Any:
+    """The value at a dotted ``path`` of ``document`` (``data.conversationId``)."""
+    for key in path.split("."):
+        document = document[key]
+    return document
+
+
+def parse_events(text: str) -> list[dict[str, Any]]:
+    """Server-Sent Events as ``{"event", "data"}``, ``data`` decoded as JSON."""
+    events = []
+    for block in text.split("\n\n"):
+        if not block.strip():
+            continue
+        fields = dict(line.split(": ", 1) for line in block.split("\n"))
+        events.append({"event": fields["event"], "data": orjson.loads(fields["data"])})
+    return events
+
+
+def match_events(actual: list[dict[str, Any]], expected: list[dict[str, Any]]) -> None:
+    """Assert the stream ``actual`` is ``expected`` (``delta*``: see the module docstring)."""
+    at = 0
+    for i, want in enumerate(expected):
+        if want["event"] == "delta*":
+            deltas = []
+            while at < len(actual) and actual[at]["event"] == "delta":
+                deltas.append(actual[at]["data"])
+                at += 1
+            assert deltas, f"events[{i}]: no delta at {actual[at:]!r}"
+            assert [d["index"] for d in deltas] == list(range(len(deltas))), deltas
+            assert all(set(d) == {"index", "text"} and d["text"] for d in deltas), deltas
+            match("".join(d["text"] for d in deltas), want["text"], f"events[{i}].text")
+            continue
+        assert at < len(actual), f"events[{i}]: the stream ended before {want!r}"
+        match(actual[at], want, f"events[{i}]")
+        at += 1
+    assert at == len(actual), f"events past the expected ones: {actual[at:]!r}"

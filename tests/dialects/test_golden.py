@@ -12,10 +12,24 @@ from starlette.testclient import TestClient
 
 from gateway.app import create_app
 from protocol.encoding import format_instant
-from tests.dialects.conftest import ImageServer, build_world, dialect_settings, png
-from tests.dialects.golden import Case, load_cases, match, substitute
+from tests.dialects.conftest import (
+    ImageServer,
+    build_world,
+    dialect_settings,
+    livechatai_bots,
+    png,
+)
+from tests.dialects.golden import (
+    Case,
+    load_cases,
+    match,
+    match_events,
+    parse_events,
+    pick,
+    substitute,
+)
 
-DIALECTS = ("bland", "pingback", "awardee")
+DIALECTS = ("bland", "pingback", "awardee", "livechatai")
 CASES = [(dialect, case) for dialect in DIALECTS for case in load_cases(dialect)]
 
 
@@ -55,11 +69,13 @@ def test_golden(dialect: str, case: Case, tmp_path: Path, image_server: ImageSer
             "base": "http://testserver",
             "missing_id": "00000000-0000-4000-8000-000000000000",
         }
+        if dialect == "livechatai":
+            variables.update(livechatai_bots(world))
         for step in case.before:
             response = _send(client, substitute(step["request"], variables))
             assert response.status_code < 300, response.text
             for name, key in step.get("save", {}).items():
-                variables[name] = response.json()[key]
+                variables[name] = pick(_document(response), key)
         request = substitute(case.request, variables)
         response = _send(client, request)
         # "repeat_until": send again (at most 100 times) until the expected status comes.
@@ -74,7 +90,27 @@ def test_golden(dialect: str, case: Case, tmp_path: Path, image_server: ImageSer
             match(response.headers[name], value, f"header {name}")
         for name in expect.get("absent_headers", []):
             assert name not in response.headers, f"unexpected header {name}"
+        _check(response, expect)
+        for step in case.after:
+            later = _send(client, substitute(step["request"], variables))
+            wanted = substitute(step["expect"], variables)
+            assert later.status_code == wanted["status"], later.text
+            _check(later, wanted)
+
+
+def _check(response: Any, expect: dict[str, Any]) -> None:
+    if "events" in expect:
+        assert response.headers["content-type"].startswith("text/event-stream"), response.text
+        match_events(parse_events(response.text), expect["events"])
+    else:
         match(response.json(), expect["body"])
+
+
+def _document(response: Any) -> Any:
+    """The answer's JSON, or of a stream the data of its last event."""
+    if response.headers.get("content-type", "").startswith("text/event-stream"):
+        return parse_events(response.text)[-1]["data"]
+    return response.json()
 
 
 def _send(client: TestClient, request: dict[str, Any]) -> Any:

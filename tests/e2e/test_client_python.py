@@ -11,6 +11,8 @@ import httpx2 as httpx
 import pytest
 
 from bench.services import free_port
+from gateway.app import create_app
+from gateway.bot.answers import Text
 from gateway.client import (
     Backoff,
     Client,
@@ -19,10 +21,13 @@ from gateway.client import (
     ConversationCreated,
     ConversationUpdated,
     Event,
+    MessageDelta,
     NewMessage,
     Typing,
 )
 from gateway.handlers.orgs import OrgCredentials
+from gateway.settings import Settings
+from tests.bots import Gate, Scripted, live_gateway
 from tests.processes import gateway_process
 from tests.support import api, new_org, timeout
 from tests.wsproxy import WsProxy, ws_proxy
@@ -253,3 +258,51 @@ async def test_client_inbox_and_a_second_connect_after_aclose(
     await client.connect()
     assert stored(await take(client, 1)) == [(2, "two")]
     await client.aclose()
+
+
+async def test_client_passes_a_streamed_answer_and_its_end_through(
+    settings: Settings, database_url: str
+) -> None:
+    """A bot's turn reaches the client as typing, ``MessageDelta`` pieces and the stored
+    ``NewMessage`` under the deltas' message_id; a takeover mid-answer ends the next stream
+    with a terminal delta (``done``, ``control_lost``)."""
+    gate = Gate()
+    scripted = Scripted(
+        {"When do you open?": [Text("We open "), Text("at 9.")], "And Sunday?": [Text("Let"), gate]}
+    )
+    with live_gateway(create_app(settings, answerers=scripted.factory)) as gw:
+        org = await new_org(database_url, "Acme")
+        async with httpx.AsyncClient(base_url=gw.url, timeout=timeout(30)) as http:
+            bot = await api(http, "POST", "/v1/bots", org.api_key, json={"name": "Helper"})
+            widget = f"/v1/widgets/{org.widget_id}"
+            await api(http, "PATCH", widget, org.api_key, json={"bot_id": bot["id"]})
+            token, cid = await visitor(http, org)
+            async with Client(gw.url, token, codec="msgpack") as client:
+                await client.subscribe(cid)
+                await client.send(cid, "When do you open?")
+                events = await take(client, 6)
+                shown = [type(e).__name__ for e in events]
+                streamed = ["Typing", "MessageDelta", "MessageDelta", "NewMessage", "Typing"]
+                assert shown == ["NewMessage", *streamed]
+                deltas = [e for e in events if isinstance(e, MessageDelta)]
+                answer = events[4]
+                assert isinstance(answer, NewMessage) and answer.message["role"] == "bot"
+                assert [d.text for d in deltas] == ["We open ", "at 9."]
+                assert {d.message_id for d in deltas} == {answer.message["id"]}
+                assert answer.message["content"] == "We open at 9."
+
+                await client.send(cid, "And Sunday?")
+                first = [e for e in await take(client, 3) if isinstance(e, MessageDelta)]
+                assert [d.text for d in first] == ["Let"]
+                path = f"/v1/conversations/{cid}"
+                await api(http, "PATCH", path, token, json={"status": "agent_requested"})
+                await api(http, "POST", f"{path}/messages", org.api_key, json={"content": "Ada"})
+                end = None
+                async with asyncio.timeout(timeout(15)):
+                    async for event in client.events():
+                        if isinstance(event, MessageDelta) and event.done:
+                            end = event
+                            break
+                gate.open()
+                assert end is not None and end.reason == "control_lost"
+                assert end.message_id == first[0].message_id

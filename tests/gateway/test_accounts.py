@@ -11,6 +11,7 @@ import httpx2 as httpx
 import pytest
 from starlette.testclient import TestClient
 
+from bench.services import RedisServer
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.support import OrgCredentials, SocketClient, bearer, live_server, new_org
@@ -387,8 +388,81 @@ async def test_accounts_socket_token_from_the_session_works_on_the_socket(settin
                     "message.send", conversation_id=conversation, content="Hello from Ana"
                 )
                 assert sent["sender_id"] == agent["id"]
+                # Disabling the agent closes the socket its session's token opened.
+                await http.patch(
+                    f"/v1/agents/{agent['id']}",
+                    json={"status": "disabled"},
+                    headers=bearer(org.api_key),
+                )
+                assert await socket.wait_closed() == 4003
             finally:
                 await socket.aclose()
             http.cookies.clear()
             refused = await http.post("/v1/auth/socket-token", headers=bearer(org.api_key))
             assert refused.status_code == 403
+
+
+@pytest.fixture
+def redis_server(redis_binaries: None) -> Iterator[RedisServer]:
+    server = RedisServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+async def test_accounts_lock_holds_on_every_gateway_through_redis(
+    redis_server: RedisServer, postgres_url: str
+):
+    """Wrong passwords spread over two gateways sharing Redis lock the account on both; a
+    session made on one works on the other, and signing out there ends it everywhere."""
+    settings = Settings(
+        database_url=postgres_url,
+        secret_key="test-secret-key-of-decent-length!",
+        redis_url=redis_server.url,
+        sign_in_max_failures=3,
+    )
+    org = await new_org(postgres_url, "Acme")
+    with (
+        live_server(create_app(settings)) as first,
+        live_server(create_app(settings)) as second,
+    ):
+        async with httpx.AsyncClient(base_url=first) as one, httpx.AsyncClient() as two:
+            invited = await one.post(
+                "/v1/agents/invitations",
+                json={"email": "ana@acme.example", "role": "admin"},
+                headers=bearer(org.api_key),
+            )
+            accept = {"token": invited.json()["token"], "name": "Ana", "password": PASSWORD}
+            assert (await one.post("/v1/auth/accept-invitation", json=accept)).status_code == 201
+            signed = await one.post(
+                "/v1/auth/sign-in", json={"email": "ana@acme.example", "password": PASSWORD}
+            )
+            assert signed.status_code == 200
+            cookies = {"Cookie": f"chatgate_session={one.cookies['chatgate_session']}"}
+            me = await two.get(f"{second}/v1/auth/me", headers=cookies)
+            assert me.json()["agent"]["role"] == "admin"
+            for n in range(3):
+                wrong = await (one if n % 2 else two).post(
+                    f"{first if n % 2 else second}/v1/auth/sign-in",
+                    json={"email": "ana@acme.example", "password": "wrong password"},
+                )
+                assert wrong.status_code == 401
+            for base in (first, second):
+                locked = await two.post(
+                    f"{base}/v1/auth/sign-in",
+                    json={"email": "ana@acme.example", "password": PASSWORD},
+                )
+                assert locked.status_code == 429
+                assert locked.json()["error"]["details"]["reason"] == "locked"
+            csrf = {
+                **cookies,
+                "Cookie": cookies["Cookie"] + "; chatgate_csrf=" + me.json()["csrf_token"],
+            }
+            out = await two.post(
+                f"{second}/v1/auth/sign-out",
+                json={},
+                headers={**csrf, "X-CSRF-Token": me.json()["csrf_token"]},
+            )
+            assert out.status_code == 200, out.text
+            assert (await one.get("/v1/auth/me")).status_code == 401

@@ -7,7 +7,9 @@ import uuid
 
 from starlette.testclient import TestClient
 
+from gateway.app import create_app
 from gateway.handlers.orgs import OrgCredentials
+from gateway.settings import Settings
 from protocol.administration import DEFAULT_HANDOFF_PHRASES
 from tests.support import bearer
 
@@ -194,3 +196,43 @@ def test_conversation_records_its_bot(client: TestClient, org: OrgCredentials) -
     assert client.post("/v1/conversations", json={}, headers=key).json()["bot_id"] is None
     unknown = client.post("/v1/conversations", json={"bot_id": str(uuid.uuid4())}, headers=key)
     assert unknown.status_code == 404 and unknown.json()["error"]["details"] == {"path": "$.bot_id"}
+
+
+def test_llm_bot_base_url_defaults_to_the_gateways_and_is_vetted(
+    database_url: str, org: OrgCredentials
+) -> None:
+    """Without CHATGATE_LLM_BASE_URL an llm bot must name its base_url; with it, it may
+    leave it out (null: the gateway's). A loopback base_url is refused unless
+    CHATGATE_LLM_ALLOWED_HOSTS allows the host."""
+    key = bearer(org.api_key)
+    local = {"model": "m", "base_url": "http://127.0.0.1:11434/v1"}
+    settings = Settings(
+        database_url=database_url,
+        secret_key="test-secret-key-of-decent-length!",
+        llm_base_url="https://models.example/v1",
+    )
+    with TestClient(create_app(settings)) as client:
+        bot = client.post(
+            "/v1/bots", json={"name": "AI", "kind": "llm", "llm": {"model": "m"}}, headers=key
+        )
+        assert bot.status_code == 201, bot.text
+        assert bot.json()["llm"]["base_url"] is None
+        refused = client.post(
+            "/v1/bots", json={"name": "AI", "kind": "llm", "llm": local}, headers=key
+        )
+        assert refused.status_code == 422
+        assert refused.json()["error"]["details"]["path"] == "$.llm.base_url"
+    allowing = Settings(
+        database_url=database_url,
+        secret_key="test-secret-key-of-decent-length!",
+        llm_allowed_hosts="127.0.0.1",
+    )
+    with TestClient(create_app(allowing)) as client:
+        alone = client.post(
+            "/v1/bots", json={"name": "AI", "kind": "llm", "llm": {"model": "m"}}, headers=key
+        )
+        assert alone.status_code == 422
+        assert alone.json()["error"]["details"]["path"] == "$.llm.base_url"
+        ok = client.post("/v1/bots", json={"name": "AI", "kind": "llm", "llm": local}, headers=key)
+        assert ok.status_code == 201, ok.text
+        assert ok.json()["llm"]["base_url"] == local["base_url"]

@@ -69,6 +69,8 @@ REFUSED_BY_STATE = {
     "PingbackSendMessage": ["422"],  # invalid_state, attachment_rejected
     "AwardeeSendMessage": ["400", "422"],  # invalid_state, invalid_payload
     "AwardeeUpdateConversation": ["400"],  # invalid_state
+    # invalid_request (Idempotency-Key with streaming); conversation_closed, invalid_image
+    "LiveChatAIAsk": ["400", "422"],
     "UpdateBot": ["422"],  # llm or webhook settings for a bot of another kind
     "ListArticles": ["422"],  # a cursor the gateway did not issue
     "ImportArticle": ["422"],  # page_rejected: the sink serves an image, not a page

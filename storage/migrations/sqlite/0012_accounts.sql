@@ -36,3 +36,4 @@ CREATE TABLE agent_sessions (
     revoked_at TEXT
 );
 CREATE INDEX agent_sessions_agent ON agent_sessions (agent_id);
+CREATE INDEX agent_sessions_expiry ON agent_sessions (expires_at);
