@@ -10,8 +10,6 @@ conversations. Anything else answers ``not_found``, exactly like an id that does
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import logging
 import uuid
 from collections.abc import Awaitable, Callable, Coroutine
@@ -19,7 +17,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-import orjson
 from msgspec import UNSET
 
 from gateway.core.auth import Principal, is_staff
@@ -28,6 +25,7 @@ from gateway.core.lifecycle import new_conversation, plan_end, plan_message, pla
 from gateway.core.publishing import EventPublisher
 from gateway.core.results import ConversationPage, MessagePage, ReadPosition, Sent
 from gateway.handlers.bots import bot_of_org
+from gateway.handlers.cursors import decode_cursor, encode_cursor
 from gateway.limits.policy import Limits
 from gateway.media.attachments import Attachments
 from protocol import commands as cmd
@@ -205,7 +203,7 @@ class ConversationHandlers:
 
     async def list_conversations(self, ctx: Context, c: cmd.ListConversations) -> ConversationPage:
         principal = ctx.require()
-        before = None if c.cursor is UNSET else _decode_cursor(c.cursor)
+        before = None if c.cursor is UNSET else decode_cursor(c.cursor)
         rows = await self._store.list_conversations(
             principal.org_id,
             status=None if c.status is UNSET else c.status.value,
@@ -214,7 +212,7 @@ class ConversationHandlers:
             limit=c.limit + 1,
         )
         page, more = rows[: c.limit], len(rows) > c.limit
-        cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
+        cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
         return ConversationPage(page, cursor)
 
     async def update_conversation(self, ctx: Context, c: cmd.UpdateConversation) -> Conversation:
@@ -519,22 +517,6 @@ def _new_contact(org_id: str, widget_id: str | None, contact: cmd.ContactInput) 
         metadata=contact.metadata,
         created_at=now(),
     )
-
-
-def _encode_cursor(created_at: datetime, conversation_id: str) -> str:
-    raw = orjson.dumps([created_at.isoformat(), conversation_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, conversation_id = orjson.loads(raw)
-        return datetime.fromisoformat(created_at), str(uuid.UUID(conversation_id))
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise GatewayError(
-            ErrorCode.VALIDATION_ERROR, "invalid cursor", details={"path": "$.cursor"}
-        ) from None
 
 
 def _quietly(hook: Callable[[Conversation], None], conversation: Conversation) -> None:

@@ -4,21 +4,17 @@ search a bot answers from (offered to staff to test it). API key only, like admi
 
 from __future__ import annotations
 
-import base64
-import binascii
 import uuid
-from datetime import datetime
 from typing import Any
 
-import orjson
 from msgspec import UNSET
 
 from gateway.core.access import admin_org
 from gateway.core.bus import Context
 from gateway.core.results import ArticlePage, Deleted, KnowledgeMatches
+from gateway.handlers.cursors import decode_cursor, encode_cursor
 from gateway.media.pages import PageReader
 from protocol import commands as cmd
-from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from storage.base import Store
 from storage.models import Article, now
@@ -40,10 +36,10 @@ class KnowledgeHandlers:
 
     async def list_page(self, ctx: Context, c: cmd.ListArticles) -> ArticlePage:
         org_id = admin_org(ctx)
-        before = None if c.cursor is UNSET else _decode_cursor(c.cursor)
+        before = None if c.cursor is UNSET else decode_cursor(c.cursor)
         rows = await self._store.list_articles(org_id, before=before, limit=c.limit + 1)
         page, more = rows[: c.limit], len(rows) > c.limit
-        cursor = _encode_cursor(page[-1].created_at, page[-1].id) if more else None
+        cursor = encode_cursor(page[-1].created_at, page[-1].id) if more else None
         return ArticlePage(page, cursor)
 
     async def get(self, ctx: Context, c: cmd.GetArticle) -> Article:
@@ -78,22 +74,3 @@ class KnowledgeHandlers:
 
     async def search(self, ctx: Context, c: cmd.SearchKnowledge) -> KnowledgeMatches:
         return KnowledgeMatches(await self._store.search_knowledge(admin_org(ctx), c.q, c.limit))
-
-
-def _encode_cursor(created_at: datetime, article_id: str) -> str:
-    raw = orjson.dumps([created_at.isoformat(), article_id])
-    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
-
-
-def _decode_cursor(cursor: str) -> tuple[datetime, str]:
-    try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        created_at, article_id = orjson.loads(raw)
-        at = datetime.fromisoformat(created_at)
-        if at.tzinfo is None:
-            raise ValueError("naive")
-        return at, str(uuid.UUID(article_id))
-    except (ValueError, TypeError, binascii.Error, orjson.JSONDecodeError):
-        raise GatewayError(
-            ErrorCode.VALIDATION_ERROR, "invalid cursor", details={"path": "$.cursor"}
-        ) from None
