@@ -16,8 +16,9 @@ documents state what validation enforces.
 
 Conversations, messages and files are defined here; org administration (sessions, tokens,
 widgets, agents, API keys, webhooks) in ``protocol.administration``, agent accounts in
-``protocol.accounts`` and the knowledge base in ``protocol.knowledge``, re-exported here so
-that every command is ``commands.X``; the field types they share are in ``protocol.fields``.
+``protocol.accounts``, bots in ``protocol.bots`` and the knowledge base in
+``protocol.knowledge``, re-exported here so that every command is ``commands.X``; the field
+types they share are in ``protocol.fields``.
 """
 
 from __future__ import annotations
@@ -43,14 +44,11 @@ from protocol.administration import (
     Appearance,
     CreateAgent,
     CreateApiKey,
-    CreateBot,
     CreateWebhook,
     CreateWidget,
     DeleteAgent,
-    DeleteBot,
     DeleteWebhook,
     GetAgent,
-    GetBot,
     GetWebhook,
     GetWebhookDelivery,
     GetWidget,
@@ -58,7 +56,6 @@ from protocol.administration import (
     IssueToken,
     ListAgents,
     ListApiKeys,
-    ListBots,
     ListWebhookDeliveries,
     ListWebhooks,
     ListWidgets,
@@ -69,10 +66,10 @@ from protocol.administration import (
     RotateWebhookSecret,
     RotateWidgetIdentitySecret,
     UpdateAgent,
-    UpdateBot,
     UpdateWebhook,
     UpdateWidget,
 )
+from protocol.bots import CreateBot, DeleteBot, GetBot, ListBots, UpdateBot
 from protocol.bounds import Metadata
 from protocol.fields import (
     END,

@@ -9,8 +9,8 @@ A handler has the shape ``async (ctx, command) -> result``; it never sees a Requ
 WebSocket.
 
 May import: ``gateway.core``, ``gateway.delivery``, ``gateway.media``, ``gateway.limits``,
-``gateway.presence``, ``gateway.settings``, ``storage``, ``protocol``. Must not import the transports
-(``gateway.http``, ``gateway.realtime``, ``gateway.dialects``): it publishes through the
+``gateway.presence``, ``gateway.settings``, ``storage``, ``protocol``. Must not import the
+transports (``gateway.http``, ``gateway.realtime``, ``gateway.dialects``): it publishes through the
 ``core.publishing.EventPublisher`` interface, which the app wires to ``realtime``.
 """
 

@@ -21,7 +21,7 @@ from gateway.delivery import signing
 from gateway.media.fetch import Fetcher
 from gateway.media.outbound import vet_url
 from protocol import commands as cmd
-from protocol.administration import BotWebhookInput, LlmChange
+from protocol.bots import BotWebhookInput, LlmChange
 from protocol.codes import ErrorCode
 from protocol.errors import GatewayError
 from storage.base import Store

@@ -10,7 +10,7 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.handlers.orgs import OrgCredentials
 from gateway.settings import Settings
-from protocol.administration import DEFAULT_HANDOFF_PHRASES
+from protocol.bots import DEFAULT_HANDOFF_PHRASES
 from tests.support import bearer
 
 LLM = {"base_url": "https://llm.example/v1", "model": "small", "api_key": "sk-very-secret"}
