@@ -43,7 +43,7 @@ def test_documents_openapi_describes_every_route(settings: Settings) -> None:
     """Every HTTP route of the app is in /openapi.json with its methods, and nothing else is."""
     app = create_app(settings)
     routed = {
-        (route.path, method.lower())
+        (re.sub(r"{(\w+):\w+}", r"{\1}", route.path), method.lower())  # OpenAPI has no converters
         for route in app.routes
         if isinstance(route, Route)
         for method in route.methods or ()
