@@ -1,8 +1,9 @@
 """Command handlers, one module per resource, and ``build_bus`` that registers them all.
 
 Lives here: conversations and messages (``conversations``), org administration, tokens and
-widget sessions (``admin``), agents' status and deletion (``agents``), the knowledge base
-(``knowledge``), org provisioning (``orgs``), and ``wiring.build_bus``.
+widget sessions (``admin``), agents' status and deletion (``agents``), contacts
+(``contacts``), the knowledge base (``knowledge``), org provisioning (``orgs``), and
+``wiring.build_bus``.
 A handler has the shape ``async (ctx, command) -> result``; it never sees a Request or a
 WebSocket.
 
