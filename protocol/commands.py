@@ -128,6 +128,7 @@ __all__ = [
     "EndConversation",
     "GetAgent",
     "GetArticle",
+    "GetContact",
     "GetConversation",
     "GetFile",
     "GetWebhook",
@@ -376,6 +377,16 @@ class ListViewers:
     conversation_id: UUID
 
 
+# -- contacts -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class GetContact:
+    """A contact of the org, for staff; a visitor may read only their own contact."""
+
+    contact_id: UUID
+
+
 # -- search -------------------------------------------------------------------------------
 
 
@@ -427,6 +438,7 @@ Command = (
     | SetViewing
     | ListPresence
     | ListViewers
+    | GetContact
     | SearchConversations
     | StoreUpload
     | GetFile

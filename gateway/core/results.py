@@ -29,6 +29,7 @@ __all__ = [
     "BotView",
     "ArticlePage",
     "AccountView",
+    "ContactView",
     "ConversationPage",
     "CreatedApiKey",
     "Deleted",
@@ -97,6 +98,23 @@ class WidgetSession:
     expires_at: datetime
     widget_id: str
     contact: Contact
+
+
+@dataclass(frozen=True, slots=True)
+class ContactView:
+    """A contact as ``GET /v1/contacts/{contact_id}`` shows it (its org is the caller's)."""
+
+    id: str
+    external_id: str | None
+    name: str | None
+    email: str | None
+    metadata: dict[str, Any]
+    created_at: datetime
+    widget_id: str | None
+
+    @classmethod
+    def of(cls, c: Contact) -> ContactView:
+        return cls(c.id, c.external_id, c.name, c.email, c.metadata, c.created_at, c.widget_id)
 
 
 @dataclass(frozen=True, slots=True)

@@ -30,8 +30,8 @@ from gateway.core.bus import Context
 from gateway.core.results import MessagePage, Sent
 from gateway.dialects.common import ErrorTable, VendorError, path_id
 from gateway.http.responses import json_response
-from gateway.http.routes import json_object, query_of, serve
 from gateway.http.services import http_services
+from gateway.http.serving import json_object, query_of, serve
 from gateway.limits.policy import rate_limit_headers
 from protocol import commands as cmd, fields
 from protocol.codes import ErrorCode

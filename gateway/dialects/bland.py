@@ -26,8 +26,8 @@ from starlette.routing import Route
 from gateway.core.bus import Context
 from gateway.dialects.common import ErrorTable, VendorError, ended, path_id
 from gateway.http.responses import json_response
-from gateway.http.routes import json_object, serve
 from gateway.http.services import HttpServices, http_services
+from gateway.http.serving import json_object, serve
 from gateway.limits.policy import rate_limit_headers
 from protocol import commands as cmd, fields
 from protocol.codes import ErrorCode

@@ -2,9 +2,9 @@
 
 Lives here: conversations and messages (``conversations``), org administration, tokens and
 widget sessions (``admin``), agents' status and deletion (``agents``), agent accounts and
-sign-in (``accounts``, ``auth``), bots (``bots``), the knowledge base (``knowledge``),
-presence and viewers (``presence``), conversation search (``search``), org provisioning
-(``orgs``), page cursors (``cursors``), and ``wiring.build_bus``.
+sign-in (``accounts``, ``auth``), bots (``bots``), contacts (``contacts``), the knowledge base
+(``knowledge``), presence and viewers (``presence``), conversation search (``search``), org
+provisioning (``orgs``), page cursors (``cursors``), and ``wiring.build_bus``.
 A handler has the shape ``async (ctx, command) -> result``; it never sees a Request or a
 WebSocket.
 

@@ -10,6 +10,7 @@ from gateway.handlers.admin import AdminHandlers
 from gateway.handlers.agents import AgentHandlers
 from gateway.handlers.auth import AccountHandlers
 from gateway.handlers.bots import BotHandlers
+from gateway.handlers.contacts import ContactHandlers
 from gateway.handlers.conversations import ConversationHandlers
 from gateway.handlers.knowledge import KnowledgeHandlers
 from gateway.handlers.presence import PresenceHandlers
@@ -61,6 +62,7 @@ def build_bus(
     bus.register(cmd.ListPresence, present.list_presence)
     bus.register(cmd.ListViewers, present.list_viewers)
     bus.register(cmd.SearchConversations, SearchHandlers(store).search)
+    bus.register(cmd.GetContact, ContactHandlers(store).get_contact)
     bus.register(cmd.OpenWidgetSession, admin.open_widget_session)
     bus.register(cmd.IssueToken, admin.issue_token)
     bus.register(cmd.CreateWidget, admin.create_widget)

@@ -1,6 +1,8 @@
 """The HTTP surface: the native REST API, files, OpenAPI, operations endpoints.
 
-Lives here: the ``/v1`` routes, declared once in ``routes.OPERATIONS`` (``routes``), file
+Lives here: the ``/v1`` routes, declared once in ``routes.OPERATIONS`` (``routes``), how a
+request to a route is served: credentials, limits, body, idempotency, errors, the command
+(``serving``), one route per path (``routing``), the session cookies (``sessions``), file
 upload and download (``files``), the OpenAPI document and ``/docs`` page (``openapi``),
 ``/healthz``, ``/readyz`` and ``/metrics`` (``operations``), the request-id and
 no-stack-trace middleware (``middleware``), the allowed ``Host`` names (``hosts``), JSON and

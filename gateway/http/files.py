@@ -21,8 +21,8 @@ from starlette.routing import Route
 
 from gateway.core.bus import Context
 from gateway.http.responses import json_response
-from gateway.http.routes import serve
 from gateway.http.services import http_services
+from gateway.http.serving import serve
 from gateway.media.attachments import serving_headers
 from protocol import commands as cmd
 from protocol.codes import ErrorCode

@@ -254,6 +254,7 @@ _TAGS: Final = {
     "presence": "Agents online, away or offline, and who is viewing a conversation "
     "(docs/protocol.md, Presence)",
     "search": "Search conversations by contact and message text (docs/api.md, Search)",
+    "contacts": "Who a visitor is: name, email, metadata (staff; docs/api.md, Contacts)",
     "knowledge": "The knowledge base bots answer from: articles, imported pages, a test search"
     " (API key or admin agent; docs/knowledge.md)",
 }

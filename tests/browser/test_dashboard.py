@@ -24,7 +24,7 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect
 from bench.services import RedisServer, free_port
 from gateway.handlers.orgs import OrgCredentials
 from tests.browser.conftest import DOCS, UPDATE_SCREENSHOTS, PageServer, run_async, until
-from tests.browser.test_widget import article, open_widget, send
+from tests.browser.test_widget import IDENTIFY, article, open_widget, send, user_hash
 from tests.processes import chatgate
 from tests.support import bearer, new_org, timeout
 
@@ -234,7 +234,14 @@ def test_dashboard_two_agents_on_two_nodes(
     join(bo, two, token, "Bo")  # on the other node
     ana.get_by_role("link", name="Inbox").click()
 
+    # The shop knows who is signed in: the agents see her name (GET /v1/contacts/{id}).
+    secret = ok(api.post(f"/v1/widgets/{org.widget_id}/identity-secret"))["identity_secret"]
     visitor.goto(shop.url(org.widget_id))
+    visitor.wait_for_function(
+        "() => window.Chatgate && typeof window.Chatgate.version === 'string'"
+    )
+    who = {"external_id": "u-7", "name": "Grace Hopper", "user_hash": user_hash(secret, "u-7")}
+    assert visitor.evaluate(IDENTIFY, who) == "identified"
     open_widget(visitor)
     send(visitor, "Hello, where is my order?")
     for page in (ana, bo):
@@ -246,7 +253,9 @@ def test_dashboard_two_agents_on_two_nodes(
     for page in (ana, bo):
         expect(page.locator(f"[data-conversation='{cid}']")).to_contain_text("Waiting")
 
+    expect(bo.locator(f"[data-conversation='{cid}']")).to_contain_text("Grace Hopper")
     bo.locator(f"[data-conversation='{cid}']").click()
+    expect(bo.get_by_role("heading", name="Grace Hopper", level=1)).to_be_visible()
     ana.locator(f"[data-conversation='{cid}']").click()
     expect(bo.get_by_role("main").get_by_text("Ana is viewing")).to_be_visible()
     expect(bo).to_have_title("chatgate")

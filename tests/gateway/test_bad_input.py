@@ -72,6 +72,7 @@ def test_bad_input_rest_sweep(client: TestClient, org: OrgCredentials) -> None:
         "webhook_id": webhook["id"],
         "delivery_id": "dlv_unknown",
         "article_id": article["id"],
+        "contact_id": org.org_id,  # a well-formed id of no contact
     }
     requests = 0
     for op in OPERATIONS:

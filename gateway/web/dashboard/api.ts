@@ -12,6 +12,7 @@ import {
   type FetchResponse,
   RestClient,
 } from "../sdk/index.js";
+import type { Contact } from "./contacts.js";
 
 export type AgentRole = "admin" | "agent";
 
@@ -122,6 +123,10 @@ export class Api {
 
   search(q: string, limit = 20): Promise<{ data: SearchHit[]; next_cursor: string | null }> {
     return this.request("GET", "/v1/search", { query: { q, limit } });
+  }
+
+  contact(id: string): Promise<Contact> {
+    return this.request("GET", `/v1/contacts/${encodeURIComponent(id)}`);
   }
 
   agents(): Promise<{ data: Agent[] }> {

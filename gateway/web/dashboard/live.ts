@@ -17,6 +17,7 @@ import {
 } from "../sdk/index.js";
 import type { Api, Me } from "./api.js";
 import { ACTIVE, type Filters, Inbox } from "./inbox.js";
+import { Contacts } from "./contacts.js";
 import { Notifier } from "./notify.js";
 import { ReadPositions } from "./positions.js";
 
@@ -46,6 +47,8 @@ export class Live {
   readonly inbox: Inbox;
   readonly positions: ReadPositions;
   readonly notifier: Notifier;
+  /** Who the visitors are, read once each (the inbox rows shown, the conversation open). */
+  readonly contacts: Contacts;
   filters: Filters = { status: "active", assignee: "all" };
   state: ConnectionState = "idle";
   everOpen = false;
@@ -69,6 +72,10 @@ export class Live {
     this.positions = new ReadPositions(me.id);
     this.inbox = new Inbox(this.positions.all());
     this.notifier = new Notifier();
+    this.contacts = new Contacts(
+      (id) => api.contact(id),
+      () => this.changed(),
+    );
     this.chat = new Chatgate({
       url: api.baseUrl,
       token: () => api.socketToken(),
@@ -191,7 +198,9 @@ export class Live {
     if (message.role === "visitor") this.typers.get(id)?.delete("visitor");
     else if (message.sender_id !== null) this.typers.get(id)?.delete(message.sender_id);
     if (news) {
-      const name = this.inbox.get(id)?.contactName ?? "Visitor";
+      const entry = this.inbox.get(id);
+      const name =
+        this.contacts.nameOf(entry?.conversation.contact_id) ?? entry?.contactName ?? "Visitor";
       this.notifier.notify(`New message from ${name}`, message.content, () => this.open(id));
     }
     this.changed();

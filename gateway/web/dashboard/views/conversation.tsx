@@ -23,6 +23,8 @@ export function ConversationView({ live, id, onProblem }: Props) {
   const fail = (error: unknown): void => onProblem(problemText(error));
   const viewing = live.viewing(id);
   const typing = live.typing(id);
+  const contactId = conversation?.contact_id ?? null;
+  useEffect(() => live.contacts.want([contactId]), [live, contactId]);
 
   if (conversation === undefined) {
     return (
@@ -31,7 +33,7 @@ export function ConversationView({ live, id, onProblem }: Props) {
       </main>
     );
   }
-  const title = entry?.contactName ?? "Visitor";
+  const title = live.contacts.nameOf(contactId) ?? entry?.contactName ?? "Visitor";
   return (
     <main class="conversation" aria-labelledby="conversation-title">
       <header class="conversation-head">
@@ -233,8 +235,10 @@ function File({ live, attachment }: { live: Live; attachment: Attachment }) {
 }
 
 function Details({ conversation, live }: { conversation: Conversation; live: Live }) {
-  const contact = (conversation as Conversation & { contact?: Record<string, unknown> | null })
-    .contact;
+  // The contact as read (GET /v1/contacts/{id}), else what the conversation carries.
+  const contact: Record<string, unknown> | null | undefined =
+    (live.contacts.get(conversation.contact_id) as Record<string, unknown> | undefined) ??
+    (conversation as Conversation & { contact?: Record<string, unknown> | null }).contact;
   const rows: [string, string][] = [];
   if (contact) {
     for (const key of ["name", "email", "external_id"]) {

@@ -1,6 +1,6 @@
 /** The inbox column: filters, search (`GET /v1/search`), and the conversations, live. */
 
-import { useState } from "preact/hooks";
+import { useEffect, useState } from "preact/hooks";
 import type { SearchHit } from "../api.js";
 import type { AssigneeFilter, InboxEntry, StatusFilter } from "../inbox.js";
 import type { Live } from "../live.js";
@@ -36,6 +36,9 @@ export function InboxList({ live, openId, navigate }: Props) {
   const filters = live.filters;
   const entries = live.inbox.list(filters, live.me.id);
   const counts = live.inbox.counts(live.me.id, filters.assignee);
+  // The contacts of the rows shown, each read once (live.contacts keeps them).
+  const shownContacts = entries.map((e) => e.conversation.contact_id ?? "").join(",");
+  useEffect(() => live.contacts.want(shownContacts.split(",")), [live, shownContacts]);
 
   const search = (event: Event): void => {
     event.preventDefault();
@@ -216,7 +219,7 @@ function Item({
         }}
       >
         <span class="line">
-          <strong>{entry.contactName ?? "Visitor"}</strong>
+          <strong>{live.contacts.nameOf(c.contact_id) ?? entry.contactName ?? "Visitor"}</strong>
           <time dateTime={new Date(entry.activity).toISOString()}>{shortTime(entry.activity)}</time>
         </span>
         <span class="line">
