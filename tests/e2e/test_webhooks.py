@@ -265,7 +265,9 @@ async def test_webhooks_a_killed_gateway_delivers_after_restart(
 ) -> None:
     """Deliveries still pending when the process is SIGKILLed go out once it is back."""
     database = f"sqlite:///{tmp_path}/chatgate.db"
-    env = process_env(CHATGATE_WEBHOOK_RETRY_SCHEDULE="0,0.2,2,2")
+    # Two quick tries, then 5 s apart: a delivery is dead only after its fifth try, some 15 s
+    # after its second, so a slow machine cannot kill one before the gateway is killed.
+    env = process_env(CHATGATE_WEBHOOK_RETRY_SCHEDULE="0,0.2,5,5,5")
     org = await new_org(database, "Acme")
     hooks.status = 503
     async with gateway_process(tmp_path / "first", "--database-url", database, env=env) as gw:
@@ -281,7 +283,7 @@ async def test_webhooks_a_killed_gateway_delivers_after_restart(
                     json={"content": f"m{i}", "role": "bot"},
                 )
             await eventually(lambda: len(hooks.requests) >= 10, 10)  # two failed tries each
-        gw.kill()  # the third tries are due in 2 s
+        gw.kill()  # the third tries are due about 5 s after the second
         await gw.process.wait()
     hooks.status = 200
     assert not hooks.accepted()
