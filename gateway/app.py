@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 import secrets
 from collections.abc import AsyncIterator, Callable
@@ -292,10 +293,7 @@ def create_app(
                 *rest_routes(),
                 *file_routes(),
                 *dialect_routes(),
-                *operations_routes(
-                    openapi_document(chatgate_version(), dialect_sections),
-                    asyncapi_document(chatgate_version()),
-                ),
+                *operations_routes(*_documents(chatgate_version())),
             ]
         ),
         *asset_routes(web_dist),
@@ -309,6 +307,14 @@ def create_app(
         exception_handlers={HTTPException: http_exception_handler},
         lifespan=_refusing(lifespan),
     )
+
+
+@functools.cache
+def _documents(version: str) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The OpenAPI and AsyncAPI documents, built once per process: they describe the code,
+    not the settings, and building them walks every command's type (about half a second).
+    The routes only read them."""
+    return openapi_document(version, dialect_sections), asyncapi_document(version)
 
 
 def _accounts(
