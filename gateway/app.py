@@ -126,6 +126,7 @@ def create_app(
     broker: Broker | None = None,
     store: Store | None = None,
     answerers: AnswererFactory | None = None,
+    limiter: RateLimiter | None = None,
 ) -> GatewayApp:
     """Build the gateway app.
 
@@ -136,6 +137,8 @@ def create_app(
         store: a store the caller started and will close; default: opened from
             ``settings.database_url`` and closed with the app.
         answerers: what answers for a bot (``gateway.bot.kinds``); default: each kind's own.
+        limiter: the rate limiter every budget draws on (started and closed by the app);
+            default: in process, or Redis with ``settings.redis_url``.
     """
     settings = settings or Settings.from_env()
 
@@ -172,11 +175,11 @@ def create_app(
             stack.push_async_callback(attachments.aclose)
             pages = PageReader(_page_policy(settings))
             stack.push_async_callback(pages.aclose)
-            limiter = create_rate_limiter(settings.redis_url)
-            await limiter.start()
-            stack.push_async_callback(limiter.aclose)
-            limits = Limits(limiter, _budgets(settings), metrics)
-            accounts = _accounts(settings, the_store, limiter, metrics, secret)
+            the_limiter = limiter or create_rate_limiter(settings.redis_url)
+            await the_limiter.start()
+            stack.push_async_callback(the_limiter.aclose)
+            limits = Limits(the_limiter, _budgets(settings), metrics)
+            accounts = _accounts(settings, the_store, the_limiter, metrics, secret)
             admin = AdminHandlers(the_store, authenticator, settings, outbound, limits)
             publisher = Publisher(the_broker)
             node = await nodes.register(

@@ -15,6 +15,7 @@ from starlette.testclient import TestClient
 from bench.services import RedisServer
 from gateway.app import create_app
 from gateway.handlers.orgs import OrgCredentials
+from gateway.limits.memory import MemoryRateLimiter
 from gateway.settings import Settings
 from tests.support import SocketClient, api, bearer, live_server, new_org, timeout
 
@@ -27,8 +28,12 @@ PROXY = ("10.0.0.2", 40000)
 def gateway(
     database_url: str, peer: tuple[str, int] = ("testclient", 50000), **settings: Any
 ) -> Iterator[tuple[TestClient, OrgCredentials]]:
-    """The app in process, its requests coming from ``peer``, and an org."""
-    app = create_app(Settings(database_url=database_url, secret_key=SECRET, **settings))
+    """The app in process, its requests coming from ``peer``, and an org. Its limiter's clock
+    stands still, so no budget refills while a test spends it, however slow the machine."""
+    limiter = MemoryRateLimiter(clock=lambda: 1_000.0)
+    app = create_app(
+        Settings(database_url=database_url, secret_key=SECRET, **settings), limiter=limiter
+    )
     with TestClient(app, raise_server_exceptions=False, client=peer) as client:
         yield client, asyncio.run(new_org(database_url, "Acme"))
 
