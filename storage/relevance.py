@@ -1,10 +1,11 @@
 """What a knowledge search looks for, and how sure it is of what it found, for every backend.
 
 A question never reaches a full-text engine as written: ``query_terms`` reduces it to plain
-terms (runs of letters and digits, lowercased, common English words left out, each once, at
-most ``MAX_TERMS``), so quotes, ``*``, ``NEAR``, ``-``, ``:``, ``&``, ``|``, ``!`` or
-parentheses are only ever separators, never operators. ``fts5_query`` and ``tsquery`` write
-those terms as the two engines' queries: any term may match (OR), each stemmed by the engine
+terms (``storage.fulltext.WORD`` runs of letters and digits, lowercased, common English words
+left out, each once, at most ``MAX_TERMS``), so quotes, ``*``, ``NEAR``, ``-``, ``:``, ``&``,
+``|``, ``!`` or parentheses are only ever separators, never operators.
+``storage.fulltext.fts5_any`` and ``tsquery_any`` write those terms as the two engines'
+queries: any term may match (OR), each stemmed by the engine
 (SQLite FTS5's ``porter`` tokenizer, PostgreSQL's ``english`` configuration).
 
 The engines' own ranks (bm25, ``ts_rank``) order the candidates they return but are not
@@ -17,22 +18,20 @@ article's title. ``rank`` orders candidates by that score, the engine's order br
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import snowballstemmer
 
+from storage.fulltext import WORD
 from storage.models import Passage
 
 __all__ = [
     "MAX_TERMS",
     "STOP_WORDS",
     "Candidate",
-    "fts5_query",
     "query_terms",
     "rank",
-    "tsquery",
 ]
 
 #: The most terms of a question that are searched for (the first ones).
@@ -52,7 +51,6 @@ _STOP_WORDS = """
 """
 STOP_WORDS = frozenset(_STOP_WORDS.split())
 
-_WORD = re.compile(r"[^\W_]+")
 _STEMMER = snowballstemmer.stemmer("english")
 
 #: A candidate passage as an engine returns it, in the engine's order: the article's id,
@@ -63,23 +61,12 @@ Candidate = tuple[str, str, str | None, str, str]
 def query_terms(text: str) -> list[str]:
     """The plain terms searched for in ``text``: lowercased, stop words out, each once."""
     terms: list[str] = []
-    for word in _WORD.findall(text.lower()):
+    for word in WORD.findall(text.lower()):
         if word not in STOP_WORDS and word not in terms:
             terms.append(word)
             if len(terms) == MAX_TERMS:
                 break
     return terms
-
-
-def fts5_query(terms: Sequence[str]) -> str:
-    """An FTS5 MATCH expression for any of ``terms`` (each a quoted string, so never an
-    operator or a column filter)."""
-    return " OR ".join(f'"{term}"' for term in terms)
-
-
-def tsquery(terms: Sequence[str]) -> str:
-    """A ``to_tsquery`` expression for any of ``terms`` (letters and digits only)."""
-    return " | ".join(terms)
 
 
 def rank(terms: Sequence[str], candidates: Iterable[Candidate], limit: int) -> list[Passage]:
@@ -98,7 +85,7 @@ def rank(terms: Sequence[str], candidates: Iterable[Candidate], limit: int) -> l
 
 
 def _stems(text: str) -> set[str]:
-    return {_stem(word) for word in _WORD.findall(text.lower())}
+    return {_stem(word) for word in WORD.findall(text.lower())}
 
 
 @lru_cache(maxsize=65536)

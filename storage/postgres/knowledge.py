@@ -9,7 +9,7 @@ from typing import Any
 
 import asyncpg
 
-from storage import records, relevance
+from storage import fulltext, records, relevance
 from storage.chunking import index_rows
 from storage.models import Article, Passage
 from storage.postgres.database import Database, rowcount
@@ -130,7 +130,7 @@ class Knowledge(Database):
             " WHERE c.org_id = $1 AND c.search @@ q"
             " ORDER BY ts_rank(c.search, q) DESC, c.id LIMIT $3",
             org_id,
-            relevance.tsquery(terms),
+            fulltext.tsquery_any(terms),
             max(_MIN_CANDIDATES, limit * _CANDIDATES_PER_PASSAGE),
         )
         return relevance.rank(terms, rows, limit)

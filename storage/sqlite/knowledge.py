@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from storage import records, relevance
+from storage import fulltext, records, relevance
 from storage.chunking import index_rows
 from storage.models import Article, Passage
 from storage.sqlite.database import Database
@@ -133,7 +133,7 @@ class Knowledge(Database):
                 " JOIN knowledge_articles a ON a.id = c.article_id"
                 f" WHERE knowledge_fts MATCH ? AND c.org_id = ? ORDER BY {_BM25}, c.id LIMIT ?",
                 (
-                    relevance.fts5_query(terms),
+                    fulltext.fts5_any(terms),
                     org_id,
                     max(_MIN_CANDIDATES, limit * _CANDIDATES_PER_PASSAGE),
                 ),
