@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import datetime
 from typing import Any
 
@@ -91,14 +92,11 @@ class Knowledge(Database):
             if row is None:
                 return None
             current = records.article(row)
-            stored = Article(
-                id=current.id,
-                org_id=current.org_id,
+            stored = replace(
+                current,
                 title=updates.get("title", current.title),
                 body=updates.get("body", current.body),
                 url=updates.get("url", current.url),
-                source=current.source,
-                created_at=current.created_at,
                 updated_at=at,
             )
             _rewrite(c, stored)
