@@ -5,18 +5,14 @@ from start-up."""
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 from datetime import datetime, timedelta
 from pathlib import Path
-
-import pytest
 
 from gateway.app import create_app
 from gateway.delivery.retention import Retention, RetentionPolicy, Swept
 from gateway.settings import Settings
 from storage.base import Store
 from storage.models import Delivery, NodeLease, now
-from storage.postgres import PostgresStore
 from storage.sqlite import SQLiteStore
 from tests.contracts.claims import backlog
 from tests.contracts.outbox import claim_all, outcome
@@ -25,26 +21,6 @@ from tests.support import live_server, timeout
 
 MONTH = timedelta(days=30)
 LONG_AGO = now() - timedelta(days=45)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A SQLite file or a PostgreSQL URL (asked for here: its fixture runs its own loop)."""
-    if request.param == "sqlite":
-        return str(tmp_path / "store.db")
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-async def store(backend: str) -> AsyncIterator[Store]:
-    postgres = backend.startswith("postgresql:")
-    opened: Store = PostgresStore(backend) if postgres else SQLiteStore(backend)
-    await opened.start()
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
 
 
 async def finished_long_ago(store: Store, org_id: str, count: int) -> list[Delivery]:

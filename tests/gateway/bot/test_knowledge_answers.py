@@ -2,40 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
-
-import pytest
-
 from gateway.bot.answers import Cited, Link, Piece, Question, Text, Unsure
 from gateway.bot.knowledge import KnowledgeAnswerer, find_passages
 from storage.base import Store
-from storage.postgres import PostgresStore
-from storage.sqlite import SQLiteStore
 from tests.contracts.knowledge import article_row, help_center
 from tests.contracts.rows import add_org
 
 UNKNOWN = "I don't know that one yet. Shall I find you someone from the team?"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A SQLite file or a PostgreSQL URL (asked for here: its fixture runs its own loop)."""
-    if request.param == "sqlite":
-        return str(tmp_path / "store.db")
-    url: str = request.getfixturevalue("postgres_url")
-    return url
-
-
-@pytest.fixture
-async def store(backend: str) -> AsyncIterator[Store]:
-    postgres = backend.startswith("postgresql:")
-    opened: Store = PostgresStore(backend) if postgres else SQLiteStore(backend)
-    await opened.start()
-    try:
-        yield opened
-    finally:
-        await opened.aclose()
 
 
 async def answer(answerer: KnowledgeAnswerer, org_id: str, text: str) -> list[Piece]:
