@@ -199,22 +199,28 @@ class Publisher:
             batches.setdefault(self._broker.shard_of(channel.name), []).append((channel, events))
         self._ready.clear()
         for batch in batches.values():
-            task = asyncio.create_task(self._send(batch))
-            self._sending[task] = sum(len(events) for _, events in batch)
-            task.add_done_callback(self._sent)
+            items = [
+                (channel.name, queued.payload) for channel, events in batch for queued in events
+            ]
+            self._sending[asyncio.create_task(self._send(batch, items))] = len(items)
 
-    def _sent(self, task: asyncio.Task[None]) -> None:
-        self._sending.pop(task, None)
-
-    async def _send(self, batch: _Batch) -> None:
+    async def _send(self, batch: _Batch, items: list[tuple[str, bytes]]) -> None:
         """Publish one shard's batch; then retry, or release, each of its channels."""
-        items = [(channel.name, queued.payload) for channel, events in batch for queued in events]
         try:
             outcomes: Sequence[BrokerError | None] = await self._broker.publish_many(items)
             retry = True
         except Exception as exc:
             log.exception("publishing %d events failed", len(items))
             outcomes, retry = [BrokerError(repr(exc))] * len(items), False
+        finally:
+            task = asyncio.current_task()
+            if task is not None:
+                self._sending.pop(task, None)
+        if not any(outcomes):  # all handed over, as almost always
+            for channel, _ in batch:
+                channel.failures = 0
+                self._release(channel)
+            return
         start = 0
         for channel, events in batch:
             self._settle(channel, events, outcomes[start : start + len(events)], retry=retry)

@@ -17,13 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
+import redis.exceptions as redis_errors
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.crc import key_slot
@@ -218,6 +219,8 @@ class StandaloneLayout:
         return rendezvous(channel, self._names)
 
     async def publish_many(self, node: str, items: Sequence[tuple[str, bytes]]) -> list[Any]:
+        if len(items) == 1:  # a plain command costs less than a pipeline of one
+            return [await _reply(self._clients[node].publish(*items[0]))]
         pipe = self._clients[node].pipeline(transaction=False)
         for channel, payload in items:
             pipe.publish(channel, payload)
@@ -288,6 +291,8 @@ class ClusterLayout:
         # SPUBLISH by its slot (and follows MOVED), so a slot that moved since ``owner``
         # was read is published where it lives now.
         async with self._turn(node):
+            if len(items) == 1:  # a plain command costs less than a pipeline of one
+                return [await _reply(self.cluster.spublish(*items[0]))]
             pipe = self.cluster.pipeline(transaction=False)
             for channel, payload in items:
                 pipe.spublish(channel, payload)
@@ -315,3 +320,11 @@ class ClusterLayout:
             if owners and owners[0].name == node.name:
                 return f"chatgate:canary:{tag}:{{{hashtag}}}"
         raise RuntimeError(f"no slot of {node.name} found for its canary")
+
+
+async def _reply(command: Awaitable[Any]) -> Any:
+    """A command's reply, or the error Redis answered it with (as a pipeline gives them)."""
+    try:
+        return await command
+    except redis_errors.ResponseError as exc:
+        return exc
