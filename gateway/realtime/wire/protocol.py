@@ -41,6 +41,10 @@ from gateway.realtime.wire.outlet import WIRE_EXTENSION, TransportOutlet, flushe
 __all__ = ["SocketProtocol"]
 
 log = logging.getLogger(__name__)
+#: What ``websockets`` logs: it says "connection open" at INFO for every socket, a log line
+#: per connect (4 % of a reconnect storm's CPU). Quiet below WARNING unless the gateway logs
+#: at DEBUG.
+_ws_log = logging.getLogger(f"{__name__}.websockets")
 
 #: Seconds the peer has to answer our close frame before the connection is dropped.
 CLOSE_TIMEOUT: Final = 10.0
@@ -69,7 +73,9 @@ class SocketProtocol(asyncio.Protocol):
         self._state = server_state
         self._app_state = app_state
         self._loop = _loop or asyncio.get_event_loop()
-        self._ws = ServerProtocol(max_size=config.ws_max_size, logger=log)
+        if _ws_log.level == logging.NOTSET:
+            _ws_log.setLevel(logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.WARNING)
+        self._ws = ServerProtocol(max_size=config.ws_max_size, logger=_ws_log)
         self._transport: asyncio.Transport | None = None
         #: The 101 response the app's ``websocket.accept`` completes and sends.
         self._response: Response | None = None
