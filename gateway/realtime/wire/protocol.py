@@ -208,6 +208,8 @@ class SocketProtocol(asyncio.Protocol):
     async def _run(self, scope: dict[str, Any]) -> None:
         try:
             await self._config.loaded_app(scope, self.receive, self.send)
+        except ConnectionResetError:
+            pass  # ``send`` after the client went away: nothing to tell anyone
         except Exception:
             log.exception("the socket app failed")
             if not self._handshake_done:
