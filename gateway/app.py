@@ -181,7 +181,7 @@ def create_app(
             limits = Limits(the_limiter, _budgets(settings), metrics)
             accounts = _accounts(settings, the_store, the_limiter, metrics, secret)
             admin = AdminHandlers(the_store, authenticator, settings, outbound, limits)
-            publisher = Publisher(the_broker)
+            publisher = Publisher(the_broker, metrics)
             node = await nodes.register(
                 the_store,
                 local_broker=not the_broker.spans_processes,

@@ -41,6 +41,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 
+from gateway.core.metrics import Metrics
 from gateway.core.rooms import conversation_channel, inbox_channel
 from gateway.realtime.broker.base import Broker, BrokerError
 from gateway.realtime.push import Push
@@ -86,8 +87,9 @@ class Publisher:
     """Sends stored events to their rooms; ``on_publish`` hooks hear of every stored change
     (the outbox dispatcher wakes on them)."""
 
-    def __init__(self, broker: Broker) -> None:
+    def __init__(self, broker: Broker, metrics: Metrics | None = None) -> None:
         self._broker = broker
+        self._metrics = metrics
         self.on_publish: list[Callable[[], None]] = []
         self._channels: dict[str, _Channel] = {}
         #: Channels with waiting events and nothing with the broker: the next flush's.
@@ -203,6 +205,9 @@ class Publisher:
                 (channel.name, queued.payload) for channel, events in batch for queued in events
             ]
             self._sending[asyncio.create_task(self._send(batch, items))] = len(items)
+            if self._metrics is not None:
+                self._metrics.publish_batches.inc()
+                self._metrics.published_events.inc(len(items))
 
     async def _send(self, batch: _Batch, items: list[tuple[str, bytes]]) -> None:
         """Publish one shard's batch; then retry, or release, each of its channels."""

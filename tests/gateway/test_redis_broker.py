@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 import pytest
 
 from bench.services import RedisClusterProcesses, RedisServer
+from gateway.core.metrics import Metrics
 from gateway.realtime.broker import redis as redis_broker
 from gateway.realtime.broker.base import Broker
 from gateway.realtime.broker.redis import RedisBroker
@@ -267,11 +268,12 @@ async def publishing(url: str, channels: list[str]) -> AsyncIterator[tuple]:
     follower, inbox = RedisBroker(parse_redis_url(url), canary_timeout=60), Inbox()
     await source.start(lambda channel, payload: None)
     await follower.start(inbox.deliver)
-    publisher = Publisher(source)
+    metrics = Metrics()
+    publisher = Publisher(source, metrics)
     try:
         for channel in channels:
             await follower.subscribe(channel)
-        yield publisher, source, inbox
+        yield publisher, source, inbox, metrics
     finally:
         await publisher.aclose()
         await source.aclose()
@@ -289,11 +291,12 @@ def arrived(inbox: Inbox, channel: str) -> list[int | None]:
 async def test_publisher_batches_arrive_in_order_on_every_channel_of_every_node(
     deployment: tuple[str, list],
 ) -> None:
-    """600 events for 30 rooms queued in one loop iteration (one pipeline per node) all
-    arrive, each room's in seq order, on rooms spread over every node."""
+    """600 events for 30 rooms queued in one loop iteration go in one pipeline per node
+    (the metrics say so) and all arrive, each room's in seq order, on rooms spread over
+    every node."""
     url, nodes = deployment
     channels = [f"conv:many-{n}" for n in range(30)]
-    async with publishing(url, channels) as (publisher, source, inbox):
+    async with publishing(url, channels) as (publisher, source, inbox, metrics):
         assert len({source.shard_of(channel) for channel in channels}) == len(nodes)
         for seq in range(1, 21):
             for channel in channels:
@@ -301,6 +304,9 @@ async def test_publisher_batches_arrive_in_order_on_every_channel_of_every_node(
         await inbox.wait_for(600)
         for channel in channels:
             assert arrived(inbox, channel) == list(range(1, 21)), channel
+        sample = metrics.registry.get_sample_value
+        assert sample("chatgate_published_events_total") == 600
+        assert sample("chatgate_publish_batches_total") == len(nodes)
 
 
 async def test_publisher_a_stopped_node_holds_up_only_its_own_rooms(
@@ -313,7 +319,7 @@ async def test_publisher_a_stopped_node_holds_up_only_its_own_rooms(
     monkeypatch.setattr(redis_broker, "PUBLISH_TIMEOUT", 60.0)
     url, nodes = deployment
     channels = [f"conv:stopped-{n}" for n in range(12)]
-    async with publishing(url, channels) as (publisher, source, inbox):
+    async with publishing(url, channels) as (publisher, source, inbox, _):
         victim = next(n for n in nodes if f"127.0.0.1:{n.port}" == source.shard_of(channels[0]))
         stuck = [c for c in channels if source.shard_of(c) == f"127.0.0.1:{victim.port}"]
         flowing = [c for c in channels if c not in stuck]
