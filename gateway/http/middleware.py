@@ -10,14 +10,14 @@ and gets nothing.
 from __future__ import annotations
 
 import logging
+import random
 import re
-import uuid
 
 import orjson
 from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-__all__ = ["RequestContextMiddleware"]
+__all__ = ["RequestContextMiddleware", "new_request_id"]
 
 log = logging.getLogger(__name__)
 
@@ -32,7 +32,7 @@ class RequestContextMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        request_id = _incoming_id(scope) or uuid.uuid4().hex
+        request_id = _incoming_id(scope) or new_request_id()
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
 
@@ -77,6 +77,18 @@ class RequestContextMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+
+
+#: The version (4) and variant bits of a random UUID, and the bits they take.
+_UUID4_BITS = (4 << 76) | (2 << 62)
+_UUID4_MASK = ~((0xF << 76) | (3 << 62))
+
+
+def new_request_id() -> str:
+    """A random UUID's hex, as ``uuid.uuid4().hex`` spells it, from the process's PRNG: a
+    request id names a request in logs and is no secret, and ``uuid4`` (an ``os.urandom``
+    system call and a ``UUID`` object) cost about 3 % of a REST send's time in the gateway."""
+    return f"{random.getrandbits(128) & _UUID4_MASK | _UUID4_BITS:032x}"
 
 
 def _incoming_id(scope: Scope) -> str | None:
