@@ -46,9 +46,8 @@ from gateway.handlers.bots import BotHandlers
 from gateway.handlers.knowledge import KnowledgeHandlers
 from gateway.handlers.wiring import build_bus
 from gateway.http.asyncapi import asyncapi_document
-from gateway.http.cors import PreflightMiddleware
 from gateway.http.files import file_routes
-from gateway.http.hosts import HostGuard, HostPolicy, host_allowed, refuse_host
+from gateway.http.hosts import HostPolicy, host_allowed, refuse_host
 from gateway.http.middleware import RequestContextMiddleware
 from gateway.http.openapi import openapi_document
 from gateway.http.operations import (
@@ -284,10 +283,7 @@ def create_app(
             }
 
     hosts = HostPolicy.parse(settings.allowed_hosts)
-    middleware = [Middleware(RequestContextMiddleware)]
-    if not hosts.any_host:
-        middleware.append(Middleware(HostGuard, policy=hosts))
-    middleware.append(Middleware(PreflightMiddleware))
+    middleware = [Middleware(RequestContextMiddleware, hosts, preflights=True)]
     # One route per path, so that a 405 lists every method of the path (http/routing.py).
     web_dist = Path(settings.web_dist_dir) if settings.web_dist_dir else BUNDLED
     routes = [
