@@ -18,6 +18,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.bot.kinds import AnswererFactory, default_answerers
@@ -368,6 +369,15 @@ class GatewayApp(Starlette):
                 await refuse_host(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack without its outermost ``ServerErrorMiddleware``: the gateway's
+        first middleware (``RequestContextMiddleware``) already answers any exception that
+        escapes a route with the ``internal`` envelope, so Starlette's would only ever see
+        the ones raised after a response started, which it re-raises as they are. One
+        layer less for every request and every message it sends."""
+        stack = super().build_middleware_stack()
+        return stack.app if isinstance(stack, ServerErrorMiddleware) else stack
 
     def _quiet_refusal(self, send: Send) -> Send:
         """Starlette reports a failed startup with the whole traceback, which uvicorn logs:
