@@ -138,6 +138,9 @@ def _serve(settings: Settings) -> int:
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or None,
         "log_level": settings.log_level,
+        # uvicorn formats each access line's arguments (the client, the quoted path) before
+        # the logger drops it: above info, where nothing is logged, it is not asked to.
+        "access_log": settings.log_level in ("debug", "info"),
         "lifespan": "on",
     }
     try:
