@@ -2,9 +2,13 @@
 frame by frame (control frames included) with websockets' sans-I/O client, and bytes no
 conforming client sends, built by hand.
 
-These tests pin what today's socket layer (uvicorn's ``websockets-sansio`` protocol under the
-app's endpoint) answers: handshake statuses and headers, close codes, pings and pongs, the
-slow-consumer cut. Any other socket layer must answer the same (issue 18).
+These tests pin what a client sees of the socket layer: handshake statuses and headers, close
+codes, pings and pongs, the slow-consumer cut. They were written against uvicorn's
+``websockets-sansio`` protocol and hold on its replacement, ``gateway/realtime/wire`` (issue
+18), but for the two marked xfail (one for each layer); a layer that answers differently must
+say so here. (The 1012 of a stopped gateway
+is in ``test_socket_shutdown.py``; the 1011 of a client that answers no ping comes after
+uvicorn's ``ws_ping_timeout``, 20 s, too long for this file.)
 
 One gateway serves the module, with small limits so each case is cheap: frames of at most
 4096 bytes, 1 s to say hello, a ping every 0.5 s, 16 queued frames per socket, and only the
@@ -495,22 +499,6 @@ async def test_wire_message_at_the_limit_is_read(sockets: Sockets) -> None:
     assert (await client.next_message())["ref"] == "three"
 
 
-async def test_wire_server_shutdown_closes_1012(tmp_path_factory: pytest.TempPathFactory) -> None:
-    """Stopping the gateway closes its open sockets with 1012 (service restart)."""
-    root = tmp_path_factory.mktemp("shutdown")
-    database_url = f"sqlite:///{root}/chatgate.db"
-    env = {**SETTINGS, "CHATGATE_WS_PING_INTERVAL": "0"}
-    async with gateway_process(root / "logs", "--database-url", database_url, env=env) as gw:
-        org = await new_org(database_url, "Acme")
-        client = await WireClient.connect(gw.url)
-        try:
-            await client.hello(org.api_key)
-            assert await gw.stop() == 0
-            assert (await client.close_frame()).code == 1012
-        finally:
-            client.aclose()
-
-
 # -- ping and pong ---------------------------------------------------------------------------
 
 
@@ -589,6 +577,12 @@ class SeqReader:
         return self.seqs
 
 
+async def post_all(http: httpx.AsyncClient, cid: str, token: str, contents: list[str]) -> None:
+    """Post these messages at once (the store may commit them together)."""
+    path = f"/v1/conversations/{cid}/messages"
+    await asyncio.gather(*(api(http, "POST", path, token, json={"content": c}) for c in contents))
+
+
 async def slow_consumers(http: httpx.AsyncClient) -> float:
     """``chatgate_slow_consumers_total`` (docs/operations.md)."""
     for line in (await http.get("/metrics")).text.splitlines():
@@ -600,9 +594,9 @@ async def slow_consumers(http: httpx.AsyncClient) -> float:
 async def test_wire_slow_reader_closed_4008_nothing_lost(
     sockets: Sockets, http: httpx.AsyncClient
 ) -> None:
-    """A subscriber that stops reading is cut with 4008 after what was already on its way;
-    a reading subscriber gets every event; every message is stored and a resume by seq
-    brings the rest."""
+    """A subscriber that stops reading is cut with 4008 (after what was on its way, nothing
+    more); a reading subscriber gets every event; every message is stored and a resume by
+    seq brings the rest."""
     token, cid = await visitor(http, sockets.gateway.org)
     fast = await sockets.hello(token)
     assert (await fast.request("subscribe", conversation_id=cid))["ok"]
@@ -613,16 +607,22 @@ async def test_wire_slow_reader_closed_4008_nothing_lost(
 
     cut_before = await slow_consumers(http)
     sent: list[str] = []
+
+    async def send(count: int) -> None:
+        # 8 at a time: fewer than the 16 frames a socket may have waiting, even when the
+        # store commits them together and they are published in one loop iteration.
+        for _ in range(0, count, 8):
+            batch = [f"{len(sent) + n} {'x' * 19_990}" for n in range(min(8, count))]
+            await post_all(http, cid, token, batch)
+            sent.extend(batch)
+            count -= len(batch)
+
     async with SeqReader(fast) as fast_reading:
         # In rounds until the metric shows the cut, so the test ends soon after it; the cap
         # (about twice what loopback's buffers hold) makes sure of the cut without it.
         while len(sent) < 400 and await slow_consumers(http) == cut_before:
-            batch = [f"{len(sent) + n} {'x' * 19_990}" for n in range(25)]
-            path = f"/v1/conversations/{cid}/messages"
-            await asyncio.gather(
-                *(api(http, "POST", path, token, json={"content": c}) for c in batch)
-            )
-            sent += batch
+            await send(24)
+        await send(5)  # after the cut: these never reach the slow socket
         assert await fast_reading.until(len(sent)) == list(range(1, len(sent) + 1))
 
     received: list[int] = []
@@ -631,8 +631,9 @@ async def test_wire_slow_reader_closed_4008_nothing_lost(
             received += event_seqs(orjson.loads(got.data))
     assert Close.parse(got.data).code == CloseCode.SLOW_CONSUMER
     assert await slow.tcp_ended()
+    # How much was on its way at the cut is the layer's business; nothing comes after it.
     assert received == list(range(1, len(received) + 1)), "in order until the cut"
-    assert len(received) < len(sent), "it really was cut"
+    assert len(received) <= len(sent) - 5, "nothing after the cut"
     assert (await fast.request("ping"))["ok"], "the reader's socket is untouched"
 
     stored: list[dict[str, Any]] = []
@@ -654,3 +655,26 @@ async def test_wire_slow_reader_closed_4008_nothing_lost(
     data = await resumed.hello(token, resume={cid: last})
     assert data["resume"][cid] == {"ok": True, "last_seq": len(sent)}
     assert await read_seqs(resumed, len(sent) - last) == list(range(last + 1, len(sent) + 1))
+
+
+@pytest.mark.xfail(
+    strict=False,
+    reason="wire layer (5d68835): TransportOutlet.push counts frames waiting for the next "
+    "per-iteration flush against send_queue_size, so more events than that for one socket in "
+    "one loop iteration (a group commit's messages) close a client that reads fine with 4008; "
+    "uvicorn's layer wrote them through. Not strict: the burst size depends on the commit "
+    "groups",
+)
+async def test_wire_burst_of_events_does_not_cut_a_reading_client(
+    sockets: Sockets, http: httpx.AsyncClient
+) -> None:
+    """Many messages at once into a conversation (more than a socket's send queue): a
+    subscriber that reads gets every event and stays open; nobody is cut."""
+    token, cid = await visitor(http, sockets.gateway.org)
+    reader = await sockets.hello(token)
+    assert (await reader.request("subscribe", conversation_id=cid))["ok"]
+    cut_before = await slow_consumers(http)
+    await post_all(http, cid, token, [f"burst {n}" for n in range(100)])
+    assert await read_seqs(reader, 100) == list(range(1, 101))
+    assert (await reader.request("ping"))["ok"]
+    assert await slow_consumers(http) == cut_before
