@@ -5,7 +5,8 @@ conforming client sends, built by hand.
 These tests pin what a client sees of the socket layer: handshake statuses and headers, close
 codes, pings and pongs, the slow-consumer cut. They were written against uvicorn's
 ``websockets-sansio`` protocol and hold on its replacement, ``gateway/realtime/wire`` (issue
-18), but for the two marked xfail (one for each layer); a layer that answers differently must
+18), which also answers a handshake of another WebSocket version with 426 and the version it
+speaks (RFC 6455 4.2.2; uvicorn's answered a bare 400); a layer that answers differently must
 say so here. (The 1012 of a stopped gateway
 is in ``test_socket_shutdown.py``; the 1011 of a client that answers no ping comes after
 uvicorn's ``ws_ping_timeout``, 20 s, too long for this file.)
@@ -215,7 +216,6 @@ async def test_wire_handshake_compression_offer_is_declined(sockets: Sockets) ->
     ("case", "path", "method", "headers", "status"),
     [
         ("only unknown subprotocols", "/ws", "GET", {"Sec-WebSocket-Protocol": "a, b"}, 403),
-        ("wrong version", "/ws", "GET", {"Sec-WebSocket-Version": "8"}, 400),
         ("no version", "/ws", "GET", {"Sec-WebSocket-Version": None}, 400),
         ("no key", "/ws", "GET", {"Sec-WebSocket-Key": None}, 400),
         ("key not base64", "/ws", "GET", {"Sec-WebSocket-Key": "not a key!"}, 400),
@@ -244,11 +244,6 @@ async def test_wire_handshake_refused(
         assert answer.headers["Allow"] == "GET"
 
 
-@pytest.mark.xfail(
-    reason="today: 400 without Sec-WebSocket-Version; RFC 6455 4.2.2 asks for the versions "
-    "understood (426 Upgrade Required suggested). Strict: once it passes, drop this mark "
-    "and the 'wrong version' 400 above",
-)
 async def test_wire_handshake_wrong_version_names_the_supported_one(gateway: Gateway) -> None:
     """A handshake of another WebSocket version is told which version the server speaks."""
     request = upgrade_request(gateway.host, headers={"Sec-WebSocket-Version": "8"})
@@ -657,14 +652,6 @@ async def test_wire_slow_reader_closed_4008_nothing_lost(
     assert await read_seqs(resumed, len(sent) - last) == list(range(last + 1, len(sent) + 1))
 
 
-@pytest.mark.xfail(
-    strict=False,
-    reason="wire layer (5d68835): TransportOutlet.push counts frames waiting for the next "
-    "per-iteration flush against send_queue_size, so more events than that for one socket in "
-    "one loop iteration (a group commit's messages) close a client that reads fine with 4008; "
-    "uvicorn's layer wrote them through. Not strict: the burst size depends on the commit "
-    "groups",
-)
 async def test_wire_burst_of_events_does_not_cut_a_reading_client(
     sockets: Sockets, http: httpx.AsyncClient
 ) -> None:
