@@ -8,8 +8,7 @@ codes, pings and pongs, the slow-consumer cut. They were written against uvicorn
 18), which also answers a handshake of another WebSocket version with 426 and the version it
 speaks (RFC 6455 4.2.2; uvicorn's answered a bare 400); a layer that answers differently must
 say so here. (The 1012 of a stopped gateway
-is in ``test_socket_shutdown.py``; the 1011 of a client that answers no ping comes after
-uvicorn's ``ws_ping_timeout``, 20 s, too long for this file.)
+is in ``test_socket_shutdown.py``.)
 
 One gateway serves the module, with small limits so each case is cheap: frames of at most
 4096 bytes, 1 s to say hello, a ping every 0.5 s, 16 queued frames per socket, and only the
@@ -19,6 +18,7 @@ host ``127.0.0.1`` answered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import struct
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
@@ -665,3 +665,35 @@ async def test_wire_burst_of_events_does_not_cut_a_reading_client(
     assert await read_seqs(reader, 100) == list(range(1, 101))
     assert (await reader.request("ping"))["ok"]
     assert await slow_consumers(http) == cut_before
+
+
+async def test_wire_a_client_that_answers_no_ping_is_closed_1011(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    """A peer that stops answering pings (a dead NAT mapping, a frozen tab) is closed with
+    1011 once its ping waited ``CHATGATE_WS_PING_TIMEOUT``; one that answers stays open. A
+    gateway of its own: the module's would cut the slow reader the same way."""
+    root = tmp_path_factory.mktemp("keepalive")
+    database_url = f"sqlite:///{root}/chatgate.db"
+    env = {**SETTINGS, "CHATGATE_WS_PING_INTERVAL": "0.3", "CHATGATE_WS_PING_TIMEOUT": "0.3"}
+    async with gateway_process(root / "logs", "--database-url", database_url, env=env) as gw:
+        org = await new_org(database_url, "Acme")
+        silent = await WireClient.connect(gw.url)
+        answering = await WireClient.connect(gw.url)
+        try:
+            await silent.hello(org.api_key)  # past hello: no 4001 for want of one
+            await answering.hello(org.api_key)
+            # The silent client reads nothing (so answers nothing) for a few ping rounds.
+            deadline = asyncio.get_running_loop().time() + 1.5
+            while asyncio.get_running_loop().time() < deadline:
+                with contextlib.suppress(TimeoutError):
+                    await answering.next_frame(seconds=0.1, pings=True)
+            close = await silent.close_frame()
+            assert close.code == 1011
+            assert await silent.tcp_ended()
+            answering.send_ping(b"still")
+            pong = await answering.next_frame(pings=False)
+            assert (pong.opcode, bytes(pong.data)) == (Opcode.PONG, b"still")
+        finally:
+            silent.aclose()
+            answering.aclose()
