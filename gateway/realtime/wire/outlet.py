@@ -10,7 +10,9 @@ next waits for I/O.
 While the transport has more than its high-water mark unsent (the client does not read), it
 pauses the outlet: frames wait here, and ``push`` reports a socket past ``limit`` waiting
 frames (the session closes it with 4008); ``put`` waits while more than half the limit
-waits. When the transport drains, what waited goes out in one write.
+waits. When the transport drains, what waited goes out in one write. A burst of any size
+within one iteration (a group commit's messages) cuts nobody who reads: unpaused, the
+frames of an iteration all leave at its end.
 """
 
 from __future__ import annotations
@@ -79,7 +81,9 @@ class TransportOutlet:
         if not pending and not self._paused:
             self._flusher.due(self)
         pending.append(frame)  # type: ignore[arg-type]
-        return len(pending) <= self._limit
+        # Unpaused, what is pending is this iteration's and leaves at its end, however many:
+        # only frames the transport cannot take count against the limit.
+        return not self._paused or len(pending) <= self._limit
 
     async def put(self, frame: str | bytes) -> None:
         while self._paused and len(self._pending) >= self._low_water and not self._closed:
@@ -104,12 +108,13 @@ class TransportOutlet:
         pending = self._pending
         if (self._paused and not force) or not pending:
             return
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
-        if self._counter is not None:
-            self._counter.inc(len(pending))
+        count = len(pending)
+        data = pending[0] if count == 1 else b"".join(pending)
         pending.clear()
         if not self._transport.is_closing():
             self._transport.write(data)
+        if self._counter is not None:
+            self._flusher.count(self._counter, count)
 
     def pause(self) -> None:
         self._paused = True
@@ -134,12 +139,21 @@ class TransportOutlet:
 class Flusher:
     """Writes, once per event-loop iteration, the frames each socket was given in it."""
 
-    __slots__ = ("_due", "_loop", "_scheduled")
+    __slots__ = ("_counted", "_due", "_loop", "_scheduled")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._due: list[TransportOutlet] = []
         self._scheduled = False
+        #: Frames written per counter since the last flush: a counter's ``inc`` takes a
+        #: lock, once per flush rather than once per socket.
+        self._counted: dict[Counter, int] = {}
+
+    def count(self, counter: Counter, frames: int) -> None:
+        self._counted[counter] = self._counted.get(counter, 0) + frames
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush)
 
     def due(self, outlet: TransportOutlet) -> None:
         self._due.append(outlet)
@@ -149,9 +163,12 @@ class Flusher:
 
     def _flush(self) -> None:
         due, self._due = self._due, []
-        self._scheduled = False
         for outlet in due:
             outlet.flush()
+        self._scheduled = False
+        counted, self._counted = self._counted, {}
+        for counter, frames in counted.items():
+            counter.inc(frames)
 
 
 _FLUSHERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Flusher] = (
