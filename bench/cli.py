@@ -7,6 +7,7 @@
     chatgate bench storm --clients 10000
     chatgate bench sweep --rates 5000,10000,20000 -- --nodes 2   (fanout at several rates)
     chatgate bench store --concurrency 1,20   (the durable write alone)
+    chatgate bench compare --database-url ...  (chatgate against its baselines, into the docs)
     chatgate bench fanout --server relay       (one scenario against one baseline)
 
 By default the gateways are started here (``--nodes``, SQLite unless ``--database-url``,
@@ -48,6 +49,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         from bench import store
 
         return store.main(argv[1:])
+    if argv[:1] == ["compare"]:
+        from bench import compare
+
+        return compare.main(argv[1:], run=main)
     parser = _parser()
     args = parser.parse_args(argv)
     scenario: Scenario = args.scenario

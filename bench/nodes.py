@@ -165,6 +165,7 @@ class Topology:
             "CHATGATE_HOST": "127.0.0.1",
         }
         env.update(self.env)
+        creating: subprocess.Popen[bytes] | None = None
         for index in range(self.nodes):
             port = free_port()
             with (self._dir / f"node{index}.log").open("wb") as log:
@@ -179,18 +180,23 @@ class Topology:
             self._processes.append(process)
             self.started.append(Node(f"http://127.0.0.1:{port}", process.pid))
             if index == 0:
-                # The first node migrates the database; the others start on it.
+                # The first node migrates the database; the others start on it, while the
+                # org is created.
                 self._wait_ready(self.started[0], process)
+                creating = subprocess.Popen(
+                    [sys.executable, "-m", "gateway", "orgs", "create", "bench", "--json"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    cwd=self.source,
+                )
         for node, process in zip(self.started, self._processes, strict=True):
             self._wait_ready(node, process)
-        created = subprocess.run(
-            [sys.executable, "-m", "gateway", "orgs", "create", "bench", "--json"],
-            env=env,
-            capture_output=True,
-            check=True,
-            cwd=self.source,
-        )
-        self.credentials = orjson.loads(created.stdout)
+        assert creating is not None
+        created, errors = creating.communicate(timeout=READY_SECONDS * 2)
+        if creating.returncode != 0:
+            raise RuntimeError(f"chatgate orgs create failed: {errors.decode(errors='replace')}")
+        self.credentials = orjson.loads(created)
         self.api_key = self.credentials["api_key"]
 
     def _start_redis(self) -> None:
