@@ -105,9 +105,10 @@ class SocketIO(Socket):
             future.set_result(data)
 
     def on_ws_disconnected(self, transport: WSTransport) -> None:
-        for greeting in (self._opened, self._connected):
-            if not greeting.done():
-                greeting.set_exception(ClosedError(f"closed ({self.close_code})"))
+        # Fail the greeting step under way (the other one is never awaited then).
+        waiting = self._connected if self._opened.done() else self._opened
+        if not waiting.done():
+            waiting.set_exception(ClosedError(f"closed ({self.close_code})"))
         super().on_ws_disconnected(transport)
 
     def send(self, op: str, **fields: Any) -> asyncio.Future[Any]:
