@@ -203,7 +203,7 @@ class Topology:
         wanted = self.nodes > 1 if self.redis is None else self.redis
         if wanted and not self.redis_url:
             if not redis_available():
-                raise RuntimeError("several nodes need Redis: install redis-server")
+                raise RuntimeError("a Redis of our own needs redis-server (or give --redis-url)")
             self._redis = RedisServer().start()
             self.redis_url = self._redis.url
 
