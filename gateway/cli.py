@@ -36,6 +36,7 @@ from gateway.handlers.accounts import Link
 from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.http.hosts import unguarded_warning
 from gateway.http.server import GatewayHttpProtocol
+from gateway.realtime.wire.protocol import SocketProtocol
 from gateway.realtime.broker.factory import create_broker
 from gateway.runtime import tune_gc
 from gateway.settings import Settings
@@ -126,7 +127,8 @@ def _serve(settings: Settings) -> int:
         "host": settings.host,
         "port": settings.port,
         "http": GatewayHttpProtocol,
-        "ws": "websockets-sansio",
+        # chatgate's own socket layer (gateway/realtime/wire): frames built once per event.
+        "ws": SocketProtocol,
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,
         "ws_ping_interval": settings.ws_ping_interval or None,
