@@ -3,13 +3,17 @@
 The rows of each table travel as one array per column and come back out of ``unnest``, so one
 statement inserts the batch's messages, change events, file links and outbox rows, sets the
 monthly counts and updates each conversation once, to its state after the batch's last change
-of it: one round trip, however many units and whatever each planned. The data-modifying
-``WITH`` clauses all run, in one snapshot; none reads what another writes.
+of it: one round trip, however many units and whatever each planned. The statement holds a
+part for each table that has rows (the last part is the statement, the others are data-
+modifying ``WITH`` clauses: all run, in one snapshot, and none reads what another writes), so
+there are a few statements in all, each prepared once per connection.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -23,121 +27,127 @@ from storage.postgres.values import POSTGRES
 
 __all__ = ["BatchWrite"]
 
-Columns = Sequence[tuple[str, str]]
 
-#: Each table's columns, in the order of its row in ``storage.columns``, with their types.
-MESSAGE: Columns = (
-    ("id", "uuid"),
-    ("conversation_id", "uuid"),
-    ("seq", "bigint"),
-    ("role", "text"),
-    ("sender_id", "text"),
-    ("content", "text"),
-    ("attachments", "jsonb"),
-    ("metadata", "jsonb"),
-    ("client_message_id", "text"),
-    ("created_at", "timestamptz"),
-    ("private", "boolean"),
+@dataclass(frozen=True, slots=True)
+class _Table:
+    """A table's rows (columns and their types, in the order of its row in
+    ``storage.columns``) and the statement that writes them, from the rows ``{rows} AS
+    v({names})``: ``{rows}`` is ``unnest(...)`` of the arrays, ``{values}`` the columns of
+    ``v``."""
+
+    columns: tuple[tuple[str, str], ...]
+    sql: str
+
+    def part(self, first: int) -> str:
+        """The statement, its arrays numbered from the parameter ``first``. JSON travels as
+        text, cast back here: asyncpg would take a JSON array for a dimension of the array."""
+        names = ", ".join(name for name, _ in self.columns)
+        values = ", ".join(
+            f"v.{name}::jsonb" if kind == "jsonb" else f"v.{name}" for name, kind in self.columns
+        )
+        arrays = ", ".join(
+            f"${first + n}::{'text' if kind == 'jsonb' else kind}[]"
+            for n, (_, kind) in enumerate(self.columns)
+        )
+        return self.sql.format(names=names, values=values, rows=f"unnest({arrays})")
+
+
+MESSAGES = _Table(
+    (
+        ("id", "uuid"),
+        ("conversation_id", "uuid"),
+        ("seq", "bigint"),
+        ("role", "text"),
+        ("sender_id", "text"),
+        ("content", "text"),
+        ("attachments", "jsonb"),
+        ("metadata", "jsonb"),
+        ("client_message_id", "text"),
+        ("created_at", "timestamptz"),
+        ("private", "boolean"),
+    ),
+    "INSERT INTO messages ({names}) SELECT {values} FROM {rows} AS v({names})",
 )
-CHANGE: Columns = (
-    ("conversation_id", "uuid"),
-    ("seq", "bigint"),
-    ("data", "jsonb"),
-    ("created_at", "timestamptz"),
+CHANGES = _Table(
+    (
+        ("conversation_id", "uuid"),
+        ("seq", "bigint"),
+        ("data", "jsonb"),
+        ("created_at", "timestamptz"),
+    ),
+    "INSERT INTO conversation_changes ({names}) SELECT {values} FROM {rows} AS v({names})",
 )
 #: A message's attachment: linked to the conversation when it is a stored file of the org.
-ATTACHED: Columns = (("org_id", "uuid"), ("sha256", "text"), ("conversation_id", "uuid"))
-OUTBOX: Columns = (
-    ("id", "text"),
-    ("message_id", "text"),
-    ("org_id", "uuid"),
-    ("target", "text"),
-    ("event_type", "text"),
-    ("payload", "bytea"),
-    ("endpoint_id", "uuid"),
-    ("widget_id", "uuid"),
-    ("conversation_id", "uuid"),
-    ("seq", "bigint"),
-    ("fifo_key", "text"),
-    ("receiver", "uuid"),
-    ("next_attempt_at", "timestamptz"),
-    ("created_at", "timestamptz"),
+ATTACHED = _Table(
+    (("org_id", "uuid"), ("sha256", "text"), ("conversation_id", "uuid")),
+    "INSERT INTO conversation_files (org_id, sha256, conversation_id)"
+    " SELECT f.org_id, f.sha256, v.conversation_id FROM {rows} AS v({names})"
+    " JOIN files f ON f.org_id = v.org_id AND f.sha256 = v.sha256 ON CONFLICT DO NOTHING",
 )
-COUNT: Columns = (("org_id", "uuid"), ("month", "text"), ("messages", "bigint"))
-CONVERSATION: Columns = (
-    ("id", "uuid"),
-    ("org_id", "uuid"),
-    ("widget_id", "uuid"),
-    ("contact_id", "uuid"),
-    ("status", "text"),
-    ("handler", "text"),
-    ("epoch", "integer"),
-    ("assignee_id", "uuid"),
-    ("created_at", "timestamptz"),
-    ("updated_at", "timestamptz"),
-    ("resolved_at", "timestamptz"),
-    ("ended_at", "timestamptz"),
-    ("live_agent_handoff_at", "timestamptz"),
-    ("first_response_at", "timestamptz"),
-    ("last_seq", "bigint"),
-    ("metadata", "jsonb"),
-    ("channel", "text"),
-    ("bot_id", "uuid"),
+#: New deliveries: ``position`` numbers them in the order given.
+OUTBOX = _Table(
+    (
+        ("id", "text"),
+        ("message_id", "text"),
+        ("org_id", "uuid"),
+        ("target", "text"),
+        ("event_type", "text"),
+        ("payload", "bytea"),
+        ("endpoint_id", "uuid"),
+        ("widget_id", "uuid"),
+        ("conversation_id", "uuid"),
+        ("seq", "bigint"),
+        ("fifo_key", "text"),
+        ("receiver", "uuid"),
+        ("next_attempt_at", "timestamptz"),
+        ("created_at", "timestamptz"),
+    ),
+    "INSERT INTO outbox ({names}, status)"
+    " SELECT {values}, 'pending' FROM {rows} WITH ORDINALITY AS v({names}, n) ORDER BY v.n",
 )
-#: The tables in the order of the statement's parameters.
-TABLES = (MESSAGE, CHANGE, ATTACHED, OUTBOX, COUNT, CONVERSATION)
-
-
-def _names(table: Columns) -> str:
-    return ", ".join(name for name, _ in table)
-
-
-def _values(table: Columns) -> str:
-    """The columns of ``v``, JSON ones cast back from text."""
-    return ", ".join(f"v.{name}::jsonb" if kind == "jsonb" else f"v.{name}" for name, kind in table)
-
-
-def _unnest(table: Columns, first: int) -> str:
-    """``unnest($first::type[], ...)``: the rows whose columns are parameters from ``first``.
-    JSON travels as text: asyncpg would take a JSON array for a dimension of the array."""
-    arrays = ", ".join(
-        f"${first + n}::{'text' if kind == 'jsonb' else kind}[]"
-        for n, (_, kind) in enumerate(table)
-    )
-    return f"unnest({arrays})"
-
-
-def _statement() -> str:
-    first = [1]
-    for table in TABLES[:-1]:
-        first.append(first[-1] + len(table))
-    m, ch, a, o, n, c = (_unnest(table, at) for table, at in zip(TABLES, first, strict=True))
-    return f"""
-WITH new_messages AS (
-    INSERT INTO messages ({_names(MESSAGE)})
-    SELECT {_values(MESSAGE)} FROM {m} AS v({_names(MESSAGE)})
-), new_changes AS (
-    INSERT INTO conversation_changes ({_names(CHANGE)})
-    SELECT {_values(CHANGE)} FROM {ch} AS v({_names(CHANGE)})
-), attached AS (
-    INSERT INTO conversation_files (org_id, sha256, conversation_id)
-    SELECT f.org_id, f.sha256, v.conversation_id FROM {a} AS v({_names(ATTACHED)})
-    JOIN files f ON f.org_id = v.org_id AND f.sha256 = v.sha256
-    ON CONFLICT DO NOTHING
-), queued AS (
-    INSERT INTO outbox ({_names(OUTBOX)}, status)
-    SELECT {_values(OUTBOX)}, 'pending' FROM {o} WITH ORDINALITY AS v({_names(OUTBOX)}, n)
-    ORDER BY v.n
-), counted AS (
-    UPDATE message_usage u SET messages = v.messages FROM {n} AS v({_names(COUNT)})
-    WHERE u.org_id = v.org_id AND u.month = v.month
+#: The monthly counts of messages, locked by the batch beforehand.
+COUNTS = _Table(
+    (("org_id", "uuid"), ("month", "text"), ("messages", "bigint")),
+    "UPDATE message_usage u SET messages = v.messages FROM {rows} AS v({names})"
+    " WHERE u.org_id = v.org_id AND u.month = v.month",
 )
-UPDATE conversations c SET ({_names(CONVERSATION)}) = ({_values(CONVERSATION)})
-FROM {c} AS v({_names(CONVERSATION)}) WHERE c.id = v.id
-"""
+CONVERSATIONS = _Table(
+    (
+        ("id", "uuid"),
+        ("org_id", "uuid"),
+        ("widget_id", "uuid"),
+        ("contact_id", "uuid"),
+        ("status", "text"),
+        ("handler", "text"),
+        ("epoch", "integer"),
+        ("assignee_id", "uuid"),
+        ("created_at", "timestamptz"),
+        ("updated_at", "timestamptz"),
+        ("resolved_at", "timestamptz"),
+        ("ended_at", "timestamptz"),
+        ("live_agent_handoff_at", "timestamptz"),
+        ("first_response_at", "timestamptz"),
+        ("last_seq", "bigint"),
+        ("metadata", "jsonb"),
+        ("channel", "text"),
+        ("bot_id", "uuid"),
+    ),
+    "UPDATE conversations c SET ({names}) = ({values}) FROM {rows} AS v({names}) WHERE c.id = v.id",
+)
 
 
-WRITE = _statement()
+@functools.cache
+def _statement(tables: tuple[_Table, ...]) -> str:
+    """One statement that writes the rows of ``tables``, their arrays in that order."""
+    parts = []
+    first = 1
+    for table in tables:
+        parts.append(table.part(first))
+        first += len(table.columns)
+    *clauses, main = parts
+    if not clauses:
+        return main
+    return "WITH " + ", ".join(f"w{n} AS ({sql})" for n, sql in enumerate(clauses)) + " " + main
 
 
 class BatchWrite:
@@ -167,29 +177,30 @@ class BatchWrite:
         self._counts[(org_id, month)] = messages
 
     async def flush(self, conn: asyncpg.Connection) -> None:
-        if not (self._messages or self._changes or self._outbox or self._conversations):
-            return
-        tables = (
-            self._messages,
-            self._changes,
-            list(self._attached),
-            self._outbox,
-            [(org, month, n) for (org, month), n in self._counts.items()],
-            [columns.conversation(v, POSTGRES) for v in self._conversations.values()],
+        """Write the rows (nothing, and no round trip, when there are none)."""
+        rows_of = (
+            (MESSAGES, self._messages),
+            (CHANGES, self._changes),
+            (ATTACHED, list(self._attached)),
+            (OUTBOX, self._outbox),
+            (COUNTS, [(org, month, n) for (org, month), n in self._counts.items()]),
+            (
+                CONVERSATIONS,
+                [columns.conversation(v, POSTGRES) for v in self._conversations.values()],
+            ),
         )
-        arrays: list[list[Any]] = []
-        for table, rows in zip(TABLES, tables, strict=True):
-            arrays.extend(_by_column(table, rows))
-        await conn.execute(WRITE, *arrays)
+        tables = tuple(table for table, rows in rows_of if rows)
+        if not tables:
+            return
+        arrays = [array for table, rows in rows_of if rows for array in _by_column(table, rows)]
+        await conn.execute(_statement(tables), *arrays)
 
 
-def _by_column(table: Columns, rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
-    """The rows as one list per column of ``table`` (empty lists for no rows)."""
-    if not rows:
-        return [[] for _ in table]
+def _by_column(table: _Table, rows: Sequence[tuple[Any, ...]]) -> list[list[Any]]:
+    """The rows as one list per column of ``table``, JSON encoded."""
     return [
         [_json(value) for value in values] if kind == "jsonb" else list(values)
-        for (_, kind), values in zip(table, zip(*rows, strict=True), strict=True)
+        for (_, kind), values in zip(table.columns, zip(*rows, strict=True), strict=True)
     ]
 
 
