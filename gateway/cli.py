@@ -36,8 +36,8 @@ from gateway.handlers.accounts import Link
 from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.http.hosts import unguarded_warning
 from gateway.http.server import GatewayHttpProtocol
-from gateway.realtime.wire.protocol import SocketProtocol
 from gateway.realtime.broker.factory import create_broker
+from gateway.realtime.wire.protocol import SocketProtocol
 from gateway.runtime import tune_gc
 from gateway.settings import Settings
 from gateway.stores import open_store

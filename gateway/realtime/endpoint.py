@@ -74,6 +74,9 @@ class SocketEndpoint:
             {"type": "websocket.accept", "subprotocol": codec.subprotocol if offered else None}
         )
         connection = _Connection(gateway, codec, scope, receive, send)
+        # The connection took what it needs of the handshake's headers (origin, base URL,
+        # client address); the scope lives as long as the socket, its headers need not.
+        scope["headers"] = []
         gateway.metrics.connections.inc()
         try:
             await connection.serve()

@@ -59,7 +59,9 @@ class Session:
     def __init__(self, session_id: str, codec: Codec, outlet: Outlet, *, metrics: Metrics) -> None:
         self.id = session_id
         self.codec = codec
-        self.principal: Principal | None = None
+        self._principal: Principal | None = None
+        #: An agent's or API key's socket: every event, private notes and ``viewing`` too.
+        self.staff = False
         self.subscriptions: dict[str, Subscription] = {}
         self.inbox_channel: str | None = None
         self.close_code: CloseCode | None = None
@@ -81,9 +83,13 @@ class Session:
     # -- live pushes (registry side; never wait) ------------------------------------------
 
     @property
-    def staff(self) -> bool:
-        """An agent's or API key's socket: every event, private notes and ``viewing`` too."""
-        return self.principal is not None and is_staff(self.principal)
+    def principal(self) -> Principal | None:
+        return self._principal
+
+    @principal.setter
+    def principal(self, principal: Principal) -> None:
+        self._principal = principal
+        self.staff = is_staff(principal)
 
     def _audience(self, push: Push) -> Push | None:
         return push if self.staff else push.for_visitors()

@@ -11,14 +11,23 @@ from __future__ import annotations
 import asyncio
 import os
 import weakref
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from uvicorn.config import Config
 
-if TYPE_CHECKING:
-    from gateway.realtime.wire.protocol import SocketProtocol
+__all__ = ["Keepalive", "Pinged", "keepalive"]
 
-__all__ = ["Keepalive", "keepalive"]
+
+class Pinged(Protocol):
+    """A socket the keepalive pings (``SocketProtocol``)."""
+
+    #: The payload of the ping waiting for its pong (None: none waits), and when it left.
+    ping: bytes | None
+    ping_at: float
+
+    def send_ping(self, payload: bytes, now: float) -> None: ...
+
+    def ping_expired(self) -> None: ...
 
 
 class Keepalive:
@@ -28,15 +37,15 @@ class Keepalive:
         self._loop = loop
         self._interval = interval
         self._timeout = timeout
-        self._sockets: set[SocketProtocol] = set()
+        self._sockets: set[Pinged] = set()
         self._timer: asyncio.TimerHandle | None = None
 
-    def add(self, socket: SocketProtocol) -> None:
+    def add(self, socket: Pinged) -> None:
         self._sockets.add(socket)
         if self._timer is None:
             self._timer = self._loop.call_later(self._interval, self._tick)
 
-    def discard(self, socket: SocketProtocol) -> None:
+    def discard(self, socket: Pinged) -> None:
         self._sockets.discard(socket)
 
     def _tick(self) -> None:

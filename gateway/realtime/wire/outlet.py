@@ -104,12 +104,13 @@ class TransportOutlet:
         pending = self._pending
         if (self._paused and not force) or not pending:
             return
-        data = pending[0] if len(pending) == 1 else b"".join(pending)
-        if self._counter is not None:
-            self._counter.inc(len(pending))
+        count = len(pending)
+        data = pending[0] if count == 1 else b"".join(pending)
         pending.clear()
         if not self._transport.is_closing():
             self._transport.write(data)
+        if self._counter is not None:
+            self._flusher.count(self._counter, count)
 
     def pause(self) -> None:
         self._paused = True
@@ -134,12 +135,21 @@ class TransportOutlet:
 class Flusher:
     """Writes, once per event-loop iteration, the frames each socket was given in it."""
 
-    __slots__ = ("_due", "_loop", "_scheduled")
+    __slots__ = ("_counted", "_due", "_loop", "_scheduled")
 
     def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
         self._loop = loop
         self._due: list[TransportOutlet] = []
         self._scheduled = False
+        #: Frames written per counter since the last flush: a counter's ``inc`` takes a
+        #: lock, once per flush rather than once per socket.
+        self._counted: dict[Counter, int] = {}
+
+    def count(self, counter: Counter, frames: int) -> None:
+        self._counted[counter] = self._counted.get(counter, 0) + frames
+        if not self._scheduled:
+            self._scheduled = True
+            self._loop.call_soon(self._flush)
 
     def due(self, outlet: TransportOutlet) -> None:
         self._due.append(outlet)
@@ -149,9 +159,12 @@ class Flusher:
 
     def _flush(self) -> None:
         due, self._due = self._due, []
-        self._scheduled = False
         for outlet in due:
             outlet.flush()
+        self._scheduled = False
+        counted, self._counted = self._counted, {}
+        for counter, frames in counted.items():
+            counter.inc(frames)
 
 
 _FLUSHERS: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Flusher] = (

@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections import deque
 from http import HTTPStatus
 from typing import Any, Final, cast
 from urllib.parse import unquote
@@ -33,6 +32,7 @@ from websockets.datastructures import Headers
 from websockets.exceptions import InvalidState
 from websockets.frames import Frame, Opcode
 from websockets.http11 import Request, Response
+from websockets.protocol import OPEN, Protocol
 from websockets.server import ServerProtocol
 
 from gateway.realtime.wire.keepalive import Keepalive, keepalive
@@ -41,6 +41,10 @@ from gateway.realtime.wire.outlet import WIRE_EXTENSION, TransportOutlet, flushe
 __all__ = ["SocketProtocol"]
 
 log = logging.getLogger(__name__)
+#: What ``websockets`` logs: it says "connection open" at INFO for every socket, a log line
+#: per connect (4 % of a reconnect storm's CPU). Quiet below WARNING unless the gateway logs
+#: at DEBUG.
+_ws_log = logging.getLogger(f"{__name__}.websockets")
 
 #: Seconds the peer has to answer our close frame before the connection is dropped.
 CLOSE_TIMEOUT: Final = 10.0
@@ -69,7 +73,9 @@ class SocketProtocol(asyncio.Protocol):
         self._state = server_state
         self._app_state = app_state
         self._loop = _loop or asyncio.get_event_loop()
-        self._ws = ServerProtocol(max_size=config.ws_max_size, logger=log)
+        if _ws_log.level == logging.NOTSET:
+            _ws_log.setLevel(logging.DEBUG if log.isEnabledFor(logging.DEBUG) else logging.WARNING)
+        self._ws = ServerProtocol(max_size=config.ws_max_size, logger=_ws_log)
         self._transport: asyncio.Transport | None = None
         #: The 101 response the app's ``websocket.accept`` completes and sends.
         self._response: Response | None = None
@@ -78,7 +84,9 @@ class SocketProtocol(asyncio.Protocol):
         self._handshake_done = False
         self._close_sent = False
         self._gone = False
-        self._inbox: deque[Message] = deque()
+        #: Messages the app has not received yet (a list: rarely more than one, and a
+        #: deque's first block alone is over 500 bytes per connection).
+        self._inbox: list[Message] = []
         self._waiter: asyncio.Future[None] | None = None
         self._read_paused = False
         self._write_paused = False
@@ -200,6 +208,8 @@ class SocketProtocol(asyncio.Protocol):
     async def _run(self, scope: dict[str, Any]) -> None:
         try:
             await self._config.loaded_app(scope, self.receive, self.send)
+        except ConnectionResetError:
+            pass  # ``send`` after the client went away: nothing to tell anyone
         except Exception:
             log.exception("the socket app failed")
             if not self._handshake_done:
@@ -224,6 +234,8 @@ class SocketProtocol(asyncio.Protocol):
             return
         self._ws.send_response(response)
         self._write_control()
+        self._response = None
+        _forget_request(self._ws)
         self._keepalive = keepalive(self._loop, self._config)
         if self._keepalive is not None:
             self._keepalive.add(self)
@@ -345,7 +357,7 @@ class SocketProtocol(asyncio.Protocol):
                 await self._waiter
             finally:
                 self._waiter = None
-        message = self._inbox.popleft()
+        message = self._inbox.pop(0)
         if self._read_paused and len(self._inbox) < READ_AHEAD // 2 and not self._gone:
             assert self._transport is not None
             self._read_paused = False
@@ -463,3 +475,14 @@ class SocketProtocol(asyncio.Protocol):
         self._write_control()
         if self._transport is not None:
             self._transport.close()
+
+
+def _forget_request(ws: ServerProtocol) -> None:
+    """Let the handshake request go: ``ServerProtocol``'s parser keeps it (its headers, a
+    kilobyte or two) in its frame for the connection's whole life, parsing frames in a
+    generator it delegates to. With nothing buffered that generator waits at a frame's first
+    byte, so a fresh frame parser takes over where it stands (websockets swaps its parser
+    the same way when a connection closes)."""
+    if ws.state is OPEN and not ws.reader.buffer and ws.parser_exc is None:
+        ws.parser = Protocol.parse(ws)
+        next(ws.parser)
