@@ -272,7 +272,9 @@ class _Batch:
             if message.client_message_id is not None:
                 self.replays[(conversation.id, message.client_message_id)] = message
         self.done.append((row, done))
-        return Applied(done.conversation, done.events, done.messages)
+        addressed = row["has_endpoints"] or row["has_live_agent"] or row["has_webhook_bot"]
+        outboxed = bool(done.outbox) or (bool(done.events) and addressed)
+        return Applied(done.conversation, done.events, done.messages, outbox=outboxed)
 
     async def write(self, conn: asyncpg.Connection) -> None:
         """Write what the units planned, with the outbox rows their events call for."""
