@@ -132,12 +132,16 @@ def _serve(settings: Settings) -> int:
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,
         "ws_ping_interval": settings.ws_ping_interval or None,
+        "ws_ping_timeout": settings.ws_ping_timeout,
         # uvicorn would believe X-Forwarded-* from 127.0.0.1 by default: only the proxies
         # chatgate trusts (CHATGATE_TRUSTED_PROXIES) may set the client's address and scheme.
         # The app reads the address again (core.clients), for servers other than uvicorn.
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or None,
         "log_level": settings.log_level,
+        # uvicorn formats each access line's arguments (the client, the quoted path) before
+        # the logger drops it: above info, where nothing is logged, it is not asked to.
+        "access_log": settings.log_level in ("debug", "info"),
         "lifespan": "on",
     }
     try:

@@ -108,10 +108,12 @@ class Publisher:
         """Events queued and not yet handed to the broker."""
         return self._waiting
 
-    async def publish(self, org_id: str, events: Iterable[Event]) -> None:
-        """Queue ``events`` for their rooms; never waits for the broker."""
+    async def publish(self, org_id: str, events: Iterable[Event], *, outbox: bool = True) -> None:
+        """Queue ``events`` for their rooms; never waits for the broker. ``outbox``: the
+        change may have put rows in the outbox (``Applied.outbox``), so the ``on_publish``
+        hooks hear of it; a change known to have written none wakes no dispatcher."""
         events = tuple(events)
-        if any(event.seq is not None for event in events):  # stored, not typing or read
+        if outbox and any(event.seq is not None for event in events):  # stored, not typing
             for hook in self.on_publish:
                 hook()
         for event in events:

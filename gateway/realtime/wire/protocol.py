@@ -167,6 +167,15 @@ class SocketProtocol(asyncio.Protocol):
     # -- handshake ---------------------------------------------------------------------------
 
     def _on_request(self, request: Request) -> None:
+        version = request.headers.get("Sec-WebSocket-Version")
+        if version is not None and version.strip() != "13":
+            # RFC 6455 4.2.2: name the version we speak (websockets answers a bare 400).
+            refusal = self._ws.reject(
+                HTTPStatus.UPGRADE_REQUIRED, "Unsupported WebSocket version\n"
+            )
+            refusal.headers["Sec-WebSocket-Version"] = "13"
+            self._respond(refusal)
+            return
         response = self._ws.accept(request)
         if response.status_code != 101:
             self._respond(response)
