@@ -308,13 +308,13 @@ async def test_webhooks_a_killed_gateway_delivers_after_restart(
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_webhooks_thousand_events_across_two_processes(
-    tmp_path: Path, postgres_url: str, hooks: Receiver
+    tmp_path: Path, postgres_url: str, shared_redis_url: str, hooks: Receiver
 ) -> None:
     """1,000 messages sent through two gateway processes on one PostgreSQL: each reaches the
     receiver at least once, verified, and de-duplicating by webhook-id leaves exactly one
     delivery per message."""
     org = await new_org(postgres_url, "Acme")
-    args = ("--database-url", postgres_url, "--redis-url", "redis://127.0.0.1:6379")
+    args = ("--database-url", postgres_url, "--redis-url", shared_redis_url)
     env = process_env(CHATGATE_ORG_REQUESTS_PER_MINUTE="0")
     async with (
         gateway_process(tmp_path / "a", *args, env=env) as a,
