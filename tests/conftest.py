@@ -2,10 +2,10 @@
 them, and fail instead when ``CHATGATE_REQUIRE_SERVICES=1`` (CI).
 
 ``make test`` runs the suite on two pytest-xdist workers (``--dist loadfile``: a module's
-tests stay on one worker, so module-scoped fixtures start once). What two tests running side by
-side share is kept apart here: PostgreSQL by a fresh schema per test, the machine's Redis by a
-database per worker, files by pytest's per-worker temporary directories, ports by asking the
-kernel for a free one.
+tests stay on one worker, so module-scoped fixtures start once; the long modules go first).
+What two tests running side by side share is kept apart here: PostgreSQL by a fresh schema per
+test, the machine's Redis by a database per worker, files by pytest's per-worker temporary
+directories, ports by asking the kernel for a free one.
 """
 
 from __future__ import annotations
@@ -159,6 +159,18 @@ def redis_cluster(redis_binaries: None) -> Iterator[RedisClusterProcesses]:
     cluster = RedisClusterProcesses(3).start()
     yield cluster
     cluster.stop()
+
+
+#: Marks of tests that start processes, servers or a browser, or may outlast the suite's timeout.
+LONG_MARKS = frozenset({"e2e", "browser", "postgres", "redis", "timeout"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with such tests first, the rest after them, each in collection order. pytest-xdist
+    hands modules out in this order (``make test``: ``--no-loadscope-reorder``), so the run ends
+    on short modules, never with one worker idle while the other starts a minute-long one."""
+    long = {item.path for item in items if any(m.name in LONG_MARKS for m in item.iter_markers())}
+    items.sort(key=lambda item: item.path not in long)
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
