@@ -41,8 +41,12 @@ run: $(STAMP)
 	$(BIN)/chatgate serve
 
 ## Lint, type-check and run the whole suite (what CI runs), the web unit tests and bundle check included.
+## The suite runs on TEST_WORKERS pytest-xdist workers, a test module's tests on one of them,
+## the long modules first (tests/conftest.py orders them; xdist keeps that order)
+## (TEST_WORKERS=0: in this process, as a plain `.venv/bin/pytest` does).
+TEST_WORKERS ?= 2
 test: lint types web-test web-check bench-node
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 $(NODE_STAMP): $(WEB)/package-lock.json
 	cd $(WEB) && npm ci --ignore-scripts --no-audit --no-fund --loglevel=error

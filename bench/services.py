@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import socket
 import subprocess
 import tempfile
 import time
 from pathlib import Path
+
+from bench.ports import free_port
 
 __all__ = ["RedisClusterProcesses", "RedisServer", "free_port", "redis_available"]
 
@@ -18,27 +19,6 @@ STARTUP_SECONDS = 10.0
 
 def redis_available() -> bool:
     return shutil.which("redis-server") is not None and shutil.which("redis-cli") is not None
-
-
-def free_port(*, with_bus: bool = False) -> int:
-    """A TCP port free right now on 127.0.0.1 (and port + 10000 too, for a cluster bus)."""
-    while True:
-        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-            probe.bind(("127.0.0.1", 0))
-            port: int = probe.getsockname()[1]
-        if not with_bus:
-            return port
-        if port + 10000 < 65536 and _port_free(port + 10000):
-            return port
-
-
-def _port_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        try:
-            probe.bind(("127.0.0.1", port))
-        except OSError:
-            return False
-        return True
 
 
 class RedisServer:

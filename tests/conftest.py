@@ -1,5 +1,12 @@
 """Shared fixtures. Service policy: tests that need PostgreSQL or Redis skip loudly without
-them, and fail instead when ``CHATGATE_REQUIRE_SERVICES=1`` (CI)."""
+them, and fail instead when ``CHATGATE_REQUIRE_SERVICES=1`` (CI).
+
+``make test`` runs the suite on two pytest-xdist workers (``--dist loadfile``: a module's
+tests stay on one worker, so module-scoped fixtures start once; the long modules go first).
+What two tests running side by side share is kept apart here: PostgreSQL by a fresh schema per
+test, the machine's Redis by a database per worker, files by pytest's per-worker temporary
+directories, ports by asking the kernel for a free one.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ import uuid
 from collections.abc import AsyncIterator, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
@@ -23,6 +30,7 @@ from gateway.app import create_app  # noqa: E402
 from gateway.handlers.orgs import OrgCredentials  # noqa: E402
 from gateway.settings import Settings  # noqa: E402
 from storage.sqlite import SQLiteStore  # noqa: E402
+from tests import reports  # noqa: E402
 from tests.support import new_org  # noqa: E402
 
 #: CI sets this: a test that would skip for lack of a service fails instead.
@@ -30,6 +38,8 @@ REQUIRE_SERVICES = os.environ.get("CHATGATE_REQUIRE_SERVICES") == "1"
 POSTGRES_URL = os.environ.get(
     "CHATGATE_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
+#: The machine's own Redis, which CI starts (most tests start redis-server processes instead).
+SHARED_REDIS = "redis://127.0.0.1:6379"
 
 
 def service_missing(reason: str) -> NoReturn:
@@ -116,6 +126,27 @@ def postgres_schema(postgres_server: str) -> Iterator[str]:
 
 
 @pytest.fixture(scope="session")
+def shared_redis_url() -> str:
+    """The machine's Redis, in a database of this pytest worker's own (1 for gw0, 2 for gw1...;
+    0 without workers), so that two tests running at once never meet in one key. Channels are
+    not per database in Redis, but the gateway names each after a conversation or an org, and
+    every test makes its own."""
+    import redis
+
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    database = 1 + int(worker.removeprefix("gw")) % 15 if worker else 0
+    url = f"{SHARED_REDIS}/{database}"
+    client = redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5)
+    try:
+        client.ping()
+    except redis.RedisError as exc:
+        service_missing(f"Redis at {SHARED_REDIS} is not reachable: {exc}")
+    finally:
+        client.close()
+    return url
+
+
+@pytest.fixture(scope="session")
 def redis_binaries() -> None:
     from bench.services import redis_available
 
@@ -138,3 +169,37 @@ def redis_cluster(redis_binaries: None) -> Iterator[RedisClusterProcesses]:
     cluster = RedisClusterProcesses(3).start()
     yield cluster
     cluster.stop()
+
+
+#: Marks of tests that start processes, servers or a browser, or may outlast the suite's timeout.
+LONG_MARKS = frozenset({"e2e", "browser", "postgres", "redis", "timeout"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Modules with such tests first, the rest after them, each in collection order. pytest-xdist
+    hands modules out in this order (``make test``: ``--no-loadscope-reorder``), so the run ends
+    on short modules, never with one worker idle while the other starts a minute-long one."""
+    long = {item.path for item in items if any(m.name in LONG_MARKS for m in item.iter_markers())}
+    items.sort(key=lambda item: item.path not in long)
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """On a pytest-xdist worker: hand what this worker measured to the controller."""
+    workeroutput = getattr(session.config, "workeroutput", None)
+    if workeroutput is not None:
+        workeroutput["chatgate_reports"] = reports.SECTIONS
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: object) -> None:
+    """On the pytest-xdist controller: a worker finished; keep what it measured."""
+    reports.merge(getattr(node, "workeroutput", {}).get("chatgate_reports", {}))
+
+
+def pytest_terminal_summary(terminalreporter: Any) -> None:
+    for title, lines in reports.SECTIONS.items():
+        if not lines:
+            continue
+        terminalreporter.section(title)
+        for name, value in lines.items():
+            terminalreporter.write_line(f"{name}: {value}")

@@ -32,6 +32,7 @@ from gateway.app import create_app
 from gateway.handlers.orgs import OrgCredentials
 from gateway.settings import Settings
 from tests.conftest import service_missing
+from tests.reports import section
 from tests.support import bearer, live_server, new_org, timeout
 
 try:
@@ -58,7 +59,7 @@ WEB_DIST = os.environ.get("CHATGATE_TEST_WEB_DIST", "")
 DOCS = Path(__file__).resolve().parents[2] / "docs"
 
 #: What the run measured (reported at the end, never asserted as a timing).
-REPORT: dict[str, str] = {}
+REPORT = section("chat widget in chromium")
 
 T = TypeVar("T")
 
@@ -389,10 +390,3 @@ class Staff:
             "POST", f"/v1/conversations/{conversation_id}/messages", json=body
         )
         return message
-
-
-def pytest_terminal_summary(terminalreporter: Any) -> None:
-    if REPORT:
-        terminalreporter.section("chat widget in chromium")
-        for name, value in REPORT.items():
-            terminalreporter.write_line(f"{name}: {value}")

@@ -184,13 +184,13 @@ async def test_webhooks_fifo_queue_moves_as_soon_as_each_is_accepted(
 
 @pytest.mark.redis
 async def test_webhooks_fifo_queue_moves_across_two_processes(
-    tmp_path: Path, database_url: str, hooks: Receiver
+    tmp_path: Path, database_url: str, shared_redis_url: str, hooks: Receiver
 ) -> None:
     """Messages sent through two gateway processes into one conversation reach a fifo
     endpoint in order, the next as soon as the one before it is accepted, whichever process
     sent it; one refused on the way is retried when due. With a 30 s poll."""
     org = await new_org(database_url, "Acme")
-    args = ("--database-url", database_url, "--redis-url", "redis://127.0.0.1:6379")
+    args = ("--database-url", database_url, "--redis-url", shared_redis_url)
     env = {
         "CHATGATE_WEBHOOK_ALLOWED_HOSTS": "127.0.0.1",
         "CHATGATE_WEBHOOK_POLL_INTERVAL": str(timeout(SLOW)),

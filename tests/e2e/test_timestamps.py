@@ -5,6 +5,7 @@ answers are held to the same form by their golden files (``<timestamp>``)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
@@ -17,7 +18,7 @@ from gateway.settings import Settings
 from protocol.encoding import format_instant
 from tests.instants import assert_wire_instants
 from tests.receiver import Receiver, receiver
-from tests.support import SocketClient, api, bearer, eventually
+from tests.support import SocketClient, api, bearer, eventually, timeout
 
 pytestmark = pytest.mark.e2e
 
@@ -199,9 +200,18 @@ async def test_timestamps_webhooks_and_live_agent_payloads_have_one_form(
     )
     assert delivered["created_at"] == format_instant(sent)
 
-    deliveries = seen.check(await api(http, "GET", f"/v1/webhooks/{hook['id']}/deliveries", key))
-    first = deliveries["data"][0]
-    seen.check(await api(http, "GET", f"/v1/webhooks/{hook['id']}/deliveries/{first['id']}", key))
+    # The newest delivery may not be tried yet (an event after the last message), and a tried
+    # one's attempt is stored only once the receiver has answered: read one with an attempt.
+    deliveries_path = f"/v1/webhooks/{hook['id']}/deliveries"
+
+    async def tried() -> Any:
+        listed = seen.check(await api(http, "GET", deliveries_path, key))["data"]
+        return next((d for d in listed if d["attempts"]), None)
+
+    async with asyncio.timeout(timeout(10)):
+        while (delivery := await tried()) is None:  # noqa: ASYNC110 - REST is all there is
+            await asyncio.sleep(0.05)
+    seen.check(await api(http, "GET", f"{deliveries_path}/{delivery['id']}", key))
     assert {
         "occurred_at",
         "created_at",

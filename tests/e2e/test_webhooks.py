@@ -285,12 +285,13 @@ async def test_webhooks_a_killed_gateway_delivers_after_restart(
             await eventually(lambda: len(hooks.requests) >= 10, 10)  # two failed tries each
         gw.kill()  # the third tries are due about 5 s after the second
         await gw.process.wait()
-    hooks.status = 200
     assert not hooks.accepted()
     async with (
         gateway_process(tmp_path / "second", "--database-url", database, env=env) as gw,
         httpx.AsyncClient(base_url=gw.url, timeout=timeout(30)) as http,
     ):
+        # Still refused until the replay's answer: a restart slower than the 5 s to the third
+        # tries cannot have delivered one yet.
         replayed = await api(
             http,
             "POST",
@@ -299,6 +300,7 @@ async def test_webhooks_a_killed_gateway_delivers_after_restart(
             json={"since": "2020-01-01T00:00:00Z", "include_delivered": True},
         )
         assert replayed == {"replayed": 0}, "nothing was dead or delivered yet"
+        hooks.status = 200
         await eventually(lambda: len(hooks.accepted()) >= 5, 20)
     accepted = hooks.accepted()
     contents = sorted(r.verified(hook["secret"])["data"]["message"]["content"] for r in accepted)
@@ -308,13 +310,13 @@ async def test_webhooks_a_killed_gateway_delivers_after_restart(
 @pytest.mark.postgres
 @pytest.mark.redis
 async def test_webhooks_thousand_events_across_two_processes(
-    tmp_path: Path, postgres_url: str, hooks: Receiver
+    tmp_path: Path, postgres_url: str, shared_redis_url: str, hooks: Receiver
 ) -> None:
     """1,000 messages sent through two gateway processes on one PostgreSQL: each reaches the
     receiver at least once, verified, and de-duplicating by webhook-id leaves exactly one
     delivery per message."""
     org = await new_org(postgres_url, "Acme")
-    args = ("--database-url", postgres_url, "--redis-url", "redis://127.0.0.1:6379")
+    args = ("--database-url", postgres_url, "--redis-url", shared_redis_url)
     env = process_env(CHATGATE_ORG_REQUESTS_PER_MINUTE="0")
     async with (
         gateway_process(tmp_path / "a", *args, env=env) as a,
