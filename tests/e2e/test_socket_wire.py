@@ -57,6 +57,11 @@ SETTINGS = {
 SHOP = "https://shop.example"
 
 
+def _named(value: object) -> str | None:
+    """A parametrized case's id: its name; the bytes of a hand-built frame get none."""
+    return "" if isinstance(value, bytes) else None
+
+
 @dataclass(frozen=True)
 class Gateway:
     url: str
@@ -332,7 +337,10 @@ async def test_wire_json_session_reads_a_binary_frame_of_json(sockets: Sockets) 
 
 @pytest.mark.parametrize(
     ("case", "data"),
-    [
+    # Named by case alone: the frames carry random mask keys, and every xdist worker must
+    # collect the same test ids.
+    ids=_named,
+    argvalues=[
         ("unmasked frame", frame(Opcode.TEXT, ping(), mask=False)),
         ("RSV1 set", frame(Opcode.TEXT, ping(), rsv=0b100)),
         ("RSV2 set", frame(Opcode.TEXT, ping(), rsv=0b010)),
@@ -362,7 +370,10 @@ async def test_wire_protocol_violation_closes_1002(
 
 @pytest.mark.parametrize(
     ("case", "data"),
-    [
+    # Named by case alone: the frames carry random mask keys, and every xdist worker must
+    # collect the same test ids.
+    ids=_named,
+    argvalues=[
         ("text frame", frame(Opcode.TEXT, b'{"op": "ping", "ref": "\xff\xfe"}')),
         (
             "fragmented text",
