@@ -180,7 +180,8 @@ class Settings:
     max_frame_bytes: Annotated[int, Meta(ge=1024)] = 64 * 1024
     #: Frames waiting for one socket before it is closed as a slow consumer (4008).
     send_queue_size: Annotated[int, Meta(ge=8)] = 1024
-    #: Most frames packed into one array frame when a socket's queue is not empty.
+    #: Most frames packed into one array frame when a socket's queue is not empty (under an
+    #: ASGI server other than ``chatgate serve``, whose socket layer writes them back to back).
     max_batch: Annotated[int, Meta(ge=1)] = 64
     #: Seconds a room waits for a missing seq before backfilling it from storage.
     gap_timeout: Positive = 0.25
