@@ -292,14 +292,16 @@ async def test_webhooks_a_killed_gateway_delivers_after_restart(
     ):
         # Still refused until the replay's answer: a restart slower than the 5 s to the third
         # tries cannot have delivered one yet.
+        # Dead rows only: the pending ones may go out (delivered) before this call on a slow
+        # start; none may have been given up on by the kill.
         replayed = await api(
             http,
             "POST",
             f"/v1/webhooks/{hook['id']}/replay",
             org.api_key,
-            json={"since": "2020-01-01T00:00:00Z", "include_delivered": True},
+            json={"since": "2020-01-01T00:00:00Z"},
         )
-        assert replayed == {"replayed": 0}, "nothing was dead or delivered yet"
+        assert replayed == {"replayed": 0}, "no delivery was dead"
         hooks.status = 200
         await eventually(lambda: len(hooks.accepted()) >= 5, 20)
     accepted = hooks.accepted()
