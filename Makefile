@@ -15,7 +15,7 @@ STAMP := $(VENV)/.installed-$(shell cat pyproject.toml $(LOCK) | cksum | cut -d'
 WEB := gateway/web
 NODE_STAMP := $(WEB)/node_modules/.installed-$(shell cksum < $(WEB)/package-lock.json | cut -d' ' -f1)
 
-.PHONY: install run test lint types fmt cov bench cluster lock clean web web-test web-check
+.PHONY: install run test lint types fmt cov bench bench-node cluster lock clean web web-test web-check
 
 # The stamps are named by checksum, so what changes them is the content of the lock and of
 # pyproject.toml, not a new mtime (`make lock` rewrites the lock even when nothing changed).
@@ -45,7 +45,7 @@ run: $(STAMP)
 ## the long modules first (tests/conftest.py orders them; xdist keeps that order)
 ## (TEST_WORKERS=0: in this process, as a plain `.venv/bin/pytest` does).
 TEST_WORKERS ?= 2
-test: lint types web-test web-check
+test: lint types web-test web-check bench-node
 	$(BIN)/pytest -n $(TEST_WORKERS) --dist loadfile --no-loadscope-reorder
 
 $(NODE_STAMP): $(WEB)/package-lock.json
@@ -94,6 +94,12 @@ bench: $(STAMP)
 	$(BIN)/chatgate bench fanout --rooms 10 --members 10 --rate 2000 --duration 5
 	$(BIN)/chatgate bench chat --pairs 20 --inboxes 2 --rate 100 --duration 5
 
+## The socket.io baseline's packages (bench/baselines/socketio), from its lock (npm ci, no install
+## scripts), when node exists and they are missing or older than the lock; chatgate bench compare
+## installs them on demand too.
+bench-node: $(STAMP)
+	$(BIN)/python -m bench.baselines.node
+
 ## Three gateways + a Redis Cluster + PostgreSQL on this machine, until Ctrl-C.
 cluster: $(STAMP)
 	$(BIN)/python -m bench.cluster
@@ -108,4 +114,4 @@ lock: $(LOCKED)
 
 clean:
 	rm -rf $(VENV) data .pytest_cache .mypy_cache .ruff_cache .coverage htmlcov
-	rm -rf $(WEB)/node_modules $(WEB)/.build
+	rm -rf $(WEB)/node_modules $(WEB)/.build bench/baselines/socketio/node_modules

@@ -89,15 +89,20 @@ class Socket(WSListener):
                 # the upgrade (a gateway out of file descriptors does that).
                 raise ClosedError("closed before the WebSocket handshake")
             sock = created[0]
-            hello: dict[str, Any] = {"token": token}
-            if resume:
-                hello["resume"] = resume
             try:
-                sock.hello = await sock.request("hello", **hello)
+                sock.hello = await sock.greet(token, resume)
             except BaseException:
                 sock.drop()  # a refused or late hello leaves nothing open behind it
                 raise
         return sock
+
+    async def greet(self, token: str, resume: dict[str, int] | None) -> dict[str, Any]:
+        """The first exchange on a connected socket (``hello``); returns its answer."""
+        hello: dict[str, Any] = {"token": token}
+        if resume:
+            hello["resume"] = resume
+        answer: dict[str, Any] = await self.request("hello", **hello)
+        return answer
 
     # -- picows callbacks -----------------------------------------------------------------
 

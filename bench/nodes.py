@@ -24,6 +24,7 @@ import httpx2 as httpx
 import orjson
 import psutil
 
+from bench.rest import agent_and_conversations
 from bench.services import RedisServer, free_port, redis_available
 
 __all__ = ["Node", "Topology", "Usage", "raise_open_files"]
@@ -35,10 +36,14 @@ READY_SECONDS = 30.0
 class Node:
     url: str
     pid: int | None
+    #: Where its sockets connect (None: it has none, as the bare POST baseline).
+    ws_path: str | None = "/ws"
 
     @property
     def ws_url(self) -> str:
-        return "ws" + self.url.removeprefix("http") + "/ws"
+        if self.ws_path is None:
+            raise ValueError(f"{self.url} takes no sockets")
+        return "ws" + self.url.removeprefix("http") + self.ws_path
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,7 +77,7 @@ class Topology:
         nodes: how many gateway processes to start (ignored with ``urls``).
         database_url: shared by started nodes; default a fresh SQLite file.
         redis_url: the broker of started nodes; default a ``redis-server`` of our own when
-            there are several nodes (none for one).
+            there are several nodes (none for one) or ``redis`` says so.
         urls, api_key: load running gateways instead, as this org.
         env: extra ``CHATGATE_*`` settings for started nodes.
     """
@@ -83,6 +88,8 @@ class Topology:
     urls: list[str] = field(default_factory=list)
     api_key: str | None = None
     env: dict[str, str] = field(default_factory=dict)
+    #: Start a Redis of our own (when no ``redis_url``): None means when there are several nodes.
+    redis: bool | None = None
     #: Run the gateways from this source tree instead (``python -m gateway`` there): an
     #: A/B comparison against another checkout with one harness.
     source: str | None = None
@@ -129,6 +136,7 @@ class Topology:
             "database": (self.database_url or "").split("://")[0] or "remote",
             "broker": "redis" if self.redis_url else "memory" if not self.urls else "remote",
             "started_here": not self.urls,
+            "server": "chatgate",
         }
 
     def start(self) -> None:
@@ -141,11 +149,7 @@ class Topology:
         self._dir = Path(tempfile.mkdtemp(prefix="chatgate-bench-"))
         if self.database_url is None:
             self.database_url = f"sqlite:///{self._dir / 'bench.db'}"
-        if self.nodes > 1 and not self.redis_url:
-            if not redis_available():
-                raise RuntimeError("several nodes need Redis: install redis-server")
-            self._redis = RedisServer().start()
-            self.redis_url = self._redis.url
+        self._start_redis()
         env = os.environ | {
             "CHATGATE_DATABASE_URL": self.database_url,
             "CHATGATE_REDIS_URL": self.redis_url or "",
@@ -161,6 +165,7 @@ class Topology:
             "CHATGATE_HOST": "127.0.0.1",
         }
         env.update(self.env)
+        creating: subprocess.Popen[bytes] | None = None
         for index in range(self.nodes):
             port = free_port()
             with (self._dir / f"node{index}.log").open("wb") as log:
@@ -175,19 +180,39 @@ class Topology:
             self._processes.append(process)
             self.started.append(Node(f"http://127.0.0.1:{port}", process.pid))
             if index == 0:
-                # The first node migrates the database; the others start on it.
+                # The first node migrates the database; the others start on it, while the
+                # org is created.
                 self._wait_ready(self.started[0], process)
+                creating = subprocess.Popen(
+                    [sys.executable, "-m", "gateway", "orgs", "create", "bench", "--json"],
+                    env=env,
+                    stdout=subprocess.PIPE,
+                    stderr=subprocess.PIPE,
+                    cwd=self.source,
+                )
         for node, process in zip(self.started, self._processes, strict=True):
             self._wait_ready(node, process)
-        created = subprocess.run(
-            [sys.executable, "-m", "gateway", "orgs", "create", "bench", "--json"],
-            env=env,
-            capture_output=True,
-            check=True,
-            cwd=self.source,
-        )
-        self.credentials = orjson.loads(created.stdout)
+        assert creating is not None
+        created, errors = creating.communicate(timeout=READY_SECONDS * 2)
+        if creating.returncode != 0:
+            raise RuntimeError(f"chatgate orgs create failed: {errors.decode(errors='replace')}")
+        self.credentials = orjson.loads(created)
         self.api_key = self.credentials["api_key"]
+
+    def _start_redis(self) -> None:
+        wanted = self.nodes > 1 if self.redis is None else self.redis
+        if wanted and not self.redis_url:
+            if not redis_available():
+                raise RuntimeError("a Redis of our own needs redis-server (or give --redis-url)")
+            self._redis = RedisServer().start()
+            self.redis_url = self._redis.url
+
+    def conversations(self, count: int, *, escalate: bool) -> tuple[str, list[str]]:
+        """A token of the org's agent and ``count`` new conversations (handed to the team
+        first with ``escalate``, so that agents may speak)."""
+        return agent_and_conversations(
+            self.started[0].url, self.credentials, count, escalate=escalate
+        )
 
     def _wait_ready(self, node: Node, process: subprocess.Popen[bytes]) -> None:
         deadline = time.monotonic() + READY_SECONDS

@@ -11,12 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from functools import partial
 from typing import Any
 
 from bench.client import RequestError, Socket
 from bench.load import WorkerResult, stamp
+from bench.sockets import connect
 
 __all__ = ["Sends"]
 
@@ -75,15 +76,20 @@ class Sends:
         else:
             self.result.error(error.code if isinstance(error, RequestError) else "closed")
 
-    async def settle(self, url: str, token: str, deadline_ns: int) -> None:
+    async def settle(self, url: str | Mapping[str, str], token: str, deadline_ns: int) -> None:
         """Wait for the replies (until ``deadline_ns``), then take each conversation's last
-        seq from the gateway, on a socket of its own (a sender may have been closed)."""
+        seq from the server, on a socket of its own (a sender may have been closed): at
+        ``url``, or at ``url[conversation_id]`` (a baseline knows a room's last seq only on
+        the node that numbers its messages)."""
         if self.pending:
             left = (deadline_ns - time.monotonic_ns()) / 1e9
             await asyncio.wait(tuple(self.pending), timeout=max(0.0, left))
-        asking = await Socket.open(url, token)
-        try:
-            for cid in self.final:
-                self.final[cid] = max(self.final[cid], await asking.last_seq(cid))
-        finally:
-            await asking.aclose()
+        where = dict.fromkeys(self.final, url) if isinstance(url, str) else url
+        for node in sorted(set(where.values())):
+            asking = await connect(node, token)
+            try:
+                for cid in self.final:
+                    if where[cid] == node:
+                        self.final[cid] = max(self.final[cid], await asking.last_seq(cid))
+            finally:
+                await asking.aclose()

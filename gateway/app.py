@@ -18,6 +18,7 @@ from typing import Any
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from gateway.bot.kinds import AnswererFactory, default_answerers
@@ -46,9 +47,8 @@ from gateway.handlers.bots import BotHandlers
 from gateway.handlers.knowledge import KnowledgeHandlers
 from gateway.handlers.wiring import build_bus
 from gateway.http.asyncapi import asyncapi_document
-from gateway.http.cors import PreflightMiddleware
 from gateway.http.files import file_routes
-from gateway.http.hosts import HostGuard, HostPolicy, host_allowed, refuse_host
+from gateway.http.hosts import HostPolicy, host_allowed, refuse_host
 from gateway.http.middleware import RequestContextMiddleware
 from gateway.http.openapi import openapi_document
 from gateway.http.operations import (
@@ -181,7 +181,7 @@ def create_app(
             limits = Limits(the_limiter, _budgets(settings), metrics)
             accounts = _accounts(settings, the_store, the_limiter, metrics, secret)
             admin = AdminHandlers(the_store, authenticator, settings, outbound, limits)
-            publisher = Publisher(the_broker)
+            publisher = Publisher(the_broker, metrics)
             node = await nodes.register(
                 the_store,
                 local_broker=not the_broker.spans_processes,
@@ -284,10 +284,7 @@ def create_app(
             }
 
     hosts = HostPolicy.parse(settings.allowed_hosts)
-    middleware = [Middleware(RequestContextMiddleware)]
-    if not hosts.any_host:
-        middleware.append(Middleware(HostGuard, policy=hosts))
-    middleware.append(Middleware(PreflightMiddleware))
+    middleware = [Middleware(RequestContextMiddleware, hosts, preflights=True)]
     # One route per path, so that a 405 lists every method of the path (http/routing.py).
     web_dist = Path(settings.web_dist_dir) if settings.web_dist_dir else BUNDLED
     routes = [
@@ -372,6 +369,15 @@ class GatewayApp(Starlette):
                 await refuse_host(scope, receive, send)
             return
         await super().__call__(scope, receive, send)
+
+    def build_middleware_stack(self) -> ASGIApp:
+        """Starlette's stack without its outermost ``ServerErrorMiddleware``: the gateway's
+        first middleware (``RequestContextMiddleware``) already answers any exception that
+        escapes a route with the ``internal`` envelope, so Starlette's would only ever see
+        the ones raised after a response started, which it re-raises as they are. One
+        layer less for every request and every message it sends."""
+        stack = super().build_middleware_stack()
+        return stack.app if isinstance(stack, ServerErrorMiddleware) else stack
 
     def _quiet_refusal(self, send: Send) -> Send:
         """Starlette reports a failed startup with the whole traceback, which uvicorn logs:

@@ -37,6 +37,7 @@ from gateway.handlers.orgs import OrgCredentials, create_org
 from gateway.http.hosts import unguarded_warning
 from gateway.http.server import GatewayHttpProtocol
 from gateway.realtime.broker.factory import create_broker
+from gateway.realtime.wire.protocol import SocketProtocol
 from gateway.runtime import tune_gc
 from gateway.settings import Settings
 from gateway.stores import open_store
@@ -126,16 +127,21 @@ def _serve(settings: Settings) -> int:
         "host": settings.host,
         "port": settings.port,
         "http": GatewayHttpProtocol,
-        "ws": "websockets-sansio",
+        # chatgate's own socket layer (gateway/realtime/wire): frames built once per event.
+        "ws": SocketProtocol,
         "ws_max_size": settings.max_frame_bytes,
         "ws_per_message_deflate": False,
         "ws_ping_interval": settings.ws_ping_interval or None,
+        "ws_ping_timeout": settings.ws_ping_timeout,
         # uvicorn would believe X-Forwarded-* from 127.0.0.1 by default: only the proxies
         # chatgate trusts (CHATGATE_TRUSTED_PROXIES) may set the client's address and scheme.
         # The app reads the address again (core.clients), for servers other than uvicorn.
         "proxy_headers": bool(proxies),
         "forwarded_allow_ips": proxies or None,
         "log_level": settings.log_level,
+        # uvicorn formats each access line's arguments (the client, the quoted path) before
+        # the logger drops it: above info, where nothing is logged, it is not asked to.
+        "access_log": settings.log_level in ("debug", "info"),
         "lifespan": "on",
     }
     try:

@@ -184,8 +184,11 @@ class Settings:
     max_batch: Annotated[int, Meta(ge=1)] = 64
     #: Seconds a room waits for a missing seq before backfilling it from storage.
     gap_timeout: Positive = 0.25
-    #: Seconds between WebSocket pings (uvicorn keepalive); 0 disables them.
+    #: Seconds between WebSocket pings (the socket layer's keepalive); 0 disables them.
     ws_ping_interval: Annotated[float, Meta(ge=0)] = 20.0
+    #: Seconds a ping may wait for its pong before the socket is closed with 1011 (at the
+    #: next ping round).
+    ws_ping_timeout: Positive = 20.0
 
     #: The directory of web bundles served at ``/widget.js``, ``/sdk.js`` and ``/web/``.
     #: Empty: the bundles committed with chatgate (``gateway/web/dist``).

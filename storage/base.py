@@ -11,6 +11,11 @@ Contract, for every implementation:
   conversation so that no other writer (in this process or another) interleaves. Each step
   takes ``last_seq + 1``: per conversation, seqs are 1, 2, 3... with no gap and no duplicate,
   across messages and status changes alike.
+- **Group commit.** Concurrent ``apply`` calls may share a transaction (both stores do this).
+  Each keeps its own outcome: one refused by ``decide`` or the quota, or one whose rows the
+  backend refuses, fails alone and writes nothing; the others are written, and calls on one
+  conversation take consecutive seqs, each seeing the conversation as the ones before it left
+  it. No call returns before the commit that holds its change.
 - **Quota.** When the org has a ``monthly_message_limit``, ``apply`` counts the plan's
   messages (every role but ``system``) against the org's count for the current UTC calendar
   month, in the same transaction, and refuses with ``quota_exceeded`` a plan that would go
@@ -68,7 +73,8 @@ from storage.models import (
 __all__ = ["Decide", "Store", "StoredEvent"]
 
 #: Decides what a command does to a conversation; may raise ``GatewayError`` to refuse.
-#: It runs inside the store's transaction (possibly on a worker thread): keep it pure.
+#: It runs inside the store's transaction (possibly on a worker thread, possibly more than
+#: once, each time on the conversation as it then is): keep it pure.
 Decide = Callable[[Conversation], Plan]
 
 StoredEvent = MessageCreated | ConversationUpdated
@@ -306,13 +312,15 @@ class Store(Protocol):
         In one transaction: lock the conversation; if ``client_message_id`` names a message
         already stored in it, return that message as ``replayed`` and change nothing;
         otherwise run ``decide`` on the current row and write its plan, each step taking
-        the next seq. The caller publishes ``Applied.events`` afterwards (persist, then
-        publish).
+        the next seq. Concurrent calls may share that transaction (group commit); each
+        still succeeds or fails on its own. The caller publishes ``Applied.events``
+        afterwards (persist, then publish).
 
         Raises:
             GatewayError: ``not_found`` for an unknown conversation or one of another org,
                 or whatever ``decide`` raised (nothing is written then).
-            StorageError: the backend failed.
+            StorageError: the backend failed, or refused this call's rows (nothing of this
+                call is written then).
         """
         ...
 

@@ -364,13 +364,16 @@ class Applied:
     """The outcome of ``Store.apply``.
 
     ``events`` are what to publish, in seq order. ``replayed`` is set (and ``events`` empty)
-    when the command was a retry of an already stored ``client_message_id``.
+    when the command was a retry of an already stored ``client_message_id``. ``outbox`` says
+    whether the change may have put rows in the outbox (webhooks, live-agent messages, bot
+    turns, timers): only then has the outbox dispatcher anything new to claim.
     """
 
     conversation: Conversation
     events: tuple[MessageCreated | ConversationUpdated, ...]
     messages: tuple[Message, ...]
     replayed: Message | None = None
+    outbox: bool = True
 
 
 @dataclass(frozen=True, slots=True)

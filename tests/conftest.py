@@ -15,6 +15,7 @@ import asyncio
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -100,6 +101,13 @@ def postgres_server() -> str:
 @pytest.fixture
 def postgres_url(postgres_server: str) -> Iterator[str]:
     """A database URL whose objects live in a fresh schema, dropped afterwards."""
+    with postgres_schema(postgres_server) as url:
+        yield url
+
+
+@contextmanager
+def postgres_schema(postgres_server: str) -> Iterator[str]:
+    """``postgres_url`` for fixtures of a wider scope."""
     import asyncpg
 
     schema = f"t_{uuid.uuid4().hex[:16]}"
@@ -112,8 +120,10 @@ def postgres_url(postgres_server: str) -> Iterator[str]:
             await conn.close()
 
     asyncio.run(run(f"CREATE SCHEMA {schema}"))
-    yield f"{postgres_server}?search_path={schema}"
-    asyncio.run(run(f"DROP SCHEMA {schema} CASCADE"))
+    try:
+        yield f"{postgres_server}?search_path={schema}"
+    finally:
+        asyncio.run(run(f"DROP SCHEMA {schema} CASCADE"))
 
 
 @pytest.fixture(scope="session")

@@ -18,14 +18,16 @@ from bench.client import Socket
 from bench.ledger import Checks, Ledger
 from bench.load import Load, Probe
 from bench.nodes import Topology
-from bench.rest import agent_and_conversations
 from bench.runner import Outcome, run
 from bench.sends import Sends
+from bench.sockets import connect
 
 __all__ = ["FanoutLoad", "Room", "execute", "plan"]
 
 NAME = "fanout"
 HELP = "rooms x members, paced publishers"
+#: What it can load (``--server``).
+SERVERS = ("chatgate", "relay", "socketio")
 
 #: Sockets one worker opens at once while preparing.
 CONNECT_CONCURRENCY = 64
@@ -72,10 +74,8 @@ def plan(
     topology: Topology, *, rooms: int, members: int, rate: float, size: int, workers: int
 ) -> list[Plan]:
     """Create the rooms; ``rate`` is deliveries per second over all rooms."""
-    credentials = topology.credentials
     nodes = [node.ws_url for node in topology.started]
-
-    token, ids = agent_and_conversations(topology.started[0].url, credentials, rooms, escalate=True)
+    token, ids = topology.conversations(rooms, escalate=True)
     per_room = rate / (rooms * members)
     built = [
         Room(
@@ -105,7 +105,7 @@ class FanoutLoad(Load):
 
         async def member(room: Room, url: str) -> Socket:
             async with semaphore:
-                sock = await Socket.open(url, self.plan.token, on_event=self._on_event)
+                sock = await connect(url, self.plan.token, on_event=self._on_event)
                 reply = await sock.request("subscribe", conversation_id=room.conversation_id)
                 self.ledgers[sock] = Ledger(reply["last_seq"])
                 return sock
@@ -114,7 +114,7 @@ class FanoutLoad(Load):
             self.members[room.conversation_id] = list(
                 await asyncio.gather(*(member(room, url) for url in room.member_urls))
             )
-            self.publishers.append(await Socket.open(room.publisher_url, self.plan.token))
+            self.publishers.append(await connect(room.publisher_url, self.plan.token))
 
     def _on_event(self, sock: Socket, frame: dict[str, Any], now: int) -> None:
         self.probe.followed(self.ledgers[sock], frame, now)
@@ -136,7 +136,8 @@ class FanoutLoad(Load):
         )
 
     async def drain(self, deadline_ns: int) -> None:
-        await self.sends.settle(self.plan.rooms[0].publisher_url, self.plan.token, deadline_ns)
+        publishers = {room.conversation_id: room.publisher_url for room in self.plan.rooms}
+        await self.sends.settle(publishers, self.plan.token, deadline_ns)
         final = self.sends.final
         while time.monotonic_ns() < deadline_ns:
             if all(

@@ -40,9 +40,9 @@ from bench.client import Socket
 from bench.ledger import Checks, Ledger
 from bench.load import Load, Probe, stamp
 from bench.nodes import Topology, Usage, raise_open_files
-from bench.rest import agent_and_conversations
 from bench.runner import Outcome, run
 from bench.sends import Sends
+from bench.sockets import connect
 
 __all__ = ["Group", "IdleLoad", "execute", "plan", "source_address"]
 
@@ -50,6 +50,8 @@ NAME = "idle"
 #: Gateway processes started unless --nodes says otherwise (one process is measured).
 NODES = 1
 HELP = "N idle sockets: RSS per connection, keepalive CPU"
+#: What it can load (``--server``).
+SERVERS = ("chatgate", "relay", "socketio")
 
 #: Sockets one worker opens at once while preparing.
 CONNECT_CONCURRENCY = 64
@@ -139,9 +141,7 @@ def plan(
     nodes = tuple(node.ws_url for node in topology.started)
     total = sum(len(sizes) for sizes in layout)
 
-    token, ids = agent_and_conversations(
-        topology.started[0].url, credentials, total, escalate=False
-    )
+    token, ids = topology.conversations(total, escalate=False)
     plans, first, next_id = [], 0, iter(ids)
     for sizes in layout:
         groups = []
@@ -319,7 +319,7 @@ class IdleLoad(Load):
     async def prepare(self) -> None:
         raise_open_files()
         plan = self.plan
-        self.publisher = await Socket.open(plan.nodes[0], plan.api_key)
+        self.publisher = await connect(plan.nodes[0], plan.api_key)
         jobs = iter([(group, group.first + k) for group in plan.groups for k in range(group.count)])
         for group in plan.groups:
             self.members[group.conversation_id] = []
@@ -346,7 +346,7 @@ class IdleLoad(Load):
         sock: Socket | None = None
         try:
             async with asyncio.timeout(CONNECT_WITHIN):
-                sock = await Socket.open(
+                sock = await connect(
                     url,
                     plan.token,
                     on_event=self._on_event,

@@ -11,7 +11,9 @@ send to response. Every 2xx must carry a ``seq`` no other ack of its conversatio
 socket per conversation, subscribed before the load, must then receive every stored event up to
 the highest acked seq.
 
-Conversation c is sent to on node c mod N and watched from node c + 1 mod N.
+Conversation c is sent to on node c mod N and watched from node c + 1 mod N. Against the
+bare POST baseline (``--server post``) nothing is watched: it has no sockets, and only the
+acks' seqs are checked (``watched`` is false in the summary).
 
 The HTTP client is aiohttp with keep-alive (no cookie jar, no automatic headers): measured
 against a gateway on this machine it spent about 200 us of CPU per request, against
@@ -37,8 +39,8 @@ from bench.ledger import Checks, Ledger
 from bench.load import Load, Probe, stamp
 from bench.nodes import Topology
 from bench.report import percentiles
-from bench.rest import agent_and_conversations
 from bench.runner import Outcome, run
+from bench.sockets import connect
 
 __all__ = ["IngestLoad", "Target", "execute", "plan"]
 
@@ -46,6 +48,8 @@ NAME = "ingest"
 #: Gateway processes started unless --nodes says otherwise (one process is measured).
 NODES = 1
 HELP = "paced REST sends: sends/s and ack latency"
+#: What it can load (``--server``).
+SERVERS = ("chatgate", "post")
 
 #: Seconds one request may take before it counts as failed.
 REQUEST_TIMEOUT = 30.0
@@ -59,8 +63,8 @@ class Target:
     conversation_id: str
     #: REST base URL its sends go to.
     url: str
-    #: WebSocket URL its subscriber connects to.
-    watcher_url: str
+    #: WebSocket URL its subscriber connects to (None: the server has no sockets to watch).
+    watcher_url: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,7 +99,9 @@ def execute(args: argparse.Namespace, topology: Topology) -> tuple[Outcome, dict
     outcome = run(
         IngestLoad, plans, topology, duration=args.duration, label=NAME, progress=not args.quiet
     )
-    return outcome, _figures(args, outcome, max(len(topology.started), 1))
+    figures = _figures(args, outcome, max(len(topology.started), 1))
+    figures["watched"] = all(node.ws_path for node in topology.started)
+    return outcome, figures
 
 
 def plan(
@@ -111,9 +117,10 @@ def plan(
     credentials = topology.credentials
     nodes = topology.started
 
-    token, ids = agent_and_conversations(nodes[0].url, credentials, conversations, escalate=True)
+    token, ids = topology.conversations(conversations, escalate=True)
+    watched = [node.ws_url if node.ws_path else None for node in nodes]
     built = [
-        Target(cid, nodes[c % len(nodes)].url, nodes[(c + 1) % len(nodes)].ws_url)
+        Target(cid, nodes[c % len(nodes)].url, watched[(c + 1) % len(nodes)])
         for c, cid in enumerate(ids)
     ]
     plans = []
@@ -184,15 +191,18 @@ class IngestLoad(Load):
                 timeout=aiohttp.ClientTimeout(total=REQUEST_TIMEOUT),
             )
 
-        async def watch(target: Target) -> None:
-            sock = await Socket.open(target.watcher_url, plan.token, on_event=self._on_event)
-            reply = await sock.request("subscribe", conversation_id=target.conversation_id)
-            self.watchers[target.conversation_id] = sock
-            self.ledgers[target.conversation_id] = Ledger(reply["last_seq"])
+        for target in plan.targets:
             self.acked[target.conversation_id] = set()
             self.final[target.conversation_id] = 0
 
-        await asyncio.gather(*(watch(target) for target in plan.targets))
+        async def watch(target: Target) -> None:
+            assert target.watcher_url is not None
+            sock = await connect(target.watcher_url, plan.token, on_event=self._on_event)
+            reply = await sock.request("subscribe", conversation_id=target.conversation_id)
+            self.watchers[target.conversation_id] = sock
+            self.ledgers[target.conversation_id] = Ledger(reply["last_seq"])
+
+        await asyncio.gather(*(watch(t) for t in plan.targets if t.watcher_url is not None))
         await asyncio.gather(*(self._warm(session) for session in self.sessions.values()))
 
     async def _warm(self, session: aiohttp.ClientSession) -> None:
@@ -270,7 +280,7 @@ class IngestLoad(Load):
     async def drain(self, deadline_ns: int) -> None:
         while time.monotonic_ns() < deadline_ns:
             if not self.pending and all(
-                self.ledgers[cid].last >= final for cid, final in self.final.items()
+                self.ledgers[cid].last >= self.final[cid] for cid in self.ledgers
             ):
                 return
             await asyncio.sleep(0.05)

@@ -66,6 +66,10 @@ class CommandBus:
     def __init__(self, metrics: Metrics) -> None:
         self._handlers: dict[type[Any], Handler[Any]] = {}
         self._metrics = metrics
+        # prometheus_client's ``labels()`` takes a lock and builds a key on every call:
+        # each (command, transport, outcome) and command's child is looked up once here.
+        self._counted: dict[tuple[str, str, str], Any] = {}
+        self._timed: dict[str, Any] = {}
 
     def register(self, command_type: type[C], handler: Handler[C]) -> None:
         if command_type in self._handlers:
@@ -101,5 +105,13 @@ class CommandBus:
             log.exception("%s failed (request %s)", name, ctx.request_id)
             raise GatewayError(ErrorCode.INTERNAL, "internal error") from None
         finally:
-            self._metrics.commands.labels(name, ctx.transport, outcome).inc()
-            self._metrics.command_seconds.labels(name).observe(time.perf_counter() - started)
+            elapsed = time.perf_counter() - started
+            key = (name, ctx.transport, outcome)
+            counter = self._counted.get(key)
+            if counter is None:
+                counter = self._counted[key] = self._metrics.commands.labels(*key)
+            counter.inc()
+            timer = self._timed.get(name)
+            if timer is None:
+                timer = self._timed[name] = self._metrics.command_seconds.labels(name)
+            timer.observe(elapsed)

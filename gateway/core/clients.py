@@ -21,6 +21,8 @@ __all__ = ["ClientAddresses"]
 
 #: Longest non-IP peer text kept as an address (it becomes a rate-limit key).
 MAX_NAME = 64
+#: Peers whose address is remembered (``ClientAddresses.of``); the memo starts over when full.
+MAX_PEERS = 4096
 
 Address = IPv4Address | IPv6Address
 
@@ -34,6 +36,9 @@ class ClientAddresses:
 
     def __init__(self, trusted_proxies: Iterable[IPv4Network | IPv6Network] = ()) -> None:
         self._trusted = tuple(trusted_proxies)
+        # A peer that is no trusted proxy is its own address whatever the headers say, and
+        # parsing it (``ipaddress``) costs more than the rest of a request's bookkeeping.
+        self._peers: dict[str, str] = {}
 
     def of(self, scope: Mapping[str, Any]) -> str | None:
         """The client address of an HTTP request or WebSocket connection (its ASGI scope)."""
@@ -41,11 +46,17 @@ class ClientAddresses:
         host = peer[0] if peer else None
         if not host:
             return None
+        known = self._peers.get(host)
+        if known is not None:
+            return known
         address = _parse(host)
         if address is None:
             return str(host)[:MAX_NAME]
         if not self._trusts(address):
-            return str(address)
+            if len(self._peers) >= MAX_PEERS:
+                self._peers.clear()
+            text = self._peers[host] = str(address)
+            return text
         # Right to left, the first hop that is not a trusted proxy is the client; when every
         # hop is trusted the request came from inside, and the left-most hop is its origin.
         for entry in reversed(_forwarded_for(scope)):

@@ -27,6 +27,16 @@ class Metrics:
             buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
         )
         self.connections = Gauge("chatgate_connections", "Open WebSocket sessions", registry=r)
+        self.published_events = Counter(
+            "chatgate_published_events",
+            "Channel messages this node handed to the broker (an event to two rooms counts twice)",
+            registry=r,
+        )
+        self.publish_batches = Counter(
+            "chatgate_publish_batches",
+            "Batches of them sent (a Redis pipeline per node and loop iteration)",
+            registry=r,
+        )
         self.broker_messages = Counter(
             "chatgate_broker_messages", "Payloads the broker handed to this node", registry=r
         )

@@ -17,11 +17,13 @@ __all__ = ["EventPublisher"]
 class EventPublisher(Protocol):
     """Sends events to their rooms (``gateway.core.rooms``) on every gateway node."""
 
-    async def publish(self, org_id: str, events: Iterable[Event]) -> None:
+    async def publish(self, org_id: str, events: Iterable[Event], *, outbox: bool = True) -> None:
         """Send ``events`` of one org to their rooms.
 
         Call it after the events are stored (persist, then publish). It never raises for a
         broker failure: delivery is at-most-once, and subscribers who miss an event backfill
         it from storage by ``seq``. Volatile events (``seq`` None) are simply lost then.
+        ``outbox=False``: the change is known to have written no outbox row (the outbox
+        dispatcher is not woken for it).
         """
         ...

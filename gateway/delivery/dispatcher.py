@@ -120,7 +120,9 @@ class Dispatcher:
             except Exception:
                 log.exception("claiming outbox rows failed; retrying")
                 full = False
-            if not full:
+            # Woken while claiming (under load, a publish almost always is), the wait would
+            # end at once: no read of when the next row is due (a reader-thread round trip).
+            if not full and not self._wake.is_set():
                 idle = await self._idle_for()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._wake.wait(), idle)

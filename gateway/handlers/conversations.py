@@ -116,7 +116,7 @@ class ConversationHandlers:
                 guarded,
                 client_message_id=client_message_id,
             )
-            await self._publisher.publish(principal.org_id, applied.events)
+            await self._publisher.publish(principal.org_id, applied.events, outbox=applied.outbox)
             if applied.events:
                 for hook in self.on_change:
                     _quietly(hook, applied.conversation)

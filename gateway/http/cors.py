@@ -39,7 +39,7 @@ from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Scope
 
 from gateway.core.auth import Principal
 from gateway.core.origins import WidgetOrigins
@@ -55,8 +55,8 @@ __all__ = [
     "MAX_AGE",
     "VISITOR_ROUTES",
     "CorsGrant",
-    "PreflightMiddleware",
     "VisitorRoute",
+    "preflight",
 ]
 
 #: Request headers a widget may send.
@@ -105,26 +105,15 @@ def _visitor_route(path: str) -> tuple[VisitorRoute, dict[str, str]] | None:
     return None
 
 
-class PreflightMiddleware:
-    """Answers CORS preflights of the visitor routes; everything else passes through."""
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] == "OPTIONS":
-            headers = Headers(scope=scope)
-            origin = headers.get("origin")
-            found = _visitor_route(scope["path"])
-            if (
-                origin is not None
-                and "access-control-request-method" in headers
-                and found is not None
-            ):
-                response = await _preflight(Request(scope), origin, *found)
-                await response(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
+async def preflight(scope: Scope) -> Response | None:
+    """The answer to an HTTP ``OPTIONS`` request when it is the CORS preflight of a visitor
+    route; None for any other, which the app answers (``RequestContextMiddleware`` asks)."""
+    headers = Headers(scope=scope)
+    origin = headers.get("origin")
+    found = _visitor_route(scope["path"])
+    if origin is None or "access-control-request-method" not in headers or found is None:
+        return None
+    return await _preflight(Request(scope), origin, *found)
 
 
 async def _preflight(

@@ -4,8 +4,8 @@ Nothing the gateway stores is built from a request's ``Host`` (file URLs are gat
 or built from ``CHATGATE_PUBLIC_URL``), but a gateway that answers any name can still be
 reached under names it does not own: a DNS-rebinding page in a browser, a link that puts a
 foreign name in front of this gateway. With ``allowed_hosts`` set, every other ``Host`` gets
-``400 bad_request`` in the standard envelope, on HTTP (``HostGuard``, a middleware) and on the
-``/ws`` handshake (the app calls ``host_allowed`` and ``refuse_host`` itself, since sockets
+``400 bad_request`` in the standard envelope, on HTTP (``RequestContextMiddleware`` asks) and
+on the ``/ws`` handshake (the app calls ``host_allowed`` and ``refuse_host`` itself, since sockets
 skip the HTTP middleware). The probes ``/healthz`` and ``/readyz`` answer any host: load
 balancers probe by address.
 
@@ -22,12 +22,12 @@ import uuid
 from dataclasses import dataclass
 
 import orjson
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from gateway.settings import Settings
 from protocol.codes import HTTP_STATUS, ErrorCode
 
-__all__ = ["HostGuard", "HostPolicy", "host_allowed", "refuse_host", "unguarded_warning"]
+__all__ = ["PROBES", "HostPolicy", "host_allowed", "refuse_host", "unguarded_warning"]
 
 #: Paths that answer any ``Host``: load balancers and orchestrators probe by address.
 PROBES = frozenset({"/healthz", "/readyz"})
@@ -107,27 +107,6 @@ async def refuse_host(scope: Scope, receive: Receive, send: Send) -> None:
         }
     )
     await send({"type": f"{prefix}http.response.body", "body": body})
-
-
-class HostGuard:
-    """HTTP middleware: a request whose ``Host`` is not allowed gets 400 (probes excepted).
-
-    Sits inside ``RequestContextMiddleware``, so the refusal carries the request id.
-    """
-
-    def __init__(self, app: ASGIApp, policy: HostPolicy) -> None:
-        self.app = app
-        self.policy = policy
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] in ("http", "websocket")
-            and scope["path"] not in PROBES
-            and not host_allowed(self.policy, scope)
-        ):
-            await refuse_host(scope, receive, send)
-            return
-        await self.app(scope, receive, send)
 
 
 def unguarded_warning(settings: Settings) -> str | None:

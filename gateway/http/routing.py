@@ -7,6 +7,11 @@ REST table, the file routes and the dialects declare a route per (method, path),
 the routes of each path into one, which dispatches on the method: its ``405`` lists them
 all (and ``HEAD`` wherever there is a ``GET``).
 
+The merged routes answer without Starlette's ``request_response`` wrapper: it runs each
+endpoint inside a second copy of the exception handling that ``ExceptionMiddleware``
+already gives the whole router, with the same handlers, so an ``HTTPException`` an endpoint
+raises is answered the same by the outer one, and a request takes one layer less each way.
+
 A path parameter never takes a value that a sibling path spells out at the same place:
 ``/v1/agents/{agent_id}`` does not match ``/v1/agents/invitations``, so that
 ``GET /v1/agents/invitations`` is the ``405`` of that path, not a lookup of an agent.
@@ -14,13 +19,15 @@ A path parameter never takes a value that a sibling path spells out at the same 
 
 from __future__ import annotations
 
+import functools
+import inspect
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Match, Route
-from starlette.types import Scope
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 __all__ = ["by_path"]
 
@@ -39,7 +46,7 @@ def by_path(routes: Iterable[Route]) -> list[Route]:
     merged: list[Route] = []
     for path, group in grouped.items():
         reserved = _reserved(path, grouped)
-        if len(group) == 1 and not reserved:
+        if len(group) == 1 and not (reserved or _is_coroutine_function(group[0].endpoint)):
             merged.append(group[0])
             continue
         endpoints: dict[str, Endpoint] = {}
@@ -70,6 +77,8 @@ class _Route(Route):
     ) -> None:
         super().__init__(path, endpoint, methods=methods, name=name)
         self._reserved = reserved
+        if _is_coroutine_function(endpoint):
+            self.app = _responding(endpoint)
 
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
         match, child = super().matches(scope)
@@ -78,6 +87,22 @@ class _Route(Route):
             if any(params.get(name) in words for name, words in self._reserved.items()):
                 return Match.NONE, {}
         return match, child
+
+
+def _is_coroutine_function(endpoint: Any) -> bool:
+    while isinstance(endpoint, functools.partial):
+        endpoint = endpoint.func
+    return inspect.iscoroutinefunction(endpoint)
+
+
+def _responding(endpoint: Endpoint) -> ASGIApp:
+    """``endpoint`` as an ASGI app: a request in, its response out (errors go outwards)."""
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        response = await endpoint(Request(scope, receive, send))
+        await response(scope, receive, send)
+
+    return app
 
 
 def _reserved(path: str, paths: Iterable[str]) -> dict[str, frozenset[str]]:

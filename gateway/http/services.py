@@ -59,5 +59,7 @@ class HttpServices(Protocol):
 
 
 def http_services(request: Request) -> HttpServices:
-    services: HttpServices = getattr(request.state, STATE_KEY)
+    # The lifespan state as uvicorn copies it into each request's scope: what
+    # ``request.state`` wraps, without building that wrapper for every request.
+    services: HttpServices = request.scope["state"][STATE_KEY]
     return services

@@ -197,18 +197,21 @@ async def _serve(
 
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, refusing more than ``limit`` bytes (declared or streamed)."""
-    too_large = GatewayError(ErrorCode.PAYLOAD_TOO_LARGE, f"request body larger than {limit} bytes")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
-        raise too_large
+        raise _too_large(limit)
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
-            raise too_large
+            raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def _too_large(limit: int) -> GatewayError:
+    return GatewayError(ErrorCode.PAYLOAD_TOO_LARGE, f"request body larger than {limit} bytes")
 
 
 def json_object(body: bytes) -> dict[str, Any]:

@@ -131,7 +131,8 @@ def gcra(tat: float | None, now: float, rate: Rate, cost: int = 1) -> tuple[floa
     """
     if cost < 1:
         raise ValueError(f"a hit costs at least 1, not {cost}")
-    interval, tolerance = rate.interval_us, rate.tolerance_us
+    interval = rate.interval_us
+    tolerance = interval * rate.limit  # rate.tolerance_us, without working T out again
     now_us = round(now * _MICROS)
     tat_us = now_us if tat is None else max(round(tat * _MICROS), now_us)
     new_tat = tat_us + interval * cost

@@ -1,5 +1,9 @@
 """The WebSocket endpoint (``GET /ws``): handshake, ``hello``, then one frame at a time.
 
+Under chatgate's own socket layer (``wire``) the session's frames go through the layer's
+outlet, complete and built once per event; under any other ASGI server through a
+``TaskOutlet`` on the ASGI ``send``. Everything else is the same ASGI code on both.
+
 Like the REST routes, each op builds a command, dispatches it on the bus and encodes the
 reply; subscriptions go through the registry. A session's frames are handled in order.
 Failures of one frame answer an error reply and the connection carries on; only the
@@ -23,9 +27,12 @@ from gateway.core.results import render
 from gateway.core.rooms import conversation_channel
 from gateway.media.attachments import base_url_of
 from gateway.presence.redis import LeasesUnavailable
+from gateway.realtime.outlet import Outlet
 from gateway.realtime.revocation import close_code_of
 from gateway.realtime.services import STATE_KEY, SocketServices
 from gateway.realtime.session import PAGE, Session
+from gateway.realtime.task_outlet import TaskOutlet
+from gateway.realtime.wire import WIRE_EXTENSION
 from protocol import commands as cmd
 from protocol.codes import CloseCode, ErrorCode
 from protocol.encoding import Codec, negotiate
@@ -67,6 +74,9 @@ class SocketEndpoint:
             {"type": "websocket.accept", "subprotocol": codec.subprotocol if offered else None}
         )
         connection = _Connection(gateway, codec, scope, receive, send)
+        # The connection took what it needs of the handshake's headers (origin, base URL,
+        # client address); the scope lives as long as the socket, its headers need not.
+        scope["headers"] = []
         gateway.metrics.connections.inc()
         try:
             await connection.serve()
@@ -83,14 +93,8 @@ class _Connection:
     send: Send
 
     def __post_init__(self) -> None:
-        settings = self.gateway.settings
         self.session = Session(
-            uuid.uuid4().hex,
-            self.codec,
-            self._send_frame,
-            queue_size=settings.send_queue_size,
-            max_batch=settings.max_batch,
-            metrics=self.gateway.metrics,
+            uuid.uuid4().hex, self.codec, self._outlet(), metrics=self.gateway.metrics
         )
         self.origin = _header(self.scope, b"origin")
         self.base_url = base_url_of(self.scope)
@@ -111,6 +115,26 @@ class _Connection:
             await self._close(code, session.close_reason)
 
     # -- transport ------------------------------------------------------------------------
+
+    def _outlet(self) -> Outlet:
+        settings = self.gateway.settings
+        metrics = self.gateway.metrics
+        wire = self.scope.get("extensions", {}).get(WIRE_EXTENSION)
+        if wire is not None:
+            outlet: Outlet = wire(settings.send_queue_size, metrics.frames_out)
+            return outlet
+        tasked = TaskOutlet(
+            self._send_frame,
+            self.codec,
+            queue_size=settings.send_queue_size,
+            max_batch=settings.max_batch,
+            metrics=metrics,
+        )
+        tasked.on_failure = self._write_failed
+        return tasked
+
+    def _write_failed(self) -> None:
+        self.session.fail(CloseCode.INTERNAL_ERROR, "write failed")
 
     async def _send_frame(self, frame: str | bytes) -> None:
         if isinstance(frame, str):

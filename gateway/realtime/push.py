@@ -1,7 +1,9 @@
 """A ``Push``: one event frame, encoded at most once per codec, shared by every session.
 
 The broker carries the msgpack encoding of the event frame itself, so msgpack sessions send
-the broker payload untouched and JSON sessions share one orjson encoding per node.
+the broker payload untouched and JSON sessions share one orjson encoding per node. Under
+chatgate's own socket layer a session takes the complete WebSocket frame (``framed``): built
+once per codec from that encoding, the same bytes written to every socket.
 
 **Audiences.** Staff sockets (agents, API keys) get every event as published. Other sockets
 (visitors, bots) get ``for_visitors()``: nothing of a private note, ``viewing`` or
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from typing import Any, Final
 
+from gateway.realtime.wire.framing import binary_frame, text_frame
 from protocol.encoding import Codec, encode_json, pack, unpack
 from protocol.events import Event, EventName, to_frame
 
@@ -30,7 +33,17 @@ _UNKNOWN: Final = object()
 class Push:
     """An event frame plus its lazily computed encodings."""
 
-    __slots__ = ("_json", "_public", "conversation_id", "event", "frame", "payload", "seq")
+    __slots__ = (
+        "_binary_frame",
+        "_json",
+        "_public",
+        "_text_frame",
+        "conversation_id",
+        "event",
+        "frame",
+        "payload",
+        "seq",
+    )
 
     def __init__(self, frame: dict[str, Any], payload: bytes) -> None:
         self.frame = frame
@@ -39,6 +52,8 @@ class Push:
         self.conversation_id: str | None = frame["conversation_id"]
         self.seq: int | None = frame["seq"]
         self._json: str | None = None
+        self._text_frame: bytes | None = None
+        self._binary_frame: bytes | None = None
         self._public: Any = _UNKNOWN
 
     @classmethod
@@ -58,6 +73,17 @@ class Push:
         if self._json is None:
             self._json = encode_json(self.frame).decode()
         return self._json
+
+    def framed(self, codec: Codec) -> bytes:
+        """The whole WebSocket frame of this event in ``codec``: built once, written to
+        every socket of that codec."""
+        if codec.binary:
+            if self._binary_frame is None:
+                self._binary_frame = binary_frame(self.payload)
+            return self._binary_frame
+        if self._text_frame is None:
+            self._text_frame = text_frame(encode_json(self.frame))
+        return self._text_frame
 
     def for_visitors(self) -> Push | None:
         """What a socket that is not staff gets of this event: itself, a copy without the

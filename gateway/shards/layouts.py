@@ -1,7 +1,8 @@
 """Where a channel lives: on one of several standalone Redis nodes, or in a Redis Cluster.
 
 A layout names the nodes that hold subscriptions (shards), says which one owns a channel, and
-publishes. Both layouts give the same owner for a channel on every gateway node.
+publishes (a node's batch in one pipeline to that node). Both layouts give the same owner for
+a channel on every gateway node.
 
 - ``StandaloneLayout``: N independent Redis servers. A channel lives on the node with the
   highest rendezvous (highest-random-weight) score of ``blake2b(node | channel)``: stable
@@ -16,12 +17,14 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+from collections.abc import Awaitable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import redis.asyncio as redis
+import redis.exceptions as redis_errors
 from redis.asyncio.cluster import ClusterNode, RedisCluster
 from redis.asyncio.retry import Retry
 from redis.crc import key_slot
@@ -120,7 +123,16 @@ class Layout(Protocol):
         """The name of the node that owns ``channel``."""
         ...
 
-    async def publish(self, channel: str, payload: bytes) -> None: ...
+    async def publish_many(self, node: str, items: Sequence[tuple[str, bytes]]) -> list[Any]:
+        """Publish ``items`` (channels that ``node`` owns) in one pipeline to ``node``.
+
+        Returns one reply per item, in order: the number of receivers, or the exception the
+        item failed with.
+
+        Raises:
+            the pipeline as a whole failed (the node is unreachable, a timeout).
+        """
+        ...
 
     async def publish_to(self, node: str, channel: str, payload: bytes) -> None:
         """Publish on ``node`` itself (canaries); ``channel`` must be one it owns."""
@@ -206,8 +218,13 @@ class StandaloneLayout:
     def owner(self, channel: str) -> str:
         return rendezvous(channel, self._names)
 
-    async def publish(self, channel: str, payload: bytes) -> None:
-        await self._clients[self.owner(channel)].publish(channel, payload)
+    async def publish_many(self, node: str, items: Sequence[tuple[str, bytes]]) -> list[Any]:
+        if len(items) == 1:  # a plain command costs less than a pipeline of one
+            return [await _reply(self._clients[node].publish(*items[0]))]
+        pipe = self._clients[node].pipeline(transaction=False)
+        for channel, payload in items:
+            pipe.publish(channel, payload)
+        return await pipe.execute(raise_on_error=False)
 
     async def publish_to(self, node: str, channel: str, payload: bytes) -> None:
         await self._clients[node].publish(channel, payload)
@@ -267,16 +284,29 @@ class ClusterLayout:
             raise RuntimeError(f"no primary serves the slot of {channel}")
         return str(node.name)
 
-    async def publish(self, channel: str, payload: bytes) -> None:
-        owner = self.owner(channel)
-        turn = self._publishing.get(owner)
-        if turn is None:
-            turn = self._publishing[owner] = asyncio.Semaphore(MAX_CONNECTIONS)
-        async with turn:
-            await self.cluster.spublish(channel, payload)
+    async def publish_many(self, node: str, items: Sequence[tuple[str, bytes]]) -> list[Any]:
+        # One cluster pipeline per primary, never one for several: redis-py sends a pipeline
+        # to each node it spans and answers only when all have, so a primary that stopped
+        # answering would hold the others' channels too. The pipeline still routes each
+        # SPUBLISH by its slot (and follows MOVED), so a slot that moved since ``owner``
+        # was read is published where it lives now.
+        async with self._turn(node):
+            if len(items) == 1:  # a plain command costs less than a pipeline of one
+                return [await _reply(self.cluster.spublish(*items[0]))]
+            pipe = self.cluster.pipeline(transaction=False)
+            for channel, payload in items:
+                pipe.spublish(channel, payload)
+            return await pipe.execute(raise_on_error=False)
 
     async def publish_to(self, node: str, channel: str, payload: bytes) -> None:
-        await self.publish(channel, payload)  # the channel's slot is the node's
+        async with self._turn(node):  # the channel's slot is the node's
+            await self.cluster.spublish(channel, payload)
+
+    def _turn(self, node: str) -> asyncio.Semaphore:
+        turn = self._publishing.get(node)
+        if turn is None:
+            turn = self._publishing[node] = asyncio.Semaphore(MAX_CONNECTIONS)
+        return turn
 
     async def refresh(self) -> None:
         await self.cluster.nodes_manager.initialize()
@@ -290,3 +320,11 @@ class ClusterLayout:
             if owners and owners[0].name == node.name:
                 return f"chatgate:canary:{tag}:{{{hashtag}}}"
         raise RuntimeError(f"no slot of {node.name} found for its canary")
+
+
+async def _reply(command: Awaitable[Any]) -> Any:
+    """A command's reply, or the error Redis answered it with (as a pipeline gives them)."""
+    try:
+        return await command
+    except redis_errors.ResponseError as exc:
+        return exc

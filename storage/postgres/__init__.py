@@ -7,10 +7,14 @@
 share ``database.Database``: the pool, transactions, migrations under an advisory lock.
 ``values.py`` says how columns hold values.
 
-Concurrency across processes: writers of one conversation serialize on its row
-(``conversations.py``), claims of the outbox skip locked rows (``outbox.py``), races on
-unique keys (contacts by external id, settings, idempotency keys) are settled by
-``ON CONFLICT``.
+``apply`` is group-committed: calls that arrive together share one transaction
+(``group_commit.py`` forms the batches), which locks, decides and writes for all of them in
+about the round trips of one (``applies.py``, ``batch_write.py``).
+
+Concurrency across processes: writers of one conversation serialize on its row (batches
+lock theirs in id order: ``applies.py``), claims of the outbox skip locked rows
+(``outbox.py``), races on unique keys (contacts by external id, settings, idempotency keys)
+are settled by ``ON CONFLICT``.
 
 Modules here import ``storage``'s shared modules (``base``, ``models``, ``records``,
 ``columns``, ``execution``, ``outbox``, ``errors``, ``migrations``, ``chunking``,

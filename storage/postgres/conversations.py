@@ -2,24 +2,24 @@
 message count. The files a message carries are recorded as files of its conversation.
 
 Writers of one conversation serialize on its row (``SELECT ... FOR UPDATE`` in the write's
-transaction), so seqs stay gap-free and unique whichever process writes.
+transaction), so seqs stay gap-free and unique whichever process writes. ``apply`` calls are
+group-committed: those that arrive together share one transaction (``group_commit.py``,
+``applies.py``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-import asyncpg
-
-from protocol.errors import GatewayError
 from storage import columns, outbox, records
 from storage.base import Decide, StoredEvent
-from storage.execution import check_quota, counted_messages, execute, month_of, month_start
-from storage.models import Applied, Conversation, Message, now
+from storage.models import Applied, Conversation, Message
 from storage.postgres import outbox as postgres_outbox
+from storage.postgres.applies import Unit, apply_batch
 from storage.postgres.database import Database
-from storage.postgres.files import LINK_ATTACHED
+from storage.postgres.group_commit import GroupCommit
 from storage.postgres.values import POSTGRES
 
 __all__ = ["Conversations"]
@@ -32,31 +32,6 @@ CONVERSATION_COLUMNS = (
 #: Placeholders for ``CONVERSATION_COLUMNS``, in order.
 CONVERSATION_VALUES = ", ".join(f"${n + 1}" for n in range(CONVERSATION_COLUMNS.count(",") + 1))
 
-#: ``apply``'s first read: the conversation, locked, and what the change may need next.
-APPLY_QUERY = """
-SELECT c.*, o.monthly_message_limit,
-    EXISTS (SELECT 1 FROM webhook_endpoints e
-            WHERE e.org_id = c.org_id AND e.status != 'disabled') AS has_endpoints,
-    EXISTS (SELECT 1 FROM widgets w
-            WHERE w.id = c.widget_id AND w.live_agent_endpoint_url IS NOT NULL) AS has_live_agent,
-    EXISTS (SELECT 1 FROM bots b
-            WHERE b.id = c.bot_id AND b.kind = 'webhook') AS has_webhook_bot
-FROM conversations c JOIN orgs o ON o.id = c.org_id
-WHERE c.id = $1 AND c.org_id = $2
-FOR UPDATE OF c
-"""
-INSERT_MESSAGE = "INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)"
-UPDATE_CONVERSATION = (
-    f"UPDATE conversations SET ({CONVERSATION_COLUMNS}) = ({CONVERSATION_VALUES}) WHERE id = $1"
-)
-_AFTER_CONVERSATION = CONVERSATION_COLUMNS.count(",") + 1
-#: A message and its conversation's new state in one round trip (message values follow the
-#: conversation's, numbered on from them).
-UPDATE_WITH_MESSAGE = (
-    "WITH message AS (INSERT INTO messages VALUES ("
-    + ", ".join(f"${_AFTER_CONVERSATION + n}" for n in range(1, 12))
-    + f")) {UPDATE_CONVERSATION}"
-)
 _MESSAGES_AFTER = (
     "SELECT * FROM messages WHERE conversation_id = $1 AND seq > $2 ORDER BY seq LIMIT $3"
 )
@@ -67,6 +42,22 @@ _PUBLIC_MESSAGES_AFTER = (
 
 
 class Conversations(Database):
+    _applies: GroupCommit[Unit, Applied] | None = None
+
+    async def start(self) -> None:
+        await super().start()
+        self._applies = GroupCommit(self._apply_batch)
+
+    async def aclose(self) -> None:
+        # The applies still queued or running commit before the pool closes.
+        applies, self._applies = self._applies, None
+        if applies is not None:
+            await applies.aclose()
+        await super().aclose()
+
+    async def _apply_batch(self, units: Sequence[Unit]) -> list[Applied | BaseException]:
+        return await apply_batch(self._connection, units)
+
     async def create_conversation(self, conversation: Conversation) -> None:
         at = conversation.created_at
         async with self._transaction() as conn:
@@ -121,58 +112,10 @@ class Conversations(Database):
         *,
         client_message_id: str | None = None,
     ) -> Applied:
-        at = now()
-        async with self._transaction() as conn:
-            # One round trip locks the conversation and says whether the org counts its
-            # messages and whether anything (endpoints, a live-agent platform) may be
-            # addressed: most changes need no further read.
-            row = await conn.fetchrow(APPLY_QUERY, conversation_id, org_id)
-            if row is None:
-                raise GatewayError.not_found("conversation")
-            conversation = records.conversation(row)
-            if client_message_id is not None:
-                existing = await conn.fetchrow(
-                    "SELECT * FROM messages WHERE conversation_id = $1 AND client_message_id = $2",
-                    conversation_id,
-                    client_message_id,
-                )
-                if existing is not None:
-                    return Applied(conversation, (), (), replayed=records.message(existing))
-            done = execute(conversation, decide(conversation), at)
-            limit = row["monthly_message_limit"]
-            if limit is not None:
-                await _count_messages(conn, org_id, limit, counted_messages(done.messages), at)
-            if len(done.messages) == 1 and not done.changes:
-                # The common change, one message, is one statement: insert and update.
-                await conn.execute(
-                    UPDATE_WITH_MESSAGE,
-                    *columns.conversation(done.conversation, POSTGRES),
-                    *columns.message(done.messages[0], POSTGRES),
-                )
-            else:
-                if done.messages:
-                    await conn.executemany(
-                        INSERT_MESSAGE, [columns.message(m, POSTGRES) for m in done.messages]
-                    )
-                if done.changes:
-                    await conn.executemany(
-                        "INSERT INTO conversation_changes VALUES ($1, $2, $3, $4)",
-                        columns.changes(conversation_id, done.changes, at, POSTGRES),
-                    )
-                if done.events:
-                    values = columns.conversation(done.conversation, POSTGRES)
-                    await conn.execute(UPDATE_CONVERSATION, *values)
-            attached = columns.attached_files(org_id, done.messages)
-            if attached:
-                await conn.executemany(LINK_ATTACHED, attached)
-            if done.events:
-                targets = outbox.Targets()
-                if row["has_endpoints"] or row["has_live_agent"] or row["has_webhook_bot"]:
-                    targets = await postgres_outbox.targets(conn, done.conversation)
-                await postgres_outbox.insert(conn, outbox.derive_applied(done, targets, at), at)
-            elif done.outbox:
-                await postgres_outbox.insert(conn, done.outbox, at)
-        return Applied(done.conversation, done.events, done.messages)
+        if self._applies is None:
+            raise RuntimeError("the store is not started (or already closed)")
+        unit = Unit.of(org_id, conversation_id, decide, client_message_id)
+        return await self._applies.submit(unit)
 
     async def read_events(
         self, conversation_id: str, after_seq: int, limit: int, *, with_private: bool = True
@@ -234,38 +177,3 @@ class Conversations(Database):
                 month,
             )
         return None if value is None else int(value)
-
-
-async def _count_messages(
-    conn: asyncpg.Connection, org_id: str, limit: int, adding: int, at: datetime
-) -> None:
-    """Count ``adding`` messages against the org's monthly ``limit``.
-
-    The usage row is locked after the conversation (every writer takes them in that order),
-    so concurrent sends of one org serialize on it only while they count.
-    """
-    if not adding:
-        return
-    month = month_of(at)
-    lock = "SELECT messages FROM message_usage WHERE org_id = $1 AND month = $2 FOR UPDATE"
-    used = await conn.fetchval(lock, org_id, month)
-    if used is None:
-        # Start the month's count from what is stored, once. Of two first writers, the
-        # second's insert waits for the first's commit and does nothing.
-        await conn.execute(
-            "INSERT INTO message_usage SELECT $1, $2, count(*)"
-            " FROM messages m JOIN conversations v ON v.id = m.conversation_id"
-            " WHERE v.org_id = $1 AND m.role <> 'system' AND m.created_at >= $3"
-            " ON CONFLICT DO NOTHING",
-            org_id,
-            month,
-            month_start(at),
-        )
-        used = await conn.fetchval(lock, org_id, month)
-    check_quota(limit, int(used), adding)
-    await conn.execute(
-        "UPDATE message_usage SET messages = messages + $3 WHERE org_id = $1 AND month = $2",
-        org_id,
-        month,
-        adding,
-    )

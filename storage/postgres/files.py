@@ -10,7 +10,7 @@ from storage import records
 from storage.models import StoredFile
 from storage.postgres.database import Database
 
-__all__ = ["LINK_ATTACHED", "Files"]
+__all__ = ["Files"]
 
 #: A file's description, without its bytes.
 FILE_QUERY = (
@@ -21,11 +21,6 @@ OF_CONTACT = (
     " AND EXISTS (SELECT 1 FROM conversation_files l"
     " JOIN conversations v ON v.id = l.conversation_id"
     " WHERE l.org_id = files.org_id AND l.sha256 = files.sha256 AND v.contact_id = $3)"
-)
-#: ``(org_id, sha256, conversation_id)``: a message's attachment, when it is a file of the org.
-LINK_ATTACHED = (
-    "INSERT INTO conversation_files SELECT org_id, sha256, $3::uuid FROM files"
-    " WHERE org_id = $1 AND sha256 = $2 ON CONFLICT DO NOTHING"
 )
 
 

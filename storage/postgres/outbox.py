@@ -13,20 +13,30 @@ attempts of one delivery are numbered one at a time.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 
 from storage import claims, columns, records
-from storage.models import Conversation, Delivery, DeliveryAttempt, DeliveryOutcome, OutboxItem, now
+from storage.models import (
+    Conversation,
+    Delivery,
+    DeliveryAttempt,
+    DeliveryOutcome,
+    OutboxItem,
+    WebhookEndpoint,
+    now,
+)
 from storage.outbox import Targets
 from storage.postgres.database import Database, rowcount
 from storage.postgres.values import POSTGRES
 
-__all__ = ["Outbox", "insert", "targets"]
+__all__ = ["Outbox", "insert", "targets", "targets_of"]
+
+T = TypeVar("T")
 
 #: Key of the advisory lock that serializes claims, so that every claim counts the attempts
 #: the claims before it leased ("chat" + "outb").
@@ -134,30 +144,61 @@ WITH free AS (
 
 async def targets(c: asyncpg.Connection, conversation: Conversation) -> Targets:
     """What the outbox may address for a change of ``conversation``."""
-    endpoints = await c.fetch(
-        "SELECT * FROM webhook_endpoints WHERE org_id = $1 AND status != 'disabled'"
+    return (await targets_of(c, [conversation]))[conversation.id]
+
+
+async def targets_of(
+    c: asyncpg.Connection, conversations: Sequence[Conversation]
+) -> dict[str, Targets]:
+    """``targets`` of several conversations, by id: a query for each kind of target that
+    some of them may have (endpoints of their orgs, live-agent widgets, webhook bots and
+    the contacts those bots hear of), however many conversations."""
+    endpoints: dict[str, list[WebhookEndpoint]] = defaultdict(list)
+    for row in await c.fetch(
+        "SELECT * FROM webhook_endpoints WHERE org_id = ANY($1::uuid[]) AND status != 'disabled'"
         " ORDER BY created_at, id",
-        conversation.org_id,
+        list({v.org_id for v in conversations}),
+    ):
+        endpoint = records.webhook_endpoint(row)
+        endpoints[endpoint.org_id].append(endpoint)
+    widgets = await _by_id(
+        c,
+        records.widget,
+        "SELECT * FROM widgets WHERE id = ANY($1::uuid[]) AND live_agent_endpoint_url IS NOT NULL",
+        {v.widget_id for v in conversations},
     )
-    widget = None
-    if conversation.widget_id is not None:
-        row = await c.fetchrow(
-            "SELECT * FROM widgets WHERE id = $1 AND live_agent_endpoint_url IS NOT NULL",
-            conversation.widget_id,
+    bots = await _by_id(
+        c,
+        records.bot,
+        "SELECT * FROM bots WHERE id = ANY($1::uuid[]) AND kind = 'webhook'"
+        " AND webhook_url IS NOT NULL",
+        {v.bot_id for v in conversations},
+    )
+    contacts = await _by_id(
+        c,
+        records.contact,
+        "SELECT * FROM contacts WHERE id = ANY($1::uuid[])",
+        {v.contact_id for v in conversations if v.bot_id in bots},
+    )
+    return {
+        v.id: Targets(
+            tuple(endpoints.get(v.org_id, ())),
+            widgets.get(v.widget_id),
+            bots.get(v.bot_id),
+            contacts.get(v.contact_id) if v.bot_id in bots else None,
         )
-        widget = None if row is None else records.widget(row)
-    bot = contact = None
-    if conversation.bot_id is not None:
-        row = await c.fetchrow(
-            "SELECT * FROM bots WHERE id = $1 AND kind = 'webhook' AND webhook_url IS NOT NULL",
-            conversation.bot_id,
-        )
-        bot = None if row is None else records.bot(row)
-    if bot is not None and conversation.contact_id is not None:
-        row = await c.fetchrow("SELECT * FROM contacts WHERE id = $1", conversation.contact_id)
-        contact = None if row is None else records.contact(row)
-    endpoints_found = tuple(records.webhook_endpoint(r) for r in endpoints)
-    return Targets(endpoints_found, widget, bot, contact)
+        for v in conversations
+    }
+
+
+async def _by_id(
+    c: asyncpg.Connection, decode: Callable[[Any], T], sql: str, ids: set[str | None]
+) -> dict[str | None, T]:
+    """The rows ``sql`` finds among ``ids`` (``$1``), decoded, by id; no query for no ids."""
+    wanted = [i for i in ids if i is not None]
+    if not wanted:
+        return {}
+    return {row["id"]: decode(row) for row in await c.fetch(sql, wanted)}
 
 
 async def insert(c: asyncpg.Connection, items: Iterable[OutboxItem], at: datetime) -> None:

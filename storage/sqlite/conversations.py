@@ -9,6 +9,7 @@ same file (``BEGIN IMMEDIATE`` waits for the file's write lock).
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -16,7 +17,7 @@ from protocol.errors import GatewayError
 from storage import columns, outbox, records
 from storage.base import Decide, StoredEvent
 from storage.execution import check_quota, counted_messages, execute, month_of, month_start
-from storage.models import Applied, Conversation, Message, now
+from storage.models import Applied, Conversation, Message, OutboxItem, now
 from storage.sqlite import outbox as sqlite_outbox
 from storage.sqlite.database import Database
 from storage.sqlite.files import LINK_ATTACHED
@@ -113,13 +114,14 @@ class Conversations(Database):
                 "INSERT INTO conversation_changes VALUES (?, ?, ?, ?)",
                 columns.changes(conversation_id, done.changes, at, SQLITE),
             )
+            items: Sequence[OutboxItem] = done.outbox
             if done.events:
                 _update_conversation(c, done.conversation)
                 targets = sqlite_outbox.targets(c, done.conversation)
-                sqlite_outbox.insert(c, outbox.derive_applied(done, targets, at), at)
-            elif done.outbox:
-                sqlite_outbox.insert(c, done.outbox, at)
-            return Applied(done.conversation, done.events, done.messages)
+                items = outbox.derive_applied(done, targets, at)
+            if items:
+                sqlite_outbox.insert(c, items, at)
+            return Applied(done.conversation, done.events, done.messages, outbox=bool(items))
 
         return await self._write(txn)
 

@@ -50,6 +50,7 @@ def test_two_nodes_on_postgres_deliver_across_nodes_through_redis(
         "database": "postgresql",
         "broker": "redis",
         "started_here": True,
+        "server": "chatgate",
     }
     assert summary["checks"]["ok"] and summary["checks"]["subscriptions"] == 24
     assert summary["errors"] == {} and summary["acked"] == summary["sent"] > 0

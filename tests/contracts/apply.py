@@ -23,6 +23,7 @@ from storage.models import (
     now,
     to_wire,
 )
+from tests.contracts.outbox import add_endpoint
 from tests.contracts.rows import (
     add_conversation,
     add_org,
@@ -71,6 +72,20 @@ class ApplyContract:
         assert applied.replayed is None
         assert applied.conversation.last_seq == 1
         assert await store.list_messages(conversation.id, 0, 10) == [message]
+
+    async def test_apply_says_whether_the_outbox_has_work(self, store: Store) -> None:
+        """A message to an org with no webhook endpoint, live-agent platform or webhook bot
+        writes no outbox row, and says so (the dispatcher is not woken for it); once an
+        endpoint exists, a message does."""
+        org = await add_org(store)
+        conversation = await add_conversation(store, org.id)
+        quiet = await store.apply(org.id, conversation.id, plan_of(visitor_says("hi")))
+        assert quiet.events and quiet.outbox is False
+        await add_endpoint(store, org.id, event_types=("message.created",))
+        heard = await store.apply(org.id, conversation.id, plan_of(visitor_says("hello")))
+        assert heard.outbox is True
+        claimed = await store.claim_deliveries("o1", now(), timedelta(seconds=30), 10)
+        assert [row.seq for row in claimed] == [2]
 
     async def test_apply_keeps_a_message_s_own_time_and_orders_by_seq(self, store: Store) -> None:
         """A message planned with its own ``created_at`` (a live agent's platform time) is

@@ -104,6 +104,19 @@ class BrokerContract:
         received = await inbox_b.wait_for(200)
         assert [int(p) for _, p in received] == list(range(200))
 
+    async def test_broker_publishes_a_batch_in_order_per_channel(self, node: Any) -> None:
+        """``publish_many`` hands over every item of a batch spanning channels (and shards):
+        one outcome each, and each channel's items arrive in the order given."""
+        (a, _), (b, inbox_b) = await node(), await node()
+        channels = [f"conv:batch-{n}" for n in range(20)]
+        for channel in channels:
+            await b.subscribe(channel)
+        items = [(channel, str(n).encode()) for n in range(10) for channel in channels]
+        assert await a.publish_many(items) == [None] * len(items)
+        received = await inbox_b.wait_for(len(items))
+        for channel in channels:
+            assert [int(p) for c, p in received if c == channel] == list(range(10)), channel
+
     async def test_broker_subscribe_and_unsubscribe_are_idempotent(self, node: Any) -> None:
         """Subscribing twice delivers once; unsubscribing twice is harmless and final."""
         broker, inbox = await node()

@@ -23,6 +23,7 @@ from tests.contracts.accounts import AccountContract
 from tests.contracts.agents import AgentContract
 from tests.contracts.apply import ApplyContract
 from tests.contracts.bots import BotContract
+from tests.contracts.concurrent_apply import ConcurrentApplyContract
 from tests.contracts.conversations import ConversationContract
 from tests.contracts.files import FileContract
 from tests.contracts.knowledge import KnowledgeContract
@@ -44,6 +45,7 @@ TTL = timedelta(hours=1)
 class StoreContract(
     ConversationContract,
     ApplyContract,
+    ConcurrentApplyContract,
     FileContract,
     AgentContract,
     AccountContract,
@@ -53,10 +55,10 @@ class StoreContract(
 ):
     """Tests every ``Store`` must pass; subclasses provide the ``store`` fixture.
 
-    Conversations, ``apply``, which conversations a file belongs to, agents, accounts, bots,
-    the knowledge base and conversation search have suites of their own (``conversations``,
-    ``apply``, ``files``, ``agents``, ``accounts``, ``bots``, ``knowledge``, ``search``),
-    included here.
+    Conversations, ``apply`` (alone and concurrent), which conversations a file belongs to,
+    agents, accounts, bots, the knowledge base and conversation search have suites of their
+    own (``conversations``, ``apply``, ``concurrent_apply``, ``files``, ``agents``,
+    ``accounts``, ``bots``, ``knowledge``, ``search``), included here.
     """
 
     # -- lifecycle ------------------------------------------------------------------------

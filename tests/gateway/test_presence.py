@@ -18,7 +18,7 @@ class Recorder:
     def __init__(self) -> None:
         self.events: list[tuple[str, Event]] = []
 
-    async def publish(self, org_id: str, events: Iterable[Event]) -> None:
+    async def publish(self, org_id: str, events: Iterable[Event], *, outbox: bool = True) -> None:
         self.events.extend((org_id, e) for e in events)
 
     def presence(self) -> list[tuple[str, str]]:

@@ -65,8 +65,8 @@ async def test_publisher_does_not_retry_typing() -> None:
 
 
 class HungBroker(MemoryBroker):
-    """Our broker interface, whose publishes to ``hung`` channels wait until ``thaw`` (a
-    Redis node that stopped answering)."""
+    """Our broker interface, whose ``hung`` channels live on a shard of their own whose
+    publishes wait until ``thaw`` (a Redis node that stopped answering)."""
 
     def __init__(self, hub: MemoryHub, hung: set[str]) -> None:
         super().__init__(hub)
@@ -77,6 +77,9 @@ class HungBroker(MemoryBroker):
         if channel in self.hung:
             await self.thawed.wait()
         await super().publish(channel, payload)
+
+    def shard_of(self, channel: str) -> str:
+        return "hung" if channel in self.hung else super().shard_of(channel)
 
 
 def message(conversation_id: str, seq: int) -> MessageCreated:
@@ -122,10 +125,14 @@ async def test_publisher_never_waits_and_a_hung_channel_holds_up_only_itself() -
             await publisher.publish("o1", [message("hung", seq)])
     await publisher.publish("o1", [message("fine", 1)])
     assert await inbox.wait_for(1) == [("conv:fine", message_payload("fine", 1))]
-    assert publisher.backlog == 2  # seq 1 is with the broker
+    await publisher.publish("o1", [message("hung", 4)])  # waits behind the batch 1-3
+    await publisher.publish("o1", [message("fine", 2)])
+    await inbox.wait_for(2)
+    assert seqs(inbox, "conv:fine") == [1, 2] and seqs(inbox, "conv:hung") == []
+    assert publisher.backlog == 1  # seq 1-3 are with the broker
     broker.thawed.set()
-    await inbox.wait_for(4)
-    assert seqs(inbox, "conv:hung") == [1, 2, 3]
+    await inbox.wait_for(6)
+    assert seqs(inbox, "conv:hung") == [1, 2, 3, 4]
     await publisher.aclose()
 
 

@@ -1,19 +1,26 @@
 """The Redis broker: the broker contract on standalone nodes and on a cluster, placement,
-and recovery from lost pub/sub connections."""
+recovery from lost pub/sub connections, and the publisher's batches on real nodes."""
 
 from __future__ import annotations
 
 import asyncio
 import os
 import signal
+import uuid
 from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
 
 import pytest
 
 from bench.services import RedisClusterProcesses, RedisServer
+from gateway.core.metrics import Metrics
+from gateway.realtime.broker import redis as redis_broker
 from gateway.realtime.broker.base import Broker
 from gateway.realtime.broker.redis import RedisBroker
+from gateway.realtime.publisher import Publisher
+from gateway.realtime.push import Push
 from gateway.shards.layouts import ClusterLayout, StandaloneLayout, parse_redis_url, rendezvous
+from protocol.events import MessageCreated
 from tests.contracts.broker import BrokerContract, Inbox
 from tests.support import eventually
 
@@ -237,3 +244,132 @@ async def test_redis_broker_subscribe_during_an_outage_fails_then_recovers(
     finally:
         await broker.aclose()
         node.stop()
+
+
+# -- the publisher's batches ----------------------------------------------------------------
+
+
+@pytest.fixture(params=["standalone", "cluster"])
+def deployment(request: pytest.FixtureRequest, redis_binaries: None) -> tuple[str, list]:
+    """A Redis URL and its nodes: the module's standalone nodes, or its cluster."""
+    if request.param == "cluster":
+        cluster: RedisClusterProcesses = request.getfixturevalue("redis_cluster")
+        return cluster.url, cluster.nodes
+    nodes: list[RedisServer] = request.getfixturevalue("redis_nodes")
+    return standalone_url(nodes), nodes
+
+
+@asynccontextmanager
+async def publishing(url: str, channels: list[str]) -> AsyncIterator[tuple]:
+    """A publisher on one broker, and a second broker (another gateway) following
+    ``channels``."""
+    # No canary time-out while a test holds a node stopped: the connections stay as they are.
+    source = RedisBroker(parse_redis_url(url), canary_timeout=60)
+    follower, inbox = RedisBroker(parse_redis_url(url), canary_timeout=60), Inbox()
+    await source.start(lambda channel, payload: None)
+    await follower.start(inbox.deliver)
+    metrics = Metrics()
+    publisher = Publisher(source, metrics)
+    try:
+        for channel in channels:
+            await follower.subscribe(channel)
+        yield publisher, source, inbox, metrics
+    finally:
+        await publisher.aclose()
+        await source.aclose()
+        await follower.aclose()
+
+
+def stored(channel: str, seq: int) -> MessageCreated:
+    return MessageCreated(channel.removeprefix("conv:"), seq, {"seq": seq})
+
+
+def arrived(inbox: Inbox, channel: str) -> list[int | None]:
+    return [Push.from_payload(p).seq for c, p in inbox.received if c == channel]
+
+
+async def test_publisher_batches_arrive_in_order_on_every_channel_of_every_node(
+    deployment: tuple[str, list],
+) -> None:
+    """600 events for 30 rooms queued in one loop iteration go in one pipeline per node
+    (the metrics say so) and all arrive, each room's in seq order, on rooms spread over
+    every node."""
+    url, nodes = deployment
+    channels = [f"conv:many-{n}" for n in range(30)]
+    async with publishing(url, channels) as (publisher, source, inbox, metrics):
+        assert len({source.shard_of(channel) for channel in channels}) == len(nodes)
+        for seq in range(1, 21):
+            for channel in channels:
+                await publisher.publish("o1", [stored(channel, seq)])
+        await inbox.wait_for(600)
+        for channel in channels:
+            assert arrived(inbox, channel) == list(range(1, 21)), channel
+        sample = metrics.registry.get_sample_value
+        assert sample("chatgate_published_events_total") == 600
+        assert sample("chatgate_publish_batches_total") == len(nodes)
+
+
+async def test_publisher_a_stopped_node_holds_up_only_its_own_rooms(
+    deployment: tuple[str, list], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With one node stopped (SIGSTOP: its connections stay open, nothing answers), the
+    events of rooms on the other nodes, queued with and after the stopped node's, arrive
+    while it is stopped; once it answers, its rooms get theirs, in order."""
+    # A publish to the stopped node waits as long as it is stopped: no time-out decides.
+    monkeypatch.setattr(redis_broker, "PUBLISH_TIMEOUT", 60.0)
+    url, nodes = deployment
+    channels = [f"conv:stopped-{n}" for n in range(12)]
+    async with publishing(url, channels) as (publisher, source, inbox, _):
+        victim = next(n for n in nodes if f"127.0.0.1:{n.port}" == source.shard_of(channels[0]))
+        stuck = [c for c in channels if source.shard_of(c) == f"127.0.0.1:{victim.port}"]
+        flowing = [c for c in channels if c not in stuck]
+        assert victim.process is not None and flowing
+        os.kill(victim.process.pid, signal.SIGSTOP)
+        try:
+            for seq in (1, 2):
+                for channel in channels:
+                    await publisher.publish("o1", [stored(channel, seq)])
+            await inbox.wait_for(2 * len(flowing))
+            for seq in (3, 4):  # a second and a third batch, while the first one waits
+                for channel in channels:
+                    await publisher.publish("o1", [stored(channel, seq)])
+                await inbox.wait_for(seq * len(flowing))
+            assert {c for c, _ in inbox.received} == set(flowing)
+        finally:
+            os.kill(victim.process.pid, signal.SIGCONT)
+        await inbox.wait_for(4 * len(channels))
+        for channel in channels:
+            assert arrived(inbox, channel) == [1, 2, 3, 4], channel
+
+
+async def test_publisher_retries_a_refused_pipeline_entry_until_it_arrives(
+    redis_nodes: list[RedisServer],
+) -> None:
+    """A publish Redis refuses inside a pipeline (here: the ACL denies the channel) while
+    the rest of the pipeline goes through is tried again, and arrives once it is allowed."""
+    node = redis_nodes[0]
+    user = f"pub{uuid.uuid4().hex[:8]}"
+    assert node.cli("ACL", "SETUSER", user, "on", ">secret", "~*", "+@all", "resetchannels",
+                    "&conv:ok-*", "&chatgate:canary:*") == "OK"  # fmt: skip
+    try:
+        refused, allowed = "conv:later-1", "conv:ok-1"
+        source = RedisBroker(parse_redis_url(f"redis://{user}:secret@127.0.0.1:{node.port}"))
+        follower, inbox = RedisBroker(parse_redis_url(node.url)), Inbox()
+        await source.start(lambda channel, payload: None)
+        await follower.start(inbox.deliver)
+        publisher = Publisher(source)
+        try:
+            for channel in (refused, allowed):
+                await follower.subscribe(channel)
+            await publisher.publish("o1", [stored(refused, 1)])
+            await publisher.publish("o1", [stored(allowed, 1)])  # the same pipeline, after it
+            await inbox.wait_for(1)
+            assert node.cli("ACL", "SETUSER", user, "&conv:later-*") == "OK"
+            await inbox.wait_for(2)
+            assert [c for c, _ in inbox.received] == [allowed, refused]
+        finally:
+            await publisher.aclose()
+            await source.aclose()
+            await follower.aclose()
+    finally:
+        node.cli("ACL", "DELUSER", user)

@@ -19,6 +19,7 @@ from gateway.realtime.broker.memory import MemoryBroker, MemoryHub
 from gateway.realtime.push import Push
 from gateway.realtime.registry import Registry
 from gateway.realtime.session import Session
+from gateway.realtime.task_outlet import TaskOutlet
 from protocol.codes import ErrorCode
 from protocol.encoding import JSON, MSGPACK
 from protocol.errors import GatewayError
@@ -62,9 +63,8 @@ class Member:
             self.changed.set()
 
         self.node = node
-        self.session = Session(
-            uuid.uuid4().hex, JSON, send, queue_size=64, max_batch=8, metrics=node.metrics
-        )
+        outlet = TaskOutlet(send, JSON, queue_size=64, max_batch=8, metrics=node.metrics)
+        self.session = Session(uuid.uuid4().hex, JSON, outlet, metrics=node.metrics)
         self.task = asyncio.create_task(self.session.run(asyncio.Event().wait))
 
     async def follow(self, conversation_id: str) -> None:
@@ -325,9 +325,8 @@ async def test_registry_encodes_each_event_once_per_codec(
             if len(sent["json"]) == 3 and len(sent["msgpack"]) == 2:
                 all_sent.set()
 
-        session = Session(
-            uuid.uuid4().hex, codec, send, queue_size=8, max_batch=8, metrics=node.metrics
-        )
+        outlet = TaskOutlet(send, codec, queue_size=8, max_batch=8, metrics=node.metrics)
+        session = Session(uuid.uuid4().hex, codec, outlet, metrics=node.metrics)
         session.watch(world.conversation_id)
         session.subscriptions[world.conversation_id].buffer = None
         await node.registry.join(session, conversation_channel(world.conversation_id))

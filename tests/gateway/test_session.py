@@ -11,6 +11,7 @@ import pytest
 from gateway.core.metrics import Metrics
 from gateway.realtime.push import Push
 from gateway.realtime.session import CATCH_UP_BUFFER, PAGE, Session
+from gateway.realtime.task_outlet import TaskOutlet
 from protocol.codes import CloseCode
 from protocol.encoding import JSON, MSGPACK, unpack
 from protocol.events import MessageCreated, TypingChanged
@@ -55,9 +56,10 @@ class Wire:
 
 async def running(wire: Wire, **options: Any) -> tuple[Session, asyncio.Task[None]]:
     config = {"queue_size": 8, "max_batch": 4, **options}
-    session = Session(
-        "s1", MSGPACK if wire.binary else JSON, wire.send, metrics=Metrics(), **config
-    )
+    codec = MSGPACK if wire.binary else JSON
+    metrics = Metrics()
+    outlet = TaskOutlet(wire.send, codec, metrics=metrics, **config)
+    session = Session("s1", codec, outlet, metrics=metrics)
     task = asyncio.create_task(session.run(asyncio.Event().wait))
     await asyncio.sleep(0)
     return session, task

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from storage import migrations
+from storage.errors import StorageError
 from storage.postgres import PostgresStore
 from tests.contracts.bot_deliveries import BotDeliveryContract
 from tests.contracts.claims import ClaimsContract
@@ -44,6 +45,68 @@ async def test_postgres_two_stores_share_seq_under_concurrency(postgres_url: str
         seqs = sorted(a.messages[0].seq for a in applied)
         assert seqs == list(range(1, 81))
         assert await second.last_seq(conversation.id) == 80
+
+
+async def test_postgres_two_stores_lock_many_conversations_in_one_order(postgres_url: str) -> None:
+    """Two stores sending at once to the same conversations, in opposite orders, commit every
+    send with gap-free seqs: their batches lock conversations in one order, so neither waits
+    for the other in a circle."""
+    async with PostgresStore(postgres_url) as first, PostgresStore(postgres_url) as second:
+        org = await add_org(first)
+        conversations = [await add_conversation(first, org.id) for _ in range(6)]
+        writes = [
+            store.apply(org.id, c.id, plan_of(visitor_says(f"m{n}")))
+            for n in range(15)
+            for store, order in ((first, conversations), (second, conversations[::-1]))
+            for c in order
+        ]
+        await asyncio.gather(*writes)
+        for conversation in conversations:
+            stored = await first.list_messages(conversation.id, 0, 100)
+            assert [m.seq for m in stored] == list(range(1, 31))
+
+
+async def test_postgres_concurrent_applies_share_one_transaction(postgres_url: str) -> None:
+    """Sends made at once, several to each of several conversations, are committed by one
+    transaction (group commit): every row they stored carries one xmin."""
+    async with PostgresStore(postgres_url) as store:
+        org = await add_org(store)
+        conversations = [await add_conversation(store, org.id) for _ in range(10)]
+        await asyncio.gather(
+            *(
+                store.apply(org.id, c.id, plan_of(visitor_says(f"m{n}")))
+                for n in range(3)
+                for c in conversations
+            )
+        )
+        async with store._connection() as conn:
+            xmins = await conn.fetchval(
+                "SELECT count(DISTINCT xmin::text) FROM messages"
+                " WHERE conversation_id = ANY($1::uuid[])",
+                [c.id for c in conversations],
+            )
+        assert xmins == 1
+
+
+async def test_postgres_a_failed_write_is_undone_alone_in_its_batch(postgres_url: str) -> None:
+    """A send whose write the database refuses, in one batch with others: that batch alone
+    settles every send of it, the refused one with StorageError, the others stored."""
+    async with PostgresStore(postgres_url) as store:
+        org = await add_org(store)
+        conversation = await add_conversation(store, org.id)
+        first = await store.apply(org.id, conversation.id, plan_of(visitor_says()))
+        duplicate = plan_of(visitor_says("again", id=first.messages[0].id))
+        applies = store._applies
+        assert applies is not None
+        before = applies.batches
+        outcomes = await asyncio.gather(
+            *(store.apply(org.id, conversation.id, plan_of(visitor_says())) for _ in range(5)),
+            store.apply(org.id, conversation.id, duplicate),
+            return_exceptions=True,
+        )
+        assert applies.batches == before + 1
+        assert isinstance(outcomes.pop(), StorageError)
+        assert sorted(o.messages[0].seq for o in outcomes) == [2, 3, 4, 5, 6]
 
 
 async def test_postgres_migrations_run_once_across_concurrent_starts(postgres_url: str) -> None:

@@ -7,7 +7,7 @@ pub/sub). Every node, the publisher's own included, delivers only what its broke
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Protocol
 
 __all__ = ["Broker", "BrokerError", "Deliver", "Resync"]
@@ -55,6 +55,28 @@ class Broker(Protocol):
         Raises:
             BrokerError: the message could not be handed to the broker.
         """
+        ...
+
+    async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> list[BrokerError | None]:
+        """Send each ``(channel, payload)`` like ``publish``, in one round trip per shard
+        (a Redis pipeline per node), in the given order within each channel.
+
+        Never raises for a broker failure: it answers one outcome per item, in order, None
+        when the item was handed to the broker, else the ``BrokerError`` it failed with. An
+        item may fail while others go through. In process, the items of a channel after a
+        failed one are not sent (they fail with it); a Redis pipeline has sent them already,
+        so when one command of it fails alone (an error reply: rare, a slot on the move) the
+        later ones of its channel reach Redis first, and the rooms, which order by seq, hold
+        them until the retried one arrives. It returns when every shard answered: a caller
+        that must not wait for a slow shard calls it once per shard (``shard_of``).
+        """
+        ...
+
+    def shard_of(self, channel: str) -> str:
+        """The shard that carries ``channel`` (a Redis node): channels of one shard share its
+        connections and its delays, channels of different shards do not. Stable while the
+        deployment's shape is; never raises (an unplaceable channel gets a shard of its own
+        kind, whose publishes fail)."""
         ...
 
     @property

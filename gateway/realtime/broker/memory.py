@@ -1,12 +1,15 @@
 """In-process broker: ``publish`` calls ``deliver`` directly (no background task).
 
-Several ``MemoryBroker``s sharing one ``MemoryHub`` behave like nodes on one bus, which lets
-tests run several gateways in one process without Redis.
+It is one shard: nothing in it can hang, so one batch (``publish_many``) carries every
+channel. Several ``MemoryBroker``s sharing one ``MemoryHub`` behave like nodes on one bus,
+which lets tests run several gateways in one process without Redis.
 """
 
 from __future__ import annotations
 
-from gateway.realtime.broker.base import Deliver, Resync
+from collections.abc import Sequence
+
+from gateway.realtime.broker.base import BrokerError, Deliver, Resync
 
 __all__ = ["MemoryBroker", "MemoryHub"]
 
@@ -54,6 +57,22 @@ class MemoryBroker:
 
     async def publish(self, channel: str, payload: bytes) -> None:
         self._hub.publish(channel, payload)
+
+    async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> list[BrokerError | None]:
+        outcomes: list[BrokerError | None] = []
+        refused: dict[str, BrokerError] = {}  # nothing of a channel overtakes its failure
+        for channel, payload in items:
+            error = refused.get(channel)
+            if error is None:
+                try:
+                    await self.publish(channel, payload)
+                except BrokerError as exc:
+                    error = refused[channel] = exc
+            outcomes.append(error)
+        return outcomes
+
+    def shard_of(self, channel: str) -> str:
+        return "memory"
 
     def deliver_local(self, channel: str, payload: bytes) -> None:
         if self._deliver is not None and channel in self._channels:

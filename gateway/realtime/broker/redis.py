@@ -13,6 +13,12 @@ and its connection is rebuilt. A shard is healthy again, and its rooms are resyn
 canary arrives: the canary channel is subscribed after the rooms, on the same connection, so
 its arrival proves the rooms' subscriptions are live.
 
+**Publishing.** ``publish_many`` sends the items of each node in one pipeline
+(``transaction=False``: one write, one wake-up of Redis, one read of the replies), the nodes
+side by side, each bounded by ``PUBLISH_TIMEOUT``. In a cluster that is one cluster pipeline
+per primary: redis-py would split a pipeline spanning primaries by node itself, but answer
+only once every node had, so a primary that stopped answering would hold the others' items.
+
 **Slot moves.** In a cluster, a ``MOVED`` answer to ``SSUBSCRIBE`` or a server-pushed
 ``sunsubscribe`` (the slot left this primary) makes the broker re-read the slot map and move
 the affected channels to their new primary, then resync them.
@@ -25,7 +31,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Coroutine, Iterable
+from collections.abc import Coroutine, Iterable, Sequence
 from typing import Any
 
 import redis.exceptions as redis_errors
@@ -44,7 +50,7 @@ log = logging.getLogger(__name__)
 
 #: Seconds a subscribe waits for Redis to confirm it.
 CONFIRM_TIMEOUT = 5.0
-#: Seconds a publish may take before it counts as failed.
+#: Seconds a publish (one node's pipeline) may take before it counts as failed.
 PUBLISH_TIMEOUT = 1.0
 #: Reconnect backoff bounds (seconds).
 BACKOFF_MIN, BACKOFF_MAX = 0.05, 2.0
@@ -140,13 +146,54 @@ class RedisBroker:
             await shard.unsubscribe(channel)
 
     async def publish(self, channel: str, payload: bytes) -> None:
-        # Bounded: the change is already stored, and a hung node must not hold the
-        # publisher's queue of this channel for a whole socket timeout.
+        (outcome,) = await self.publish_many(((channel, payload),))
+        if outcome is not None:
+            raise outcome
+
+    async def publish_many(self, items: Sequence[tuple[str, bytes]]) -> list[BrokerError | None]:
+        outcomes: list[BrokerError | None] = [None] * len(items)
+        by_node: dict[str, list[int]] = {}
+        for index, (channel, _) in enumerate(items):
+            try:
+                by_node.setdefault(self.layout.owner(channel), []).append(index)
+            except (*_FAILURES, RuntimeError) as exc:  # RuntimeError: no primary serves it
+                outcomes[index] = BrokerError(f"publish to {channel} failed: {exc!r}")
+        sends = [
+            self._pipeline(node, items, indices, outcomes) for node, indices in by_node.items()
+        ]
+        if len(sends) == 1:
+            await sends[0]
+        elif sends:
+            await asyncio.gather(*sends)
+        return outcomes
+
+    async def _pipeline(
+        self,
+        node: str,
+        items: Sequence[tuple[str, bytes]],
+        indices: list[int],
+        outcomes: list[BrokerError | None],
+    ) -> None:
+        """Publish ``items[indices]`` (channels ``node`` owns) in one pipeline; write each
+        one's outcome."""
+        # Bounded: the changes are already stored, and a hung node must not hold the
+        # publisher's channels of this node for a whole socket timeout.
         try:
             async with asyncio.timeout(PUBLISH_TIMEOUT):
-                await self.layout.publish(channel, payload)
-        except (*_FAILURES, RuntimeError) as exc:  # RuntimeError: no primary serves the slot
-            raise BrokerError(f"publish to {channel} failed: {exc!r}") from exc
+                replies = await self.layout.publish_many(node, [items[i] for i in indices])
+        except (*_FAILURES, RuntimeError) as exc:  # RuntimeError: no primary serves a slot
+            for index in indices:
+                outcomes[index] = BrokerError(f"publish to {items[index][0]} failed: {exc!r}")
+            return
+        for index, reply in zip(indices, replies, strict=True):
+            if isinstance(reply, BaseException):
+                outcomes[index] = BrokerError(f"publish to {items[index][0]} failed: {reply!r}")
+
+    def shard_of(self, channel: str) -> str:
+        try:
+            return self.layout.owner(channel)
+        except (*_FAILURES, RuntimeError):
+            return ""  # no node serves it now: its publish fails, then is retried
 
     @property
     def healthy(self) -> bool:
