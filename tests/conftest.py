@@ -3,9 +3,10 @@ them, and fail instead when ``CHATGATE_REQUIRE_SERVICES=1`` (CI).
 
 ``make test`` runs the suite on two pytest-xdist workers (``--dist loadfile``: a module's
 tests stay on one worker, so module-scoped fixtures start once; the long modules go first).
-What two tests running side by side share is kept apart here: PostgreSQL by a fresh schema per
-test, the machine's Redis by a database per worker, files by pytest's per-worker temporary
-directories, ports by asking the kernel for a free one.
+What two tests running side by side share is kept apart: PostgreSQL by a fresh schema per test,
+the machine's Redis by a database per worker, files by pytest's per-worker temporary
+directories, the ports of the processes tests start by picking them where no outgoing
+connection takes its local port (bench/ports.py).
 """
 
 from __future__ import annotations
