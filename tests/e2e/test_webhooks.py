@@ -290,10 +290,9 @@ async def test_webhooks_a_killed_gateway_delivers_after_restart(
         gateway_process(tmp_path / "second", "--database-url", database, env=env) as gw,
         httpx.AsyncClient(base_url=gw.url, timeout=timeout(30)) as http,
     ):
-        # Still refused until the replay's answer: a restart slower than the 5 s to the third
-        # tries cannot have delivered one yet.
-        # Dead rows only: the pending ones may go out (delivered) before this call on a slow
-        # start; none may have been given up on by the kill.
+        # Dead rows only, and the receiver refuses until the answer: on a start slower than the
+        # 5 s to the third tries, a pending one may be tried (and refused) before this call,
+        # but none may have been given up on by the kill.
         replayed = await api(
             http,
             "POST",
