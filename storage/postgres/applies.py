@@ -272,8 +272,7 @@ class _Batch:
             if message.client_message_id is not None:
                 self.replays[(conversation.id, message.client_message_id)] = message
         self.done.append((row, done))
-        addressed = row["has_endpoints"] or row["has_live_agent"] or row["has_webhook_bot"]
-        outboxed = bool(done.outbox) or (bool(done.events) and addressed)
+        outboxed = bool(done.outbox) or (bool(done.events) and _addressed(row))
         return Applied(done.conversation, done.events, done.messages, outbox=outboxed)
 
     async def write(self, conn: asyncpg.Connection) -> None:
@@ -281,8 +280,7 @@ class _Batch:
         addressed = {
             done.conversation.id: done.conversation
             for row, done in self.done
-            if done.events
-            and (row["has_endpoints"] or row["has_live_agent"] or row["has_webhook_bot"])
+            if done.events and _addressed(row)
         }
         targets = {}
         if addressed:
@@ -298,6 +296,12 @@ class _Batch:
         for org_id in self.counted:
             write.count(org_id, month, self.counts[org_id])
         await write.flush(conn)
+
+
+def _addressed(row: asyncpg.Record) -> bool:
+    """Whether a conversation's events may call for outbox rows (LOCK's flags): an endpoint,
+    a live-agent platform or a webhook bot to address."""
+    return bool(row["has_endpoints"] or row["has_live_agent"] or row["has_webhook_bot"])
 
 
 async def _lock_counts(conn: asyncpg.Connection, orgs: list[str], at: datetime) -> dict[str, int]:
