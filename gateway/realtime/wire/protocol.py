@@ -221,12 +221,11 @@ class SocketProtocol(asyncio.Protocol):
             pass  # ``send`` after the client went away: nothing to tell anyone
         except Exception:
             log.exception("the socket app failed")
-            if not self._handshake_done:
-                self._respond(self._ws.reject(HTTPStatus.INTERNAL_SERVER_ERROR, ""))
         else:
             if not self._handshake_done:
                 log.error("the socket app returned without answering the handshake")
-                self._respond(self._ws.reject(HTTPStatus.INTERNAL_SERVER_ERROR, ""))
+        if not self._handshake_done and not self._gone:
+            self._respond(self._ws.reject(HTTPStatus.INTERNAL_SERVER_ERROR, ""))
         if self._close_timer is None and self._transport is not None:
             self._transport.close()
 
@@ -338,6 +337,8 @@ class SocketProtocol(asyncio.Protocol):
         self._transport.close()
 
     def _after_failure(self) -> None:
+        """websockets failed the connection (``ServerProtocol.fail``, or its parser did): tell
+        the app, write the close frame it queued, and drop the connection."""
         sent = self._ws.close_sent
         code = 1006 if sent is None else sent.code
         reason = "" if sent is None else sent.reason
@@ -478,12 +479,8 @@ class SocketProtocol(asyncio.Protocol):
         """No pong in time: close with 1011 and drop the connection."""
         if self._close_sent or self._gone:
             return
-        self._deliver({"type": "websocket.disconnect", "code": 1011})
         self._ws.fail(1011, "keepalive ping timeout")
-        self._close_sent = True
-        self._write_control()
-        if self._transport is not None:
-            self._transport.close()
+        self._after_failure()
 
 
 def _forget_request(ws: ServerProtocol) -> None:
