@@ -151,15 +151,21 @@ class Socket(WSListener):
 
     def send(self, op: str, **fields: Any) -> asyncio.Future[Any]:
         """Send a frame now; the future gets the reply's ``data``."""
+        transport, ref, future = self._awaiting_reply()
+        fields["op"] = op
+        fields["ref"] = ref
+        transport.send(WSMsgType.TEXT, orjson.dumps(fields))
+        return future
+
+    def _awaiting_reply(self) -> tuple[WSTransport, int, asyncio.Future[Any]]:
+        """The open transport, a fresh ref and the future its reply resolves
+        (``ClosedError`` once closed)."""
         if self.transport is None or self.closed.done():
             raise ClosedError("socket is closed")
         self._ref += 1
         future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self.replies[self._ref] = future
-        fields["op"] = op
-        fields["ref"] = self._ref
-        self.transport.send(WSMsgType.TEXT, orjson.dumps(fields))
-        return future
+        return self.transport, self._ref, future
 
     async def request(self, op: str, **fields: Any) -> Any:
         return await self.send(op, **fields)

@@ -113,10 +113,6 @@ class SocketIO(Socket):
 
     def send(self, op: str, **fields: Any) -> asyncio.Future[Any]:
         """Emit ``op`` with ``fields`` now; the future gets the acknowledgement."""
-        if self.transport is None or self.closed.done():
-            raise ClosedError("socket is closed")
-        self._ref += 1
-        future: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self.replies[self._ref] = future
-        self.transport.send(WSMsgType.TEXT, b"42%d" % self._ref + orjson.dumps([op, fields]))
+        transport, ref, future = self._awaiting_reply()
+        transport.send(WSMsgType.TEXT, b"42%d" % ref + orjson.dumps([op, fields]))
         return future
