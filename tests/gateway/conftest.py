@@ -1,5 +1,5 @@
-"""Fixtures of the gateway tests: a store of each backend, for tests of what the gateway does
-with one."""
+"""Fixtures of the gateway tests: a store of each backend, or its database URL, for tests of
+what the gateway does with one."""
 
 from __future__ import annotations
 
@@ -20,6 +20,12 @@ def backend(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         return str(tmp_path / "store.db")
     url: str = request.getfixturevalue("postgres_url")
     return url
+
+
+@pytest.fixture
+def database(backend: str) -> str:
+    """``backend`` as a database URL (``CHATGATE_DATABASE_URL``), for an app of each backend."""
+    return backend if backend.startswith("postgresql:") else f"sqlite:///{backend}"
 
 
 @pytest.fixture

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
-from pathlib import Path
 
 import httpx2 as httpx
 import pytest
@@ -17,13 +16,6 @@ from gateway.settings import Settings
 from tests.support import OrgCredentials, SocketClient, bearer, live_server, new_org
 
 PASSWORD = "correct horse battery"
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/chatgate.db"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture

@@ -6,7 +6,6 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
@@ -14,13 +13,6 @@ from starlette.testclient import TestClient
 from gateway.app import create_app
 from gateway.settings import Settings
 from tests.support import OrgCredentials, bearer, new_org
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    if request.param == "sqlite":
-        return f"sqlite:///{tmp_path}/chatgate.db"
-    return str(request.getfixturevalue("postgres_url"))
 
 
 @pytest.fixture
