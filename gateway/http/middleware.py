@@ -50,12 +50,7 @@ class RequestContextMiddleware:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
-            if (
-                self._hosts is not None
-                and scope["type"] == "websocket"
-                and scope["path"] not in PROBES
-                and not host_allowed(self._hosts, scope)
-            ):
+            if scope["type"] == "websocket" and self._refused(scope):
                 await refuse_host(scope, receive, send)
                 return
             await self.app(scope, receive, send)
@@ -73,11 +68,7 @@ class RequestContextMiddleware:
             await send(message)
 
         try:
-            if (
-                self._hosts is not None
-                and scope["path"] not in PROBES
-                and not host_allowed(self._hosts, scope)
-            ):
+            if self._refused(scope):
                 await refuse_host(scope, receive, send_with_id)
                 return
             if self._preflights and scope["method"] == "OPTIONS":
@@ -116,6 +107,14 @@ class RequestContextMiddleware:
                 }
             )
             await send({"type": "http.response.body", "body": body})
+
+    def _refused(self, scope: Scope) -> bool:
+        """Whether the request's ``Host`` is not one the gateway answers (probes answer any)."""
+        return (
+            self._hosts is not None
+            and scope["path"] not in PROBES
+            and not host_allowed(self._hosts, scope)
+        )
 
 
 #: The version (4) and variant bits of a random UUID, and the bits they take.
